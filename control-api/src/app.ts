@@ -1,0 +1,137 @@
+import { OpenAPIHono } from '@hono/zod-openapi'
+import { swaggerUI } from '@hono/swagger-ui'
+import type { Context } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { HTTPException } from 'hono/http-exception'
+import { requestId } from 'hono/request-id'
+import { authenticate } from './auth/authenticate'
+import { hashSecret } from './auth/secrets'
+import type { AppEnv, Deps } from './context'
+import { isConnectionError } from './db/pg-errors'
+import {
+  DatabaseUnavailable,
+  InternalError,
+  MalformedBody,
+  NotFound,
+  PayloadTooLarge,
+  toProblem,
+  UnsupportedMediaType,
+  WeftError,
+} from './errors'
+import { newRouter } from './http/router'
+import { apiKeyRoutes } from './routes/api-keys'
+import { auditRoutes } from './routes/audit-events'
+import { endpointRoutes } from './routes/endpoints'
+import { healthRoutes } from './routes/health'
+import { serviceRoutes } from './routes/services'
+import { tenantRoutes } from './routes/tenants'
+
+export const API_VERSION = '0.1.0'
+const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i
+
+function problemResponse(c: Context<AppEnv>, err: WeftError): Response {
+  const headers: Record<string, string> = { 'Content-Type': 'application/problem+json', ...err.headers }
+  return new Response(JSON.stringify(toProblem(err, c.get('requestId'))), { status: err.status, headers })
+}
+
+/** The path pattern that handled the request (`/v1/services/:name`), for logs and metrics. */
+function routeOf(c: Context<AppEnv>): string {
+  const handlers = c.req.matchedRoutes.filter((r) => r.method !== 'ALL')
+  return handlers[handlers.length - 1]?.path ?? 'unmatched'
+}
+
+/** The control API as a Web-standard app: `app.fetch(request)`. Node and Workers entries only build `deps`. */
+export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
+  const clock = deps.clock ?? { now: () => new Date() }
+  const operatorKeyHash = deps.config.operatorKey ? hashSecret(deps.config.operatorKey) : Promise.resolve(null)
+  const app = newRouter()
+
+  app.use(requestId({ headerName: 'X-Request-Id' }))
+  app.use(async function logRequests(c, next) {
+    const started = performance.now()
+    c.set('clock', clock)
+    c.set('principal', null)
+    c.set('log', deps.logger.child({ requestId: c.get('requestId') }))
+    await next()
+    const p = c.get('principal')
+    c.var.log.info(
+      {
+        method: c.req.method,
+        route: routeOf(c),
+        status: c.res.status,
+        durationMs: Math.round((performance.now() - started) * 100) / 100,
+        tenant: p?.kind === 'api-key' ? p.tenant.slug : undefined,
+        principal: p ? (p.kind === 'operator' ? 'operator' : `api-key:${p.keyId}`) : undefined,
+      },
+      'request',
+    )
+  })
+
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: deps.config.maxBodyBytes,
+      onError: () => {
+        throw new PayloadTooLarge(`the body exceeds ${deps.config.maxBodyBytes} bytes`)
+      },
+    }),
+  )
+  app.use('/v1/*', async function requireJsonBodies(c, next) {
+    const hasBody = c.req.header('content-length') ? c.req.header('content-length') !== '0' : c.req.header('transfer-encoding') !== undefined
+    if (['POST', 'PUT', 'PATCH'].includes(c.req.method) && hasBody && !JSON_TYPE.test(c.req.header('content-type') ?? '')) {
+      throw new UnsupportedMediaType(`send the body as application/json (got ${c.req.header('content-type') ?? 'no Content-Type'})`)
+    }
+    await next()
+  })
+  app.use('*', async function withDatabase(c, next) {
+    if (c.req.path === '/openapi.json' || c.req.path === '/docs' || c.req.path === '/healthz') return next()
+    try {
+      c.set('db', await deps.getDb(c))
+    } catch (err) {
+      throw new DatabaseUnavailable('cannot connect to the database', { cause: err })
+    }
+    return next()
+  })
+  app.use('/v1/*', async function authenticateCaller(c, next) {
+    c.set('principal', await authenticate(c.var.db, c.req.header('authorization'), await operatorKeyHash, clock.now()))
+    await next()
+  })
+
+  app.route('/', healthRoutes)
+  app.route('/', tenantRoutes)
+  app.route('/', apiKeyRoutes)
+  app.route('/', serviceRoutes)
+  app.route('/', endpointRoutes)
+  app.route('/', auditRoutes)
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An operator key (wfo_…) or a tenant API key (wft_…).',
+  })
+  app.doc31('/openapi.json', (c) => ({
+    openapi: '3.1.0',
+    info: {
+      title: 'Weft control API',
+      version: API_VERSION,
+      description: 'Tenants, services, endpoints and the audit log of a Weft mesh. Errors are RFC 9457 problem+json.',
+    },
+    servers: [{ url: deps.config.publicUrl ?? new URL(c.req.url).origin }],
+  }))
+  app.get('/docs', swaggerUI({ url: '/openapi.json', title: 'Weft control API' }))
+  app.get('/', (c) => c.json({ name: 'weft-control-api', version: API_VERSION, docs: '/docs', openapi: '/openapi.json' }))
+
+  app.notFound((c) => problemResponse(c, new NotFound(`no route for ${c.req.method} ${c.req.path}`)))
+  app.onError((err, c) => {
+    let e: WeftError
+    if (err instanceof WeftError) e = err
+    else if (err instanceof HTTPException && err.status === 400) e = new MalformedBody(err.message)
+    else if (err instanceof HTTPException && err.status === 413) e = new PayloadTooLarge(err.message)
+    else if (isConnectionError(err)) e = new DatabaseUnavailable('the database is unreachable', { cause: err })
+    else e = new InternalError('an unexpected error occurred; the request id identifies it in the logs', { cause: err })
+    const log = c.get('log') ?? deps.logger
+    if (e.status >= 500) log.error({ err: { name: err.name, message: err.message, stack: err.stack }, type: e.type }, 'request failed')
+    return problemResponse(c, e)
+  })
+  return app
+}

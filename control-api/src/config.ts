@@ -1,0 +1,70 @@
+import { z } from 'zod'
+
+/** The API's conventional Workers dev port; DESIGN.md fixes it. */
+export const DEFAULT_PORT = 8787
+/** Kept beside the checkout so `npm start` survives restarts without any setup. */
+export const DEFAULT_DATA_DIR = './.weft/data'
+/** 1 MiB: far above any real service or policy document, small enough to refuse abuse cheaply. */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+const Env = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(DEFAULT_PORT),
+  HOST: z.string().default('0.0.0.0'),
+  DATABASE_URL: z
+    .string()
+    .refine((v) => /^(memory:\/\/|postgres(ql)?:\/\/|file:\/\/)/.test(v), 'must be memory://, file://DIR or postgres://…')
+    .optional(),
+  WEFT_DATA_DIR: z.string().min(1).default(DEFAULT_DATA_DIR),
+  WEFT_OPERATOR_KEY: z
+    .string()
+    .regex(/^wfo_[A-Za-z0-9_-]{20,}$/, 'must look like wfo_ followed by at least 20 URL-safe characters')
+    .optional(),
+  WEFT_PUBLIC_URL: z.string().url().optional(),
+  WEFT_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  WEFT_MAX_BODY_BYTES: z.coerce.number().int().positive().default(DEFAULT_MAX_BODY_BYTES),
+})
+
+export type Config = {
+  port: number
+  host: string
+  database: { kind: 'pglite'; dataDir: string | null } | { kind: 'postgres'; url: string }
+  operatorKey: string | undefined
+  publicUrl: string
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent'
+  maxBodyBytes: number
+}
+
+export class ConfigError extends Error {
+  static code = 'ERR_WEFT_CONFIG'
+  code = ConfigError.code
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+/**
+ * Reads the whole configuration from an injected environment (process.env on Node, `env` on Workers)
+ * and reports every problem at once rather than the first one.
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = Env.safeParse(env)
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`))
+  }
+  const e = parsed.data
+  let database: Config['database']
+  if (!e.DATABASE_URL) database = { kind: 'pglite', dataDir: e.WEFT_DATA_DIR }
+  else if (e.DATABASE_URL === 'memory://') database = { kind: 'pglite', dataDir: null }
+  else if (e.DATABASE_URL.startsWith('file://')) database = { kind: 'pglite', dataDir: e.DATABASE_URL.slice('file://'.length) }
+  else database = { kind: 'postgres', url: e.DATABASE_URL }
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    database,
+    operatorKey: e.WEFT_OPERATOR_KEY,
+    publicUrl: (e.WEFT_PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/$/, ''),
+    logLevel: e.WEFT_LOG_LEVEL,
+    maxBodyBytes: e.WEFT_MAX_BODY_BYTES,
+  }
+}

@@ -1,0 +1,40 @@
+import type { Context } from 'hono'
+import type { Config } from './config'
+import type { Db } from './db/client'
+import type { Actor } from './db/schema'
+import type { Logger } from './logger'
+
+export type Role = 'admin' | 'editor' | 'viewer'
+
+export type TenantRef = { id: string; slug: string; trustDomain: string }
+
+export type Principal =
+  | { kind: 'operator'; keyId: string | null; name: string }
+  | { kind: 'api-key'; tenant: TenantRef; keyId: string; name: string; role: Role }
+
+export type Clock = { now(): Date }
+
+/** What the app needs from its runtime; the Node and Workers entries each build one. */
+export type Deps = {
+  config: Config
+  logger: Logger
+  /** The database for this request: one shared pool on Node, one connection per request on Workers. */
+  getDb(c: Context<AppEnv>): Db | Promise<Db>
+  clock?: Clock
+}
+
+export type AppEnv = {
+  Variables: {
+    db: Db
+    log: Logger
+    principal: Principal | null
+    requestId: string
+    clock: Clock
+  }
+}
+
+export function actorOf(p: Principal): Actor {
+  return p.kind === 'operator'
+    ? { type: 'operator', id: p.keyId, name: p.name }
+    : { type: 'api-key', id: p.keyId, name: p.name }
+}
