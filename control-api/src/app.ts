@@ -31,7 +31,8 @@ const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i
 
 function problemResponse(c: Context<AppEnv>, err: WeftError): Response {
   const headers: Record<string, string> = { 'Content-Type': 'application/problem+json', ...err.headers }
-  return new Response(JSON.stringify(toProblem(err, c.get('requestId'))), { status: err.status, headers })
+  // c.newResponse keeps headers set earlier in the chain (X-Request-Id) on error answers too.
+  return c.newResponse(JSON.stringify(toProblem(err, c.get('requestId'))), err.status as 400, headers)
 }
 
 /** The path pattern that handled the request (`/v1/services/:name`), for logs and metrics. */
@@ -77,7 +78,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
     }),
   )
   app.use('/v1/*', async function requireJsonBodies(c, next) {
-    const hasBody = c.req.header('content-length') ? c.req.header('content-length') !== '0' : c.req.header('transfer-encoding') !== undefined
+    const hasBody = c.req.raw.body !== null && c.req.header('content-length') !== '0'
     if (['POST', 'PUT', 'PATCH'].includes(c.req.method) && hasBody && !JSON_TYPE.test(c.req.header('content-type') ?? '')) {
       throw new UnsupportedMediaType(`send the body as application/json (got ${c.req.header('content-type') ?? 'no Content-Type'})`)
     }

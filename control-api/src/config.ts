@@ -48,7 +48,9 @@ export class ConfigError extends Error {
  * and reports every problem at once rather than the first one.
  */
 export function loadConfig(env: Record<string, string | undefined>): Config {
-  const parsed = Env.safeParse(env)
+  // An empty variable means unset, as shells and container runtimes mostly intend it.
+  const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
+  const parsed = Env.safeParse(given)
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`))
   }

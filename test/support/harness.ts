@@ -62,7 +62,7 @@ export async function startHarness(backend: Backend, env: Record<string, string>
     return { tenant: r.body.tenant, adminKey: r.body.adminKey.secret }
   }
 
-  async function createKey(adminKey: string, role: 'admin' | 'editor' | 'viewer', name = role): Promise<string> {
+  async function createKey(adminKey: string, role: 'admin' | 'editor' | 'viewer', name: string = role): Promise<string> {
     const r = await request('POST', '/v1/api-keys', { key: adminKey, body: { name, role } })
     if (r.status !== 201) throw new Error(`creating key failed: ${r.status} ${r.text}`)
     return r.body.secret

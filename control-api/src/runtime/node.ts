@@ -13,6 +13,9 @@ import { migrate } from '../db/migrate'
 import { migrations } from '../db/migrations.generated'
 import type { Logger } from '../logger'
 
+/** Long enough for a normal API request to finish, short enough for an orchestrator's stop timeout. */
+const SHUTDOWN_GRACE_MS = 10_000
+
 export async function connect(config: Config): Promise<Database> {
   return config.database.kind === 'postgres' ? connectPostgres(config.database.url) : connectPglite(config.database.dataDir)
 }
@@ -49,7 +52,13 @@ export async function startNode(env: Record<string, string | undefined>, out: (s
     url,
     port,
     close: () =>
-      new Promise<void>((resolve) => server.close(() => resolve())).then(() => database.close()),
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        // In-flight requests get a grace period to finish; keep-alive sockets do not hold shutdown hostage.
+        const http = server as unknown as { closeIdleConnections?: () => void; closeAllConnections?: () => void }
+        http.closeIdleConnections?.()
+        setTimeout(() => http.closeAllConnections?.(), SHUTDOWN_GRACE_MS).unref()
+      }).then(() => database.close()),
   }
 }
 
