@@ -23,6 +23,8 @@ import { apiKeyRoutes } from './routes/api-keys'
 import { auditRoutes } from './routes/audit-events'
 import { endpointRoutes } from './routes/endpoints'
 import { healthRoutes } from './routes/health'
+import { joinTokenRoutes } from './routes/join-tokens'
+import { signingKeyRoutes } from './routes/signing-keys'
 import { serviceRoutes } from './routes/services'
 import { tenantRoutes } from './routes/tenants'
 
@@ -51,6 +53,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   app.use(async function logRequests(c, next) {
     const started = performance.now()
     c.set('clock', clock)
+    c.set('masterKey', deps.masterKey)
     c.set('principal', null)
     c.set('log', deps.logger.child({ requestId: c.get('requestId') }))
     await next()
@@ -104,6 +107,8 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   app.route('/', serviceRoutes)
   app.route('/', endpointRoutes)
   app.route('/', auditRoutes)
+  app.route('/', joinTokenRoutes)
+  app.route('/', signingKeyRoutes)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

@@ -4,6 +4,8 @@ import { z } from 'zod'
 export const DEFAULT_PORT = 8787
 /** Kept beside the checkout so `npm start` survives restarts without any setup. */
 export const DEFAULT_DATA_DIR = './.weft/data'
+/** A week: signing keys rotate often enough to limit a leak, rarely enough that JWKS caches never miss. */
+export const DEFAULT_KEY_ROTATION_HOURS = 168
 /** 1 MiB: far above any real service or policy document, small enough to refuse abuse cheaply. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
@@ -20,6 +22,8 @@ const Env = z.object({
     .regex(/^wfo_[A-Za-z0-9_-]{20,}$/, 'must look like wfo_ followed by at least 20 URL-safe characters')
     .optional(),
   WEFT_PUBLIC_URL: z.string().url().optional(),
+  WEFT_MASTER_KEY: z.string().regex(/^[A-Za-z0-9+/_-]{43}=?$/, 'must be 32 random bytes, base64-encoded (openssl rand -base64 32)').optional(),
+  WEFT_KEY_ROTATION_HOURS: z.coerce.number().positive().max(24 * 365).default(DEFAULT_KEY_ROTATION_HOURS),
   WEFT_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   WEFT_MAX_BODY_BYTES: z.coerce.number().int().positive().default(DEFAULT_MAX_BODY_BYTES),
 })
@@ -29,6 +33,8 @@ export type Config = {
   host: string
   database: { kind: 'pglite'; dataDir: string | null } | { kind: 'postgres'; url: string }
   operatorKey: string | undefined
+  masterKey: string | undefined
+  keyRotationMs: number
   publicUrl: string
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent'
   maxBodyBytes: number
@@ -65,6 +71,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     host: e.HOST,
     database,
     operatorKey: e.WEFT_OPERATOR_KEY,
+    masterKey: e.WEFT_MASTER_KEY,
+    keyRotationMs: e.WEFT_KEY_ROTATION_HOURS * 3600_000,
     publicUrl: (e.WEFT_PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/$/, ''),
     logLevel: e.WEFT_LOG_LEVEL,
     maxBodyBytes: e.WEFT_MAX_BODY_BYTES,

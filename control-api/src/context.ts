@@ -21,6 +21,8 @@ export type Deps = {
   /** The database for this request: one shared pool on Node, one connection per request on Workers. */
   getDb(c: Context<AppEnv>): Db | Promise<Db>
   clock?: Clock
+  /** Seals tenants' private signing keys (WEFT_MASTER_KEY). Null only where it is not configured (a Worker without the secret). */
+  masterKey: CryptoKey | null
 }
 
 export type AppEnv = {
@@ -30,6 +32,7 @@ export type AppEnv = {
     principal: Principal | null
     requestId: string
     clock: Clock
+    masterKey: CryptoKey | null
   }
 }
 

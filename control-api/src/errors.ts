@@ -119,6 +119,14 @@ export class DatabaseUnavailable extends WeftError {
   override headers = { 'Retry-After': '1' }
 }
 
+export class NotConfigured extends WeftError {
+  static override code = 'ERR_NOT_CONFIGURED'
+  override code = NotConfigured.code
+  override status = 503
+  override slug = 'not-configured'
+  override title = 'The server is missing configuration this needs'
+}
+
 export class InternalError extends WeftError {
   static override code = 'ERR_INTERNAL'
   override code = InternalError.code

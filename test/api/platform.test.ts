@@ -64,7 +64,7 @@ describe('readiness without a database', () => {
 
   it('/readyz is 503 problem+json when PGlite has gone away, while /healthz stays 200', async () => {
     const d = await connectPglite(null)
-    const app = createApp({ config, logger, getDb: () => d.db })
+    const app = createApp({ config, logger, masterKey: null, getDb: () => d.db })
     expect((await app.request('/readyz')).status).toBe(200)
     await d.close()
     const r = await app.request('/readyz')
@@ -79,7 +79,7 @@ describe('readiness without a database', () => {
 
   it('/readyz is 503 when the PostgreSQL server is unreachable', async () => {
     const d = connectPostgres('postgres://postgres@127.0.0.1:1/postgres')
-    const app = createApp({ config, logger, getDb: () => d.db })
+    const app = createApp({ config, logger, masterKey: null, getDb: () => d.db })
     const r = await app.request('/readyz')
     expect(r.status).toBe(503)
     expect(r.headers.get('retry-after')).toBe('1')

@@ -2,6 +2,7 @@
 import { createApp } from '../../control-api/src/app'
 import { loadConfig } from '../../control-api/src/config'
 import type { Clock } from '../../control-api/src/context'
+import { generateMasterKeyBase64, importMasterKey } from '../../control-api/src/identity/master-key'
 import { jsonLogger } from '../../control-api/src/logger'
 import type { Backend, TestDatabase } from './databases'
 
@@ -26,8 +27,10 @@ export async function startHarness(backend: Backend, env: Record<string, string>
   const clock = new ManualClock()
   const logs: any[] = []
   const config = loadConfig({ WEFT_OPERATOR_KEY: OPERATOR_KEY, DATABASE_URL: 'memory://', ...env })
+  const masterKey = await importMasterKey(generateMasterKeyBase64())
   const app = createApp({
     config,
+    masterKey,
     logger: jsonLogger({ level: 'debug', write: (line) => logs.push(JSON.parse(line)) }),
     getDb: () => database.db,
     clock,
@@ -68,5 +71,5 @@ export async function startHarness(backend: Backend, env: Record<string, string>
     return r.body.secret
   }
 
-  return { app, db: database.db, database, clock, logs, request, onboard, createKey, close: () => database.close() }
+  return { app, masterKey, db: database.db, database, clock, logs, request, onboard, createKey, close: () => database.close() }
 }

@@ -34,6 +34,8 @@ export const tenants = pgTable(
     quotas: jsonb('quotas').$type<Quotas>().notNull(),
     // Bumped in the same transaction as every change to the tenant's mesh; proxies watch it.
     revision: bigint('revision', { mode: 'number' }).notNull().default(0),
+    // Lifetime of the JWT-SVIDs the tenant's workloads receive (DESIGN.md: default 15 min, at most 1 h).
+    tokenTtlSeconds: integer('token_ttl_seconds').notNull().default(900),
     version: integer('version').notNull().default(1),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
@@ -149,4 +151,84 @@ export const auditEvents = pgTable(
     createdAt: createdAt(),
   },
   (t) => [index('audit_events_tenant_idx').on(t.tenantId, t.id)],
+)
+
+/**
+ * Per-tenant signing keys. Life cycle: `next` (published in the JWKS, not yet signing) → `current` (signs) →
+ * `previous` (published until every token it signed has expired: `publish_until`) → `retired` (private key
+ * erased, no longer published). Private keys are AES-GCM encrypted with WEFT_MASTER_KEY.
+ */
+export const signingKeys = pgTable(
+  'signing_keys',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    kid: text('kid').notNull(),
+    alg: text('alg').notNull(),
+    status: text('status').notNull(),
+    publicJwk: jsonb('public_jwk').$type<Record<string, unknown>>().notNull(),
+    privateKeyEnc: text('private_key_enc'),
+    createdAt: createdAt(),
+    activatedAt: timestamp('activated_at', { mode: 'date', precision: 3, withTimezone: true }),
+    deactivatedAt: timestamp('deactivated_at', { mode: 'date', precision: 3, withTimezone: true }),
+    publishUntil: timestamp('publish_until', { mode: 'date', precision: 3, withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('signing_keys_kid_key').on(t.kid),
+    index('signing_keys_tenant_idx').on(t.tenantId, t.status),
+    check('signing_keys_status_check', sql`${t.status} in ('next', 'current', 'previous', 'retired')`),
+    check('signing_keys_alg_check', sql`${t.alg} in ('ES256', 'ES384', 'RS256', 'PS256')`),
+  ],
+)
+
+/** One-time or limited-use bootstrap secrets (wfj_…), bound to a service, stored hashed. */
+export const joinTokens = pgTable(
+  'join_tokens',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    serviceId: uuid('service_id')
+      .notNull()
+      .references(() => services.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    prefix: text('prefix').notNull(),
+    secretHash: text('secret_hash').notNull(),
+    maxUses: integer('max_uses').notNull(),
+    uses: integer('uses').notNull().default(0),
+    expiresAt: timestamp('expires_at', { mode: 'date', precision: 3, withTimezone: true }).notNull(),
+    revokedAt: timestamp('revoked_at', { mode: 'date', precision: 3, withTimezone: true }),
+    createdBy: jsonb('created_by').$type<Actor>().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('join_tokens_secret_hash_key').on(t.secretHash),
+    index('join_tokens_service_idx').on(t.tenantId, t.serviceId),
+  ],
+)
+
+/**
+ * A workload is one proxy instance that joined with a join token. Its tokens carry its id (`wid`), so one
+ * instance can be revoked without touching the rest of its service.
+ */
+export const workloads = pgTable(
+  'workloads',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    serviceId: uuid('service_id')
+      .notNull()
+      .references(() => services.id, { onDelete: 'cascade' }),
+    joinTokenId: uuid('join_token_id').references(() => joinTokens.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+    lastIssuedAt: timestamp('last_issued_at', { mode: 'date', precision: 3, withTimezone: true }).notNull(),
+    revokedAt: timestamp('revoked_at', { mode: 'date', precision: 3, withTimezone: true }),
+    revokedReason: text('revoked_reason'),
+  },
+  (t) => [index('workloads_service_idx').on(t.tenantId, t.serviceId), index('workloads_revoked_idx').on(t.tenantId, t.revokedAt)],
 )

@@ -9,6 +9,7 @@ export function toTenant(t: typeof tenants.$inferSelect) {
     displayName: t.displayName,
     trustDomain: t.trustDomain,
     quotas: t.quotas,
+    tokenTtlSeconds: t.tokenTtlSeconds,
     revision: t.revision,
     version: t.version,
     createdAt: t.createdAt.toISOString(),

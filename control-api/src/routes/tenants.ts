@@ -1,19 +1,20 @@
 import { createRoute, z } from '@hono/zod-openapi'
-import { and, asc, count, eq, gt, isNull } from 'drizzle-orm'
+import { and, asc, count, eq, gt, isNull, sql } from 'drizzle-orm'
 import { generateSecret, hashSecret, displayPrefix, SECRET_PREFIX } from '../auth/secrets'
 import { requireOperator, requireTenant } from '../auth/authenticate'
 import { actorOf } from '../context'
 import type { Queryable } from '../db/client'
 import { isUniqueViolation } from '../db/pg-errors'
 import { apiKeys, endpoints, services, tenants } from '../db/schema'
-import { Conflict, NotFound } from '../errors'
+import { Conflict, NotConfigured, NotFound } from '../errors'
+import { createInitialKeys } from '../identity/signing-keys'
 import { decodeCursor, page } from '../http/pagination'
 import { errorResponses, json } from '../http/responses'
 import { bearerSecurity, newRouter } from '../http/router'
 import { recordChange } from '../repo/audit'
 import { toApiKey, toTenant } from '../repo/serialize'
 import { Pagination, pageOf } from '../schemas/common'
-import { DEFAULT_QUOTAS, TenantCreate, TenantCreated, Tenant, TenantWithUsage } from '../schemas/tenants'
+import { DEFAULT_QUOTAS, DEFAULT_TOKEN_TTL_SECONDS, TenantCreate, TenantCreated, Tenant, TenantPatch, TenantWithUsage } from '../schemas/tenants'
 
 export const TRUST_DOMAIN_SUFFIX = '.weft'
 const SlugParam = z.object({ slug: z.string().openapi({ param: { name: 'slug', in: 'path' }, example: 'acme' }) })
@@ -58,6 +59,16 @@ const deleteTenant = createRoute({
   responses: { 204: { description: 'Deleted.' }, ...errorResponses },
 })
 
+const patchTenant = createRoute({
+  method: 'patch',
+  path: '/v1/tenant',
+  tags: ['Tenant'],
+  summary: "Change the caller's tenant settings (tenant admin)",
+  security: bearerSecurity,
+  request: { body: { content: { 'application/json': { schema: TenantPatch }, 'application/merge-patch+json': { schema: TenantPatch } }, required: true } },
+  responses: { 200: json(Tenant, 'The tenant.'), ...errorResponses },
+})
+
 const currentTenant = createRoute({
   method: 'get',
   path: '/v1/tenant',
@@ -80,6 +91,8 @@ export const tenantRoutes = newRouter()
   .openapi(createTenant, async (c) => {
     const operator = requireOperator(c)
     const body = c.req.valid('json')
+    const masterKey = c.var.masterKey
+    if (!masterKey) throw new NotConfigured('WEFT_MASTER_KEY is not set: tenants cannot get signing keys')
     const secret = generateSecret(SECRET_PREFIX.apiKey)
     const secretHash = await hashSecret(secret)
     try {
@@ -91,8 +104,10 @@ export const tenantRoutes = newRouter()
             displayName: body.displayName ?? body.slug,
             trustDomain: body.slug + TRUST_DOMAIN_SUFFIX,
             quotas: { ...DEFAULT_QUOTAS, ...body.quotas },
+            tokenTtlSeconds: body.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS,
           })
           .returning()
+        await createInitialKeys(tx, tenant!.id, masterKey, c.var.clock.now())
         const [key] = await tx
           .insert(apiKeys)
           .values({
@@ -180,4 +195,31 @@ export const tenantRoutes = newRouter()
     const [tenant] = await c.var.db.select().from(tenants).where(eq(tenants.id, p.tenant.id))
     if (!tenant) throw new NotFound('tenant not found')
     return c.json({ ...toTenant(tenant), usage: await usageOf(c.var.db, tenant.id) }, 200)
+  })
+  .openapi(patchTenant, async (c) => {
+    const p = requireTenant(c, 'admin')
+    const patch = c.req.valid('json')
+    const row = await c.var.db.transaction(async (tx) => {
+      const [before] = await tx.select().from(tenants).where(eq(tenants.id, p.tenant.id)).for('update')
+      if (!before) throw new NotFound('tenant not found')
+      const [after] = await tx
+        .update(tenants)
+        .set({ tokenTtlSeconds: patch.tokenTtlSeconds ?? before.tokenTtlSeconds, version: sql`${tenants.version} + 1`, updatedAt: sql`now()` })
+        .where(eq(tenants.id, p.tenant.id))
+        .returning()
+      await recordChange(tx, {
+        tenantId: p.tenant.id,
+        actor: actorOf(p),
+        action: 'tenant.update',
+        resourceType: 'tenant',
+        resourceId: p.tenant.id,
+        resourceName: p.tenant.slug,
+        before: toTenant(before),
+        after: toTenant(after!),
+        requestId: c.var.requestId,
+        bumpsRevision: false,
+      })
+      return after!
+    })
+    return c.json(toTenant(row), 200)
   })

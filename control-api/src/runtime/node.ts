@@ -5,7 +5,10 @@ import { pino } from 'pino'
 import { pathToFileURL } from 'node:url'
 import { createApp } from '../app'
 import { bootstrapOperatorKey } from '../auth/operator-bootstrap'
-import { ConfigError, loadConfig, type Config } from '../config'
+import { ConfigError, DEFAULT_DATA_DIR, loadConfig, type Config } from '../config'
+import { importMasterKey } from '../identity/master-key'
+import { scheduleKeyRotation } from '../identity/rotation-schedule'
+import { devMasterKey } from './dev-master-key'
 import type { Database } from '../db/client'
 import { connectPglite } from '../db/connect-pglite'
 import { connectPostgres } from '../db/connect-postgres'
@@ -40,7 +43,10 @@ export async function startNode(env: Record<string, string | undefined>, out: (s
     }
   }
 
-  const app = createApp({ config, logger, getDb: () => database.db })
+  const dataDir = config.database.kind === 'pglite' ? config.database.dataDir : (env.WEFT_DATA_DIR || DEFAULT_DATA_DIR)
+  const masterKey = await importMasterKey(config.masterKey ?? devMasterKey(dataDir, logger))
+  const app = createApp({ config, logger, masterKey, getDb: () => database.db })
+  const rotation = scheduleKeyRotation({ db: database.db, masterKey, logger, periodMs: config.keyRotationMs })
   const server = await new Promise<ServerType>((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s))
   })
@@ -58,7 +64,10 @@ export async function startNode(env: Record<string, string | undefined>, out: (s
         const http = server as unknown as { closeIdleConnections?: () => void; closeAllConnections?: () => void }
         http.closeIdleConnections?.()
         setTimeout(() => http.closeAllConnections?.(), SHUTDOWN_GRACE_MS).unref()
-      }).then(() => database.close()),
+      }).then(() => {
+        rotation.stop()
+        return database.close()
+      }),
   }
 }
 

@@ -4,6 +4,10 @@ import { DnsLabel, Role, Timestamp } from './common'
 /** Defaults for a new tenant; the operator may raise them at onboarding. */
 export const DEFAULT_QUOTAS = { maxServices: 500, maxEndpointsPerService: 1000, maxApiKeys: 100 } as const
 
+/** JWT-SVID lifetime (DESIGN.md): 15 minutes by default, at most an hour, at least a minute. */
+export const DEFAULT_TOKEN_TTL_SECONDS = 900
+export const TokenTtlSeconds = z.number().int().min(60).max(3600).openapi({ description: 'Lifetime of workload JWT-SVIDs, 60–3600 s.', example: 900 })
+
 export const Quotas = z
   .object({
     maxServices: z.number().int().min(1).max(100_000),
@@ -18,6 +22,7 @@ export const TenantCreate = z
     slug: DnsLabel.max(40).openapi({ example: 'acme', description: 'Unique, permanent; the trust domain is `<slug>.weft`.' }),
     displayName: z.string().min(1).max(200).optional().openapi({ example: 'Acme Corp' }),
     quotas: Quotas.partial().strict().optional(),
+    tokenTtlSeconds: TokenTtlSeconds.optional(),
     adminKeyName: z.string().min(1).max(100).optional().openapi({ description: 'Name of the first admin API key.' }),
   })
   .strict()
@@ -30,12 +35,15 @@ export const Tenant = z
     displayName: z.string(),
     trustDomain: z.string().openapi({ example: 'acme.weft' }),
     quotas: Quotas,
+    tokenTtlSeconds: z.number().int(),
     revision: z.number().int(),
     version: z.number().int(),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   })
   .openapi('Tenant')
+
+export const TenantPatch = z.object({ tokenTtlSeconds: TokenTtlSeconds.optional() }).strict().openapi('TenantPatch')
 
 export const TenantWithUsage = Tenant.extend({
   usage: z.object({ services: z.number().int(), endpoints: z.number().int(), apiKeys: z.number().int() }),
