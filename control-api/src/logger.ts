@@ -22,7 +22,9 @@ export function jsonLogger(options: { level?: LogLevel; write?: (line: string) =
     (level: Exclude<LogLevel, 'silent'>) =>
     (obj: object, msg?: string): void => {
       if (LEVELS[level] < threshold) return
-      write(JSON.stringify({ level: LEVELS[level], time: Date.now(), ...bindings, ...obj, ...(msg ? { msg } : {}) }))
+      // Like pino: an undefined field is absent, it does not blank out a binding of the same name.
+      const fields = Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined))
+      write(JSON.stringify({ level: LEVELS[level], time: Date.now(), ...bindings, ...fields, ...(msg ? { msg } : {}) }))
     }
   return {
     debug: at('debug'),

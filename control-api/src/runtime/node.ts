@@ -27,7 +27,7 @@ export type RunningServer = { url: string; port: number; close(): Promise<void> 
 
 export async function startNode(env: Record<string, string | undefined>, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<RunningServer> {
   const config = loadConfig(env)
-  const logger = pino({ level: config.logLevel, base: { service: 'weft-control-api' } }) as unknown as Logger
+  const logger = pino({ level: config.logLevel, base: { component: 'weft-control-api' } }) as unknown as Logger
   const database = await connect(config)
   const applied = await migrate(database.db, migrations)
   logger.info({ applied, database: config.database.kind }, applied.length ? 'migrations applied' : 'database schema up to date')
