@@ -1,0 +1,105 @@
+import { calculateJwkThumbprint, exportJWK } from 'jose'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { JwksCache } from './jwks-cache'
+import { signSvid } from './sign-svid'
+import { SvidError } from './svid-errors'
+import { createSvidVerifier, type SvidVerifierOptions } from './verify-svid'
+
+const ISSUER = 'https://weft.test'
+const SHIPPING = 'spiffe://acme.weft/svc/shipping'
+const NOW = Date.UTC(2026, 3, 1, 12)
+
+// The shared RFC 8725 table lives in test/identity/svid-attack-cases.ts; these are the verifier's own mechanics.
+describe('createSvidVerifier', () => {
+  let privateKey: CryptoKey
+  let kid: string
+  let jwks: JwksCache
+  const mint = (service = 'orders', extra: { ttlSeconds?: number } = {}) =>
+    signSvid({ privateKey, kid, alg: 'ES256', issuer: ISSUER, subject: `spiffe://acme.weft/svc/${service}`, audience: SHIPPING, ttlSeconds: extra.ttlSeconds ?? 900, now: NOW })
+  const verifierWith = (options: Partial<SvidVerifierOptions> = {}) => createSvidVerifier({ trustDomain: 'acme.weft', issuer: ISSUER, audience: SHIPPING, jwks, now: () => NOW, ...options })
+
+  beforeAll(async () => {
+    const pair = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair
+    privateKey = pair.privateKey
+    const jwk = await exportJWK(pair.publicKey)
+    kid = await calculateJwkThumbprint(jwk)
+    jwks = new JwksCache({ jwks: { keys: [{ ...jwk, kid, alg: 'ES256' }] } })
+  })
+
+  it('returns a frozen result, so a caller cannot poison the cache', async () => {
+    const svid = await verifierWith().verify(await mint())
+    expect(Object.isFrozen(svid)).toBe(true)
+  })
+
+  it('keeps at most cacheSize tokens, evicting the least recently used', async () => {
+    const v = verifierWith({ cacheSize: 2 })
+    const [a, b, c] = await Promise.all([mint('a'), mint('b'), mint('c')])
+    for (const t of [a, b, c]) await v.verify(t)
+    expect(v.stats()).toMatchObject({ cached: 2, signatureChecks: 3 })
+    await v.verify(c)
+    expect(v.stats().signatureChecks).toBe(3)
+    await v.verify(a)
+    expect(v.stats().signatureChecks).toBe(4)
+  })
+
+  it('with cacheSize 0 checks the signature every time', async () => {
+    const v = verifierWith({ cacheSize: 0 })
+    const t = await mint()
+    await v.verify(t)
+    await v.verify(t)
+    expect(v.stats()).toMatchObject({ cached: 0, hits: 0, signatureChecks: 2 })
+  })
+
+  it('shares one verification among concurrent first sights of a token', async () => {
+    const v = verifierWith()
+    const t = await mint()
+    const results = await Promise.all(Array.from({ length: 20 }, () => v.verify(t)))
+    expect(new Set(results).size).toBe(1)
+    expect(v.stats().signatureChecks).toBe(1)
+  })
+
+  it('clear() forgets cached tokens', async () => {
+    const v = verifierWith()
+    const t = await mint()
+    await v.verify(t)
+    v.clear()
+    await v.verify(t)
+    expect(v.stats().signatureChecks).toBe(2)
+  })
+
+  it('does not echo token contents in its messages', async () => {
+    const evil = '<script>alert(1)</script>'
+    const header = btoa(JSON.stringify({ alg: evil, kid: evil })).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_')
+    const err = await verifierWith()
+      .verify(`${header}.e30.AAAA`)
+      .catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(SvidError)
+    expect((err as Error).message).not.toContain('script')
+  })
+
+  it('refuses non-string input as malformed, not with a TypeError', async () => {
+    await expect(verifierWith().verify(undefined as never)).rejects.toMatchObject({ code: 'ERR_SVID_MALFORMED' })
+  })
+
+  it('propagates a throwing isRevoked (fails closed)', async () => {
+    const v = verifierWith({
+      isRevoked: () => {
+        throw new Error('revocation list unavailable')
+      },
+    })
+    await expect(v.verify(await mint())).rejects.toThrow('revocation list unavailable')
+  })
+
+  it.each([
+    ['a bad trust domain', { trustDomain: 'Acme' }, TypeError],
+    ['an empty issuer', { issuer: '' }, TypeError],
+    ['an empty audience', { audience: '' }, TypeError],
+    ['no jwks', { jwks: undefined as never }, TypeError],
+    ['a negative skew', { clockSkewSeconds: -1 }, RangeError],
+    ['a skew of an hour', { clockSkewSeconds: 3600 }, RangeError],
+    ['maxTokenBytes 0', { maxTokenBytes: 0 }, RangeError],
+    ['a negative cacheSize', { cacheSize: -1 }, RangeError],
+  ])('refuses to build with %s', (_, override, errorClass) => {
+    expect(() => verifierWith(override)).toThrow(errorClass)
+  })
+})
