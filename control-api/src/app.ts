@@ -6,7 +6,7 @@ import { HTTPException } from 'hono/http-exception'
 import { requestId } from 'hono/request-id'
 import { authenticate } from './auth/authenticate'
 import { hashSecret } from './auth/secrets'
-import type { AppEnv, Deps } from './context'
+import type { AppEnv, Deps, Principal } from './context'
 import { isConnectionError } from './db/pg-errors'
 import {
   DatabaseUnavailable,
@@ -23,7 +23,9 @@ import { apiKeyRoutes } from './routes/api-keys'
 import { auditRoutes } from './routes/audit-events'
 import { endpointRoutes } from './routes/endpoints'
 import { healthRoutes } from './routes/health'
+import { identityRoutes } from './routes/identity'
 import { joinTokenRoutes } from './routes/join-tokens'
+import { workloadRoutes } from './routes/workloads'
 import { signingKeyRoutes } from './routes/signing-keys'
 import { serviceRoutes } from './routes/services'
 import { tenantRoutes } from './routes/tenants'
@@ -35,6 +37,20 @@ function problemResponse(c: Context<AppEnv>, err: WeftError): Response {
   const headers: Record<string, string> = { 'Content-Type': 'application/problem+json', ...err.headers }
   // c.newResponse keeps headers set earlier in the chain (X-Request-Id) on error answers too.
   return c.newResponse(JSON.stringify(toProblem(err, c.get('requestId'))), err.status as 400, headers)
+}
+
+function principalLabel(p: Principal | null): string | undefined {
+  if (!p) return undefined
+  switch (p.kind) {
+    case 'operator':
+      return 'operator'
+    case 'api-key':
+      return `api-key:${p.keyId}`
+    case 'workload':
+      return `workload:${p.workloadId}`
+    case 'join-token':
+      return 'join-token'
+  }
 }
 
 /** The path pattern that handled the request (`/v1/services/:name`), for logs and metrics. */
@@ -54,6 +70,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
     const started = performance.now()
     c.set('clock', clock)
     c.set('masterKey', deps.masterKey)
+    c.set('issuer', deps.config.publicUrl)
     c.set('principal', null)
     c.set('log', deps.logger.child({ requestId: c.get('requestId') }))
     await next()
@@ -64,8 +81,9 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
         route: routeOf(c),
         status: c.res.status,
         durationMs: Math.round((performance.now() - started) * 100) / 100,
-        tenant: p?.kind === 'api-key' ? p.tenant.slug : undefined,
-        principal: p ? (p.kind === 'operator' ? 'operator' : `api-key:${p.keyId}`) : undefined,
+        tenant: p && 'tenant' in p ? p.tenant.slug : undefined,
+        service: p?.kind === 'workload' ? p.service : undefined,
+        principal: principalLabel(p),
       },
       'request',
     )
@@ -97,7 +115,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
     return next()
   })
   app.use('/v1/*', async function authenticateCaller(c, next) {
-    c.set('principal', await authenticate(c.var.db, c.req.header('authorization'), await operatorKeyHash, clock.now()))
+    c.set('principal', await authenticate(c.var.db, c.req.header('authorization'), await operatorKeyHash, clock.now(), deps.config.publicUrl))
     await next()
   })
 
@@ -109,6 +127,8 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   app.route('/', auditRoutes)
   app.route('/', joinTokenRoutes)
   app.route('/', signingKeyRoutes)
+  app.route('/', identityRoutes)
+  app.route('/', workloadRoutes)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

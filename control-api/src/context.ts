@@ -11,6 +11,10 @@ export type TenantRef = { id: string; slug: string; trustDomain: string }
 export type Principal =
   | { kind: 'operator'; keyId: string | null; name: string }
   | { kind: 'api-key'; tenant: TenantRef; keyId: string; name: string; role: Role }
+  /** A proxy with its JWT-SVID (audience: the control API). */
+  | { kind: 'workload'; tenant: TenantRef; service: string; serviceId: string; workloadId: string; spiffeId: string }
+  /** A bootstrap secret: good only for POST /v1/identity/token, which checks it. */
+  | { kind: 'join-token'; secretHash: string }
 
 export type Clock = { now(): Date }
 
@@ -33,11 +37,20 @@ export type AppEnv = {
     requestId: string
     clock: Clock
     masterKey: CryptoKey | null
+    /** WEFT_PUBLIC_URL: the `iss` of every JWT-SVID. */
+    issuer: string
   }
 }
 
 export function actorOf(p: Principal): Actor {
-  return p.kind === 'operator'
-    ? { type: 'operator', id: p.keyId, name: p.name }
-    : { type: 'api-key', id: p.keyId, name: p.name }
+  switch (p.kind) {
+    case 'operator':
+      return { type: 'operator', id: p.keyId, name: p.name }
+    case 'api-key':
+      return { type: 'api-key', id: p.keyId, name: p.name }
+    case 'workload':
+      return { type: 'workload', id: p.workloadId, name: p.spiffeId }
+    case 'join-token':
+      return { type: 'workload', id: null, name: 'join-token' }
+  }
 }

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import { and, asc, count, eq, gt, sql } from 'drizzle-orm'
-import { requireTenant } from '../auth/authenticate'
+import { requireTenant, requireTenantOrWorkload } from '../auth/authenticate'
 import { actorOf } from '../context'
 import { endpoints, tenants } from '../db/schema'
 import { NotFound, QuotaExceeded } from '../errors'
@@ -76,8 +76,8 @@ const expiry = (now: Date, ttlSeconds: number) => new Date(now.getTime() + ttlSe
 
 export const endpointRoutes = newRouter()
   .openapi(registerEndpoint, async (c) => {
-    const p = requireTenant(c, 'editor')
     const { name } = c.req.valid('param')
+    const p = requireTenantOrWorkload(c, 'editor', name)
     const body = c.req.valid('json')
     const now = c.var.clock.now()
     const { row, created } = await c.var.db.transaction(async (tx) => {
@@ -151,8 +151,8 @@ export const endpointRoutes = newRouter()
     return c.json(toEndpoint(row, name, c.var.clock.now()), 200)
   })
   .openapi(heartbeat, async (c) => {
-    const p = requireTenant(c, 'editor')
     const { name, id } = c.req.valid('param')
+    const p = requireTenantOrWorkload(c, 'editor', name)
     const body = c.req.valid('json') ?? {}
     const now = c.var.clock.now()
     const row = await c.var.db.transaction(async (tx) => {
@@ -190,8 +190,8 @@ export const endpointRoutes = newRouter()
     return c.json(toEndpoint(row, name, now), 200)
   })
   .openapi(deleteEndpoint, async (c) => {
-    const p = requireTenant(c, 'editor')
     const { name, id } = c.req.valid('param')
+    const p = requireTenantOrWorkload(c, 'editor', name)
     const now = c.var.clock.now()
     await c.var.db.transaction(async (tx) => {
       const service = await findService(tx, p.tenant.id, name)
