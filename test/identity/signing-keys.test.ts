@@ -90,6 +90,12 @@ describe.each(backends)('signing keys on $name', (backend) => {
     expect(due).toContain(tenantId)
     expect(due).toContain(other.tenant.id)
     expect(await rotateDueKeys(h.db, h.masterKey, h.clock.now(), 5 * hour, logger)).toEqual([])
+    // The schedule also retires keys whose overlap has closed, without waiting for another rotation.
+    h.clock.advance((MAX_TOKEN_TTL_SECONDS + VERIFIER_SKEW_SECONDS + 1) * 1000)
+    await rotateDueKeys(h.db, h.masterKey, h.clock.now(), 1000 * hour, logger)
+    const rows = await h.db.select().from(signingKeys).where(eq(signingKeys.tenantId, other.tenant.id))
+    expect(rows.map((r) => r.status).sort()).toEqual(['current', 'next', 'retired'])
+    expect(rows.find((r) => r.status === 'retired')!.privateKeyEnc).toBeNull()
   })
 
   it('viewers and editors cannot rotate or list keys', async () => {

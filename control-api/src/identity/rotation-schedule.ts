@@ -1,7 +1,7 @@
 import type { Db } from '../db/client'
 import type { Logger } from '../logger'
 import { recordChange } from '../repo/audit'
-import { rotateSigningKeys, tenantsDueForRotation } from './signing-keys'
+import { retireAllExpiredKeys, rotateSigningKeys, tenantsDueForRotation } from './signing-keys'
 
 /** How often to look for due keys: rotation periods are hours to weeks, so minutes of lag do not matter. */
 export const ROTATION_CHECK_INTERVAL_MS = 5 * 60_000
@@ -12,6 +12,9 @@ export const ROTATION_CHECK_INTERVAL_MS = 5 * 60_000
  */
 export async function rotateDueKeys(db: Db, masterKey: CryptoKey, now: Date, periodMs: number, logger: Logger): Promise<string[]> {
   const rotated: string[] = []
+  // Keys whose overlap has closed retire even when no rotation is due, so their private halves do not linger.
+  const retired = await retireAllExpiredKeys(db, now)
+  if (retired.length) logger.info({ retired }, 'signing keys retired')
   for (const tenantId of await tenantsDueForRotation(db, now, periodMs)) {
     const did = await db.transaction(async (tx) => {
       const still = await tenantsDueForRotation(tx, now, periodMs)

@@ -86,6 +86,15 @@ export async function retireExpiredKeys(tx: Queryable, tenantId: string, now: Da
   return gone.map((g) => g.kid)
 }
 
+export async function retireAllExpiredKeys(db: Queryable, now: Date): Promise<string[]> {
+  const gone = await db
+    .update(signingKeys)
+    .set({ status: 'retired', privateKeyEnc: null })
+    .where(and(eq(signingKeys.status, 'previous'), lte(signingKeys.publishUntil, now)))
+    .returning({ kid: signingKeys.kid })
+  return gone.map((g) => g.kid)
+}
+
 /** The public keys a verifier must accept now: next, current, and previous keys inside their window. */
 export async function publishedKeys(db: Queryable, tenantId: string, now: Date): Promise<JWK[]> {
   const rows = await db
