@@ -22,7 +22,11 @@ import { newRouter } from './http/router'
 import { apiKeyRoutes } from './routes/api-keys'
 import { auditRoutes } from './routes/audit-events'
 import { endpointRoutes } from './routes/endpoints'
+import { filterRoutes } from './routes/filters'
 import { healthRoutes } from './routes/health'
+import { policyRoutes } from './routes/policies'
+import { proxyConfigRoutes } from './routes/proxy-config'
+import { SnapshotCache } from './snapshot/snapshot-cache'
 import { identityRoutes } from './routes/identity'
 import { joinTokenRoutes } from './routes/join-tokens'
 import { workloadRoutes } from './routes/workloads'
@@ -64,6 +68,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   const clock = deps.clock ?? { now: () => new Date() }
   const operatorKeyHash = deps.config.operatorKey ? hashSecret(deps.config.operatorKey) : Promise.resolve(null)
   const app = newRouter()
+  const snapshots = deps.snapshots ?? new SnapshotCache(deps.config.publicUrl)
 
   app.use(requestId({ headerName: 'X-Request-Id' }))
   app.use(async function logRequests(c, next) {
@@ -89,19 +94,25 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
     )
   })
 
-  app.use(
-    '/v1/*',
+  const limitFor = (maxSize: number) =>
     bodyLimit({
-      maxSize: deps.config.maxBodyBytes,
+      maxSize,
       onError: () => {
-        throw new PayloadTooLarge(`the body exceeds ${deps.config.maxBodyBytes} bytes`)
+        throw new PayloadTooLarge(`the body exceeds ${maxSize} bytes`)
       },
-    }),
-  )
+    })
+  const jsonLimit = limitFor(deps.config.maxBodyBytes)
+  const moduleLimit = limitFor(deps.config.maxFilterBytes)
+  // Filter modules are the one binary upload; everything else is JSON.
+  const isModuleUpload = (c: Context<AppEnv>) => c.req.method === 'POST' && c.req.path === '/v1/filters'
+  app.use('/v1/*', (c, next) => (isModuleUpload(c) ? moduleLimit(c, next) : jsonLimit(c, next)))
   app.use('/v1/*', async function requireJsonBodies(c, next) {
     const hasBody = c.req.raw.body !== null && c.req.header('content-length') !== '0'
-    if (['POST', 'PUT', 'PATCH'].includes(c.req.method) && hasBody && !JSON_TYPE.test(c.req.header('content-type') ?? '')) {
-      throw new UnsupportedMediaType(`send the body as application/json (got ${c.req.header('content-type') ?? 'no Content-Type'})`)
+    const type = c.req.header('content-type') ?? ''
+    if (isModuleUpload(c)) {
+      if (!/^application\/wasm\s*(;|$)/i.test(type)) throw new UnsupportedMediaType(`send the module as application/wasm (got ${type || 'no Content-Type'})`)
+    } else if (['POST', 'PUT', 'PATCH'].includes(c.req.method) && hasBody && !JSON_TYPE.test(type)) {
+      throw new UnsupportedMediaType(`send the body as application/json (got ${type || 'no Content-Type'})`)
     }
     await next()
   })
@@ -129,6 +140,9 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   app.route('/', signingKeyRoutes)
   app.route('/', identityRoutes)
   app.route('/', workloadRoutes)
+  app.route('/', filterRoutes)
+  app.route('/', policyRoutes)
+  app.route('/', proxyConfigRoutes(snapshots, deps.revisions))
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

@@ -4,6 +4,8 @@ import { z } from 'zod'
 export const DEFAULT_PORT = 8787
 /** Kept beside the checkout so `npm start` survives restarts without any setup. */
 export const DEFAULT_DATA_DIR = './.weft/data'
+/** 16 MiB: Go and Rust proxy-wasm modules run to a few MiB; this leaves room without inviting abuse. */
+export const DEFAULT_MAX_FILTER_BYTES = 16 * 1024 * 1024
 /** A week: signing keys rotate often enough to limit a leak, rarely enough that JWKS caches never miss. */
 export const DEFAULT_KEY_ROTATION_HOURS = 168
 /** 1 MiB: far above any real service or policy document, small enough to refuse abuse cheaply. */
@@ -26,6 +28,7 @@ const Env = z.object({
   WEFT_KEY_ROTATION_HOURS: z.coerce.number().positive().max(24 * 365).default(DEFAULT_KEY_ROTATION_HOURS),
   WEFT_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   WEFT_MAX_BODY_BYTES: z.coerce.number().int().positive().default(DEFAULT_MAX_BODY_BYTES),
+  WEFT_MAX_FILTER_BYTES: z.coerce.number().int().positive().default(DEFAULT_MAX_FILTER_BYTES),
 })
 
 export type Config = {
@@ -38,6 +41,7 @@ export type Config = {
   publicUrl: string
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent'
   maxBodyBytes: number
+  maxFilterBytes: number
 }
 
 export class ConfigError extends Error {
@@ -76,5 +80,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     publicUrl: (e.WEFT_PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/$/, ''),
     logLevel: e.WEFT_LOG_LEVEL,
     maxBodyBytes: e.WEFT_MAX_BODY_BYTES,
+    maxFilterBytes: e.WEFT_MAX_FILTER_BYTES,
   }
 }

@@ -2,7 +2,9 @@ import type { Context } from 'hono'
 import type { Config } from './config'
 import type { Db } from './db/client'
 import type { Actor } from './db/schema'
+import type { RevisionBus } from './distribution/revision-bus'
 import type { Logger } from './logger'
+import type { SnapshotCache } from './snapshot/snapshot-cache'
 
 export type Role = 'admin' | 'editor' | 'viewer'
 
@@ -27,6 +29,10 @@ export type Deps = {
   clock?: Clock
   /** Seals tenants' private signing keys (WEFT_MASTER_KEY). Null only where it is not configured (a Worker without the secret). */
   masterKey: CryptoKey | null
+  /** Wakes long-polling proxies; absent on Workers, where each long poll checks the database itself. */
+  revisions?: RevisionBus
+  /** Compiled snapshots, shared by the app's routes; created by the app when not given. */
+  snapshots?: SnapshotCache
 }
 
 export type AppEnv = {

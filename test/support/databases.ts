@@ -1,5 +1,6 @@
 // The backends every database suite runs against: embedded PGlite always, and a real PostgreSQL
 // server when TEST_DATABASE_URL is set (.ci/run sets it). Each suite gets its own fresh database.
+import type { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
 import type { Database } from '../../control-api/src/db/client'
 import { connectPglite } from '../../control-api/src/db/connect-pglite'
@@ -8,7 +9,7 @@ import { migrate } from '../../control-api/src/db/migrate'
 import { migrations } from '../../control-api/src/db/migrations.generated'
 
 export type Backend = { name: 'pglite' | 'postgres'; open(): Promise<TestDatabase> }
-export type TestDatabase = Database & { url: string | null }
+export type TestDatabase = Database & { url: string | null; pglite?: PGlite }
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL
 

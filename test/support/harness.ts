@@ -3,7 +3,10 @@ import { createApp } from '../../control-api/src/app'
 import { loadConfig } from '../../control-api/src/config'
 import type { Clock } from '../../control-api/src/context'
 import { generateMasterKeyBase64, importMasterKey } from '../../control-api/src/identity/master-key'
+import { pgliteNotifications, postgresNotifications, revisionReader } from '../../control-api/src/distribution/notify-sources'
+import { createRevisionBus } from '../../control-api/src/distribution/revision-bus'
 import { jsonLogger } from '../../control-api/src/logger'
+import { SnapshotCache } from '../../control-api/src/snapshot/snapshot-cache'
 import type { Backend, TestDatabase } from './databases'
 
 export const OPERATOR_KEY = 'wfo_test_operator_key_0123456789abcdef'
@@ -22,16 +25,27 @@ export type Reply<T = any> = { status: number; headers: Headers; body: T; text: 
 
 export type Harness = Awaited<ReturnType<typeof startHarness>>
 
-export async function startHarness(backend: Backend, env: Record<string, string> = {}) {
-  const database: TestDatabase = await backend.open()
+export async function startHarness(backend: Backend, env: Record<string, string> = {}, shared?: { database: TestDatabase; masterKey: CryptoKey }) {
+  // A second instance over the same database (as a second control API process would be) shares the master key.
+  const database: TestDatabase = shared?.database ?? (await backend.open())
   const clock = new ManualClock()
   const logs: any[] = []
   const config = loadConfig({ WEFT_OPERATOR_KEY: OPERATOR_KEY, DATABASE_URL: 'memory://', ...env })
-  const masterKey = await importMasterKey(generateMasterKeyBase64())
+  const masterKey = shared?.masterKey ?? (await importMasterKey(generateMasterKeyBase64()))
+  const logger = jsonLogger({ level: 'debug', write: (line) => logs.push(JSON.parse(line)) })
+  const revisions = await createRevisionBus({
+    readRevisions: revisionReader(database.db),
+    subscribe: database.pglite ? pgliteNotifications(database.pglite) : postgresNotifications(database.url!, logger),
+    pollIntervalMs: 5_000,
+    logger,
+  })
+  const snapshots = new SnapshotCache(config.publicUrl)
   const app = createApp({
     config,
     masterKey,
-    logger: jsonLogger({ level: 'debug', write: (line) => logs.push(JSON.parse(line)) }),
+    revisions,
+    snapshots,
+    logger,
     getDb: () => database.db,
     clock,
   })
@@ -71,5 +85,21 @@ export async function startHarness(backend: Backend, env: Record<string, string>
     return r.body.secret
   }
 
-  return { app, masterKey, db: database.db, database, clock, logs, request, onboard, createKey, close: () => database.close() }
+  return {
+    app,
+    masterKey,
+    revisions,
+    snapshots,
+    db: database.db,
+    database,
+    clock,
+    logs,
+    request,
+    onboard,
+    createKey,
+    close: async () => {
+      await revisions.close()
+      if (!shared) await database.close()
+    },
+  }
 }

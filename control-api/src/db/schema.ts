@@ -1,6 +1,8 @@
 import { sql } from 'drizzle-orm'
 import {
   bigint,
+  boolean,
+  customType,
   bigserial,
   check,
   index,
@@ -9,9 +11,16 @@ import {
   pgTable,
   text,
   timestamp,
+  primaryKey,
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core'
+
+const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
+  dataType: () => 'bytea',
+  // node-postgres hands back a Buffer, PGlite a Uint8Array: both are Uint8Arrays.
+  fromDriver: (v) => (v instanceof Uint8Array ? v : new Uint8Array(v as ArrayBuffer)),
+})
 
 // The one description of Weft's tables. migrations/ is generated from this file by `npm run db:generate`.
 // Enumerations are text + CHECK rather than Postgres enums: adding a value to a CHECK is a plain migration,
@@ -119,6 +128,8 @@ export const endpoints = pgTable(
     weight: integer('weight').notNull(),
     health: text('health').notNull(),
     ttlSeconds: integer('ttl_seconds').notNull(),
+    // Set by the expiry sweeper once it has announced (a new revision) that this endpoint lapsed.
+    expired: boolean('expired').notNull().default(false),
     lastHeartbeatAt: timestamp('last_heartbeat_at', { mode: 'date', precision: 3, withTimezone: true }).notNull(),
     expiresAt: timestamp('expires_at', { mode: 'date', precision: 3, withTimezone: true }).notNull(),
     version: integer('version').notNull().default(1),
@@ -231,4 +242,92 @@ export const workloads = pgTable(
     revokedReason: text('revoked_reason'),
   },
   (t) => [index('workloads_service_idx').on(t.tenantId, t.serviceId), index('workloads_revoked_idx').on(t.tenantId, t.revokedAt)],
+)
+
+/**
+ * The current version of each policy. Policies name their target service rather than reference its row:
+ * like Gateway API routes, a policy may outlive (or precede) its service, and then simply compiles to nothing.
+ */
+export const policies = pgTable(
+  'policies',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    kind: text('kind').notNull(),
+    targetService: text('target_service').notNull(),
+    spec: jsonb('spec').notNull(),
+    version: integer('version').notNull(),
+    /** The tenant revision this version was written at. */
+    revision: bigint('revision', { mode: 'number' }).notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('policies_tenant_name_key').on(t.tenantId, t.name),
+    index('policies_tenant_target_idx').on(t.tenantId, t.targetService),
+    check('policies_kind_check', sql`${t.kind} in ('Route', 'BackendPolicy', 'AuthorizationPolicy', 'RateLimitPolicy', 'FaultPolicy', 'FilterChain')`),
+  ],
+)
+
+/** Every version a policy ever had, deletions included, so history survives and rollback can restore. */
+export const policyVersions = pgTable(
+  'policy_versions',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    version: integer('version').notNull(),
+    operation: text('operation').notNull(),
+    kind: text('kind').notNull(),
+    targetService: text('target_service').notNull(),
+    /** Null for a deletion. */
+    spec: jsonb('spec'),
+    revision: bigint('revision', { mode: 'number' }).notNull(),
+    actor: jsonb('actor').$type<Actor>().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('policy_versions_tenant_name_version_key').on(t.tenantId, t.name, t.version),
+    check('policy_versions_operation_check', sql`${t.operation} in ('create', 'update', 'delete', 'rollback')`),
+  ],
+)
+
+/** Filter module bytes, content-addressed per tenant: immutable, so proxies cache them forever. */
+export const filterBlobs = pgTable(
+  'filter_blobs',
+  {
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    sha256: text('sha256').notNull(),
+    bytes: bytea('bytes').notNull(),
+    size: integer('size').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.sha256] })],
+)
+
+/** The filter registry: a name and version point at a module. Versions are immutable once pushed. */
+export const filters = pgTable(
+  'filters',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    version: text('version').notNull(),
+    sha256: text('sha256').notNull(),
+    size: integer('size').notNull(),
+    /** The proxy-wasm ABI the module declares (0.2.0 or 0.2.1). */
+    abiVersion: text('abi_version').notNull(),
+    createdBy: jsonb('created_by').$type<Actor>().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('filters_tenant_name_version_key').on(t.tenantId, t.name, t.version), index('filters_tenant_sha_idx').on(t.tenantId, t.sha256)],
 )

@@ -1,6 +1,7 @@
 import { eq, sql } from 'drizzle-orm'
 import type { Queryable } from '../db/client'
 import { auditEvents, tenants, type Actor } from '../db/schema'
+import { NOTIFY_CHANNEL } from '../distribution/revision-bus'
 
 export type Change = {
   tenantId: string | null
@@ -33,6 +34,10 @@ export async function recordChange(tx: Queryable, change: Change): Promise<numbe
             .where(eq(tenants.id, change.tenantId))
             .returning({ revision: tenants.revision })
     revision = row?.revision ?? null
+    if (change.bumpsRevision !== false && revision !== null) {
+      // Transactional: delivered to every LISTENing control API instance when (and only if) this commits.
+      await tx.execute(sql`select pg_notify(${NOTIFY_CHANNEL}, ${`${change.tenantId}:${revision}`})`)
+    }
   }
   await tx.insert(auditEvents).values({
     tenantId: change.tenantId,

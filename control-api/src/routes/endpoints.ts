@@ -87,7 +87,7 @@ export const endpointRoutes = newRouter()
         .from(endpoints)
         .where(and(eq(endpoints.serviceId, service.id), eq(endpoints.address, body.address), eq(endpoints.port, body.port)))
         .for('update')
-      const values = { ...body, zone: body.zone ?? null, lastHeartbeatAt: now, expiresAt: expiry(now, body.ttlSeconds) }
+      const values = { ...body, zone: body.zone ?? null, lastHeartbeatAt: now, expiresAt: expiry(now, body.ttlSeconds), expired: false }
       let row: typeof endpoints.$inferSelect
       if (existing) {
         ;[row] = (await tx
@@ -166,7 +166,7 @@ export const endpointRoutes = newRouter()
       const health = body.health ?? before.health
       const [row] = await tx
         .update(endpoints)
-        .set({ health, lastHeartbeatAt: now, expiresAt: expiry(now, before.ttlSeconds) })
+        .set({ health, lastHeartbeatAt: now, expiresAt: expiry(now, before.ttlSeconds), expired: false })
         .where(eq(endpoints.id, id))
         .returning()
       // A plain renewal changes nothing a proxy sees, so it is not audited (it would drown the log);

@@ -9,6 +9,10 @@ import { ConfigError, DEFAULT_DATA_DIR, loadConfig, type Config } from '../confi
 import { importMasterKey } from '../identity/master-key'
 import { scheduleKeyRotation } from '../identity/rotation-schedule'
 import { devMasterKey } from './dev-master-key'
+import type { PGlite } from '@electric-sql/pglite'
+import { scheduleEndpointExpiry } from '../distribution/endpoint-expiry'
+import { pgliteNotifications, postgresNotifications, revisionReader } from '../distribution/notify-sources'
+import { createRevisionBus } from '../distribution/revision-bus'
 import type { Database } from '../db/client'
 import { connectPglite } from '../db/connect-pglite'
 import { connectPostgres } from '../db/connect-postgres'
@@ -45,8 +49,16 @@ export async function startNode(env: Record<string, string | undefined>, out: (s
 
   const dataDir = config.database.kind === 'pglite' ? config.database.dataDir : (env.WEFT_DATA_DIR || DEFAULT_DATA_DIR)
   const masterKey = await importMasterKey(config.masterKey ?? devMasterKey(dataDir, logger))
-  const app = createApp({ config, logger, masterKey, getDb: () => database.db })
+  const revisions = await createRevisionBus({
+    readRevisions: revisionReader(database.db),
+    subscribe: 'pglite' in database ? pgliteNotifications(database.pglite as PGlite) : postgresNotifications((config.database as { url: string }).url, logger),
+    // With NOTIFY the poll is only a safety net; it is one query for all waiting proxies.
+    pollIntervalMs: 5_000,
+    logger,
+  })
+  const app = createApp({ config, logger, masterKey, revisions, getDb: () => database.db })
   const rotation = scheduleKeyRotation({ db: database.db, masterKey, logger, periodMs: config.keyRotationMs })
+  const expiry = scheduleEndpointExpiry({ db: database.db, logger })
   const server = await new Promise<ServerType>((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s))
   })
@@ -66,7 +78,8 @@ export async function startNode(env: Record<string, string | undefined>, out: (s
         setTimeout(() => http.closeAllConnections?.(), SHUTDOWN_GRACE_MS).unref()
       }).then(() => {
         rotation.stop()
-        return database.close()
+        expiry.stop()
+        return revisions.close().then(() => database.close())
       }),
   }
 }

@@ -1,0 +1,60 @@
+import { canonicalJson } from '../../../mesh/src/snapshot/canonical-json'
+import type { OutboundService } from '../../../mesh/src/snapshot/types'
+import type { Db } from '../db/client'
+import { compileOutbound, compileSnapshot, serialise, type CompiledSnapshot } from './compile-snapshot'
+import { loadTenantModel, type TenantModel } from './tenant-model'
+
+type TenantEntry = {
+  revision: number
+  model: Promise<{ model: TenantModel; outbound: Record<string, OutboundService>; outboundJson: string }>
+  services: Map<string, Promise<CompiledSnapshot>>
+}
+
+// Tenants whose models are kept; beyond this the least recently used is dropped and rebuilt on demand.
+const MAX_TENANTS = 1000
+
+/**
+ * Snapshots are compiled once per tenant revision, however many proxies ask: concurrent requests for the
+ * same revision share one in-flight compile, and a tenant's model is loaded once for all its services.
+ */
+export class SnapshotCache {
+  private readonly tenants = new Map<string, TenantEntry>()
+  compiles = 0
+  loads = 0
+
+  constructor(private readonly issuer: string) {}
+
+  async get(db: Db, tenantId: string, revision: number, service: string, now: Date): Promise<CompiledSnapshot> {
+    let entry = this.tenants.get(tenantId)
+    if (!entry || entry.revision < revision) {
+      entry = { revision, model: this.load(db, tenantId, now), services: new Map() }
+      this.tenants.set(tenantId, entry)
+      if (this.tenants.size > MAX_TENANTS) this.tenants.delete(this.tenants.keys().next().value!)
+      entry.model.catch(() => {
+        if (this.tenants.get(tenantId) === entry) this.tenants.delete(tenantId)
+      })
+    } else {
+      // Refresh recency.
+      this.tenants.delete(tenantId)
+      this.tenants.set(tenantId, entry)
+    }
+    let compiled = entry.services.get(service)
+    if (!compiled) {
+      const e = entry
+      compiled = e.model.then(({ model, outbound, outboundJson }) => {
+        this.compiles++
+        return serialise(compileSnapshot(model, service, this.issuer, outbound), outboundJson)
+      })
+      e.services.set(service, compiled)
+      compiled.catch(() => e.services.delete(service))
+    }
+    return compiled
+  }
+
+  private async load(db: Db, tenantId: string, now: Date) {
+    this.loads++
+    const model = await loadTenantModel(db, tenantId, now)
+    const outbound = compileOutbound(model)
+    return { model, outbound, outboundJson: canonicalJson(outbound) }
+  }
+}

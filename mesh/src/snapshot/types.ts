@@ -1,0 +1,54 @@
+import type { AuthorizationPolicySpec, BackendPolicySpec, FaultPolicySpec, FilterRef, RateLimitPolicySpec, RouteSpec } from '../policy/schemas'
+
+// The compiled configuration one proxy receives: everything it needs to enforce the mesh for its service,
+// and nothing of other tenants. The control API builds it (control-api/src/snapshot/compile-snapshot.ts);
+// the proxies and `simulate` read it through the evaluators in mesh/src/policy/.
+
+export const SNAPSHOT_SCHEMA = 'weft.snapshot/v1'
+
+/** A policy as the evaluators see it: name, creation time (Gateway API's tie-breaker) and spec. */
+export type Compiled<S> = { name: string; createdAt: string; spec: S }
+
+export type SnapshotEndpoint = {
+  id: string
+  address: string
+  port: number
+  zone: string | null
+  labels: Record<string, string>
+  weight: number
+  health: 'healthy' | 'draining'
+}
+
+export type SnapshotFilter = Required<Pick<FilterRef, 'filter' | 'failurePolicy'>> & { version: string; sha256: string; config: unknown }
+
+export type OutboundService = {
+  name: string
+  spiffeId: string
+  protocol: 'http' | 'grpc'
+  port: number
+  labels: Record<string, string>
+  /** TTL-live endpoints that are healthy or draining; unhealthy and expired ones are left out. */
+  endpoints: SnapshotEndpoint[]
+  routes: Compiled<RouteSpec>[]
+  backendPolicy: Compiled<BackendPolicySpec> | null
+}
+
+export type Snapshot = {
+  schema: typeof SNAPSHOT_SCHEMA
+  revision: number
+  tenant: { slug: string; trustDomain: string }
+  /** The `iss` of every JWT-SVID of this tenant. */
+  issuer: string
+  service: { name: string; spiffeId: string; protocol: 'http' | 'grpc'; port: number; labels: Record<string, string> }
+  inbound: {
+    authorization: Compiled<AuthorizationPolicySpec>[]
+    rateLimits: Compiled<RateLimitPolicySpec>[]
+    faults: Compiled<FaultPolicySpec>[]
+    filterChain: { policy: string; filters: SnapshotFilter[] } | null
+  }
+  /** Every service of the tenant this one may call, by name (its own included, for loopback calls). */
+  outbound: Record<string, OutboundService>
+  jwks: { keys: Record<string, unknown>[] }
+  /** Workload ids (the `wid` claim) whose tokens must be refused although still unexpired. */
+  revokedWorkloads: string[]
+}
