@@ -24,7 +24,7 @@ describe.each(backends)('health, OpenAPI, docs and logs on $name', (backend) => 
     expect(r.status).toBe(200)
     const doc = r.body
     expect(doc.openapi).toBe('3.1.0')
-    for (const path of ['/v1/tenants', '/v1/tenants/{slug}', '/v1/tenant', '/v1/api-keys', '/v1/api-keys/{id}', '/v1/services', '/v1/services/{name}', '/v1/services/{name}/endpoints', '/v1/services/{name}/endpoints/{id}/heartbeat', '/v1/audit-events', '/healthz', '/readyz']) {
+    for (const path of ['/v1/tenants', '/v1/tenants/{slug}', '/v1/tenant', '/v1/api-keys', '/v1/api-keys/{id}', '/v1/services', '/v1/services/{name}', '/v1/services/{name}/endpoints', '/v1/services/{name}/endpoints/{id}/heartbeat', '/v1/audit-events', '/healthz', '/readyz', '/v1/tenants/{slug}/jwks.json', '/v1/signing-keys', '/v1/signing-keys/rotate', '/v1/services/{name}/join-tokens', '/v1/identity/token', '/v1/workloads', '/v1/workloads/{id}/revoke', '/v1/policies', '/v1/policies/{name}', '/v1/policies/{name}/history', '/v1/policies/{name}/rollback', '/v1/filters', '/v1/filters/{name}', '/v1/filters/blobs/{sha256}', '/v1/proxy/config']) {
       expect(doc.paths, path).toHaveProperty([path])
     }
     expect(Object.keys(doc.paths['/v1/services/{name}'])).toEqual(expect.arrayContaining(['get', 'put', 'patch', 'delete']))
@@ -34,6 +34,9 @@ describe.each(backends)('health, OpenAPI, docs and logs on $name', (backend) => 
     expect(create.additionalProperties).toBe(false)
     expect(create.required).toContain('name')
     expect(doc.components.schemas.Problem).toBeDefined()
+    // The policy union is documented from the same zod schemas the API validates with.
+    const policy = JSON.stringify(doc.components.schemas.PolicyInput)
+    for (const kind of ['Route', 'BackendPolicy', 'AuthorizationPolicy', 'RateLimitPolicy', 'FaultPolicy', 'FilterChain']) expect(policy).toContain(kind)
     expect(doc.components.securitySchemes.bearer.scheme).toBe('bearer')
   })
 
