@@ -15,6 +15,12 @@ describe('checkRegex', () => {
     ['\\p{L}+', 'héllo', 'h3llo'],
     ['a|b', 'b', 'ab'],
     ['foo(?=bar)bar', 'foobar', 'foo'],
+    ['/users/[0-9]+/orders/[0-9]+', '/users/1/orders/2', '/users/1/orders/'],
+    ['[a-z]+[0-9]+', 'abc123', '123abc'],
+    ['.*\\.json', '/a/b.json', '/a/b.jsonx'],
+    ['\\d+\\.\\d+', '1.25', '1.'],
+    ['\\d+\\b\\.\\d*', '3.', '.3'],
+    ['\\u0041+B+', 'AAB', 'AB!'],
   ])('accepts %s', (pattern, matching, other) => {
     const r = checkRegex(pattern)
     expect(r).toMatchObject({ ok: true })
@@ -37,6 +43,13 @@ describe('checkRegex', () => {
     ['((a|ab)c)+', 'nested quantifier'],
     ['([a-z]+/)+', 'nested quantifier'],
     ['(a?a)+', 'nested quantifier'],
+    ['a*a*a*b', 'adjacent unbounded quantifiers'],
+    ['\\d+\\d+', 'adjacent unbounded quantifiers'],
+    ['.*.*=.*', 'adjacent unbounded quantifiers'],
+    ['\\w+\\s*\\w+', 'adjacent unbounded quantifiers'],
+    ['[0-9]+-?\\d+', 'adjacent unbounded quantifiers'],
+    ['x+(?:y)?x{2,}', 'adjacent unbounded quantifiers'],
+    ['\\p{L}+[a-z]*', 'adjacent unbounded quantifiers'],
     ['(.)\\1', 'backreference'],
     ['(?<x>a)\\k<x>', 'backreference'],
     ['(?<=/api)/users', 'lookbehind'],
