@@ -26,6 +26,7 @@ import { filterRoutes } from './routes/filters'
 import { healthRoutes } from './routes/health'
 import { policyRoutes } from './routes/policies'
 import { proxyConfigRoutes } from './routes/proxy-config'
+import { proxyRoutes } from './routes/proxies'
 import { simulateRoutes } from './routes/simulate'
 import { SnapshotCache } from './snapshot/snapshot-cache'
 import { identityRoutes } from './routes/identity'
@@ -145,6 +146,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   app.route('/', policyRoutes)
   app.route('/', proxyConfigRoutes(snapshots, deps.revisions))
   app.route('/', simulateRoutes(snapshots))
+  app.route('/', proxyRoutes)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

@@ -12,7 +12,8 @@ import type { Backend, TestDatabase } from './databases'
 export const OPERATOR_KEY = 'wfo_test_operator_key_0123456789abcdef'
 
 export class ManualClock implements Clock {
-  constructor(private t = Date.parse('2026-11-24T12:00:00.000Z')) {}
+  // Starts at the real time so app-clock and database-clock timestamps (audit events) stay comparable.
+  constructor(private t = Date.now()) {}
   now(): Date {
     return new Date(this.t)
   }

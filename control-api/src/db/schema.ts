@@ -161,7 +161,7 @@ export const auditEvents = pgTable(
     requestId: text('request_id'),
     createdAt: createdAt(),
   },
-  (t) => [index('audit_events_tenant_idx').on(t.tenantId, t.id)],
+  (t) => [index('audit_events_tenant_idx').on(t.tenantId, t.id), index('audit_events_tenant_revision_idx').on(t.tenantId, t.revision)],
 )
 
 /**
@@ -330,4 +330,45 @@ export const filters = pgTable(
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex('filters_tenant_name_version_key').on(t.tenantId, t.name, t.version), index('filters_tenant_sha_idx').on(t.tenantId, t.sha256)],
+)
+
+/**
+ * Proxies as they report themselves on every config poll: which revision they have applied, when they were
+ * last seen. The id is chosen by the proxy (stable for its lifetime), so a restart is a new proxy.
+ */
+export const proxies = pgTable(
+  'proxies',
+  {
+    id: uuid('id').primaryKey(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    serviceId: uuid('service_id')
+      .notNull()
+      .references(() => services.id, { onDelete: 'cascade' }),
+    workloadId: uuid('workload_id').references(() => workloads.id, { onDelete: 'set null' }),
+    labels: jsonb('labels').$type<Labels>().notNull(),
+    runtime: text('runtime').notNull(),
+    appliedRevision: bigint('applied_revision', { mode: 'number' }).notNull(),
+    appliedAt: timestamp('applied_at', { mode: 'date', precision: 3, withTimezone: true }).notNull(),
+    firstSeenAt: timestamp('first_seen_at', { mode: 'date', precision: 3, withTimezone: true }).notNull(),
+    lastSeenAt: timestamp('last_seen_at', { mode: 'date', precision: 3, withTimezone: true }).notNull(),
+  },
+  (t) => [index('proxies_tenant_seen_idx').on(t.tenantId, t.lastSeenAt)],
+)
+
+/** When each proxy first reported each revision: what convergence is computed from. */
+export const proxyRevisions = pgTable(
+  'proxy_revisions',
+  {
+    proxyId: uuid('proxy_id')
+      .notNull()
+      .references(() => proxies.id, { onDelete: 'cascade' }),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    revision: bigint('revision', { mode: 'number' }).notNull(),
+    appliedAt: timestamp('applied_at', { mode: 'date', precision: 3, withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.proxyId, t.revision] }), index('proxy_revisions_tenant_revision_idx').on(t.tenantId, t.revision)],
 )

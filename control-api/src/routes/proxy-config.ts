@@ -6,6 +6,7 @@ import { NotFound } from '../errors'
 import { errorResponses } from '../http/responses'
 import { bearerSecurity, newRouter } from '../http/router'
 import type { SnapshotCache } from '../snapshot/snapshot-cache'
+import { parseProxyHeaders, recordProxyReport } from '../distribution/proxy-registry'
 import type { RevisionBus } from '../distribution/revision-bus'
 
 /** Long polls are held at most this long: under common proxy and load-balancer idle timeouts (60 s). */
@@ -33,7 +34,13 @@ const getConfig = createRoute({
           .openapi({ description: `Seconds to hold the request when nothing changed (0–${MAX_WAIT_SECONDS}).` }),
       })
       .strict(),
-    headers: z.object({ 'if-none-match': z.string().optional() }),
+    headers: z.object({
+      'if-none-match': z.string().optional(),
+      'weft-proxy-id': z.string().optional().openapi({ description: "The proxy instance's stable id (a UUID), for GET /v1/proxies." }),
+      'weft-applied-revision': z.string().optional().openapi({ description: 'The revision the proxy has applied: its acknowledgement.' }),
+      'weft-proxy-runtime': z.string().optional().openapi({ description: 'node or workers.' }),
+      'weft-proxy-labels': z.string().optional().openapi({ description: 'k=v pairs, comma-separated.' }),
+    }),
   },
   responses: {
     200: { description: 'The snapshot (see mesh/src/snapshot/types.ts).', content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } } },
@@ -55,6 +62,12 @@ export function proxyConfigRoutes(snapshots: SnapshotCache, bus: RevisionBus | u
       const [t] = await c.var.db.select({ revision: tenants.revision }).from(tenants).where(eq(tenants.id, tenantId))
       if (!t) throw new NotFound('tenant not found')
       return t.revision
+    }
+    if (p.kind === 'workload') {
+      const report = parseProxyHeaders((n) => c.req.header(n))
+      if (report) {
+        await recordProxyReport(c.var.db, { ...report, tenantId, serviceId: p.serviceId, workloadId: p.workloadId, now: c.var.clock.now() })
+      }
     }
     let revision = await currentRevision()
     for (;;) {
