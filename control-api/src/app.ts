@@ -18,6 +18,7 @@ import {
   UnsupportedMediaType,
   WeftError,
 } from './errors'
+import { idempotency } from './http/idempotency'
 import { newRouter } from './http/router'
 import { apiKeyRoutes } from './routes/api-keys'
 import { auditRoutes } from './routes/audit-events'
@@ -131,6 +132,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
     c.set('principal', await authenticate(c.var.db, c.req.header('authorization'), await operatorKeyHash, clock.now(), deps.config.publicUrl))
     await next()
   })
+  app.use('/v1/*', idempotency)
 
   app.route('/', healthRoutes)
   app.route('/', tenantRoutes)

@@ -372,3 +372,21 @@ export const proxyRevisions = pgTable(
   },
   (t) => [primaryKey({ columns: [t.proxyId, t.revision] }), index('proxy_revisions_tenant_revision_idx').on(t.tenantId, t.revision)],
 )
+
+/**
+ * Idempotency-Key (IETF httpapi draft): a retried create returns the first answer instead of creating twice.
+ * Scoped to the credential's tenant (or the operator), kept for a day.
+ */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    scope: text('scope').notNull(),
+    key: text('key').notNull(),
+    fingerprint: text('fingerprint').notNull(),
+    status: integer('status'),
+    headers: jsonb('headers').$type<Record<string, string>>(),
+    body: text('body'),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.key] }), index('idempotency_keys_created_idx').on(t.createdAt)],
+)
