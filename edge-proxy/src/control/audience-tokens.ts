@@ -1,0 +1,107 @@
+import { LruCache } from '../../../mesh/src/identity/lru-cache'
+import { parseSpiffeId } from '../../../mesh/src/identity/spiffe'
+import { audienceTokenMarginMs } from './backoff'
+import { ControlClientConfigError } from './control-errors'
+import type { HeldToken } from './control-identity'
+
+// Enough for a snapshot of 1000 services: one entry per callee this proxy talks to.
+export const DEFAULT_MAX_AUDIENCE_TOKENS = 1024
+// After a failed mint, callers for that audience get the same error for this long instead of each
+// sending a request: an unreachable control API must not be hit once per outbound call.
+export const DEFAULT_MINT_FAILURE_HOLD_MS = 1_000
+
+type Entry = { held: HeldToken; refreshAheadAt: number; usableUntil: number }
+
+export type AudienceTokensOptions = {
+  mint: (audience: string) => Promise<HeldToken>
+  now: () => number
+  maxEntries?: number
+  failureHoldMs?: number
+}
+
+export type AudienceTokenStats = { cached: number; hits: number; mints: number; failures: number }
+
+/**
+ * JWT-SVIDs for callees, one per audience (the callee's SPIFFE ID). A token is handed out until 10 % of
+ * its lifetime (at most 60 s) before it expires; from twice that margin a new one is minted in the
+ * background, so that the request path waits for the control API only on the first call to a callee.
+ * Concurrent callers for one audience share one mint; the cache is a bounded LRU.
+ */
+export class AudienceTokens {
+  readonly #mint: (audience: string) => Promise<HeldToken>
+  readonly #now: () => number
+  readonly #cache: LruCache<string, Entry>
+  readonly #inflight = new Map<string, Promise<Entry>>()
+  readonly #failures: LruCache<string, { until: number; error: unknown }>
+  readonly #failureHoldMs: number
+  #hits = 0
+  #mints = 0
+  #failed = 0
+
+  constructor(options: AudienceTokensOptions) {
+    const max = options.maxEntries ?? DEFAULT_MAX_AUDIENCE_TOKENS
+    if (!Number.isInteger(max) || max < 1) throw new ControlClientConfigError(`maxAudienceTokens must be a positive integer, got ${max}`)
+    this.#mint = options.mint
+    this.#now = options.now
+    this.#cache = new LruCache(max)
+    this.#failures = new LruCache(max)
+    this.#failureHoldMs = options.failureHoldMs ?? DEFAULT_MINT_FAILURE_HOLD_MS
+  }
+
+  /**
+   * @throws ControlClientConfigError when `audience` is not a SPIFFE ID; the mint's error (ControlUnreachable,
+   * ControlRequestFailed, IdentityRefused) when no usable token is cached and none could be minted.
+   */
+  async get(audience: string): Promise<string> {
+    const now = this.#now()
+    const entry = this.#cache.get(audience)
+    if (entry && now < entry.usableUntil) {
+      this.#hits++
+      if (now >= entry.refreshAheadAt) this.#start(audience).catch(() => {})
+      return entry.held.token
+    }
+    const failure = this.#failures.peek(audience)
+    if (failure && now < failure.until && !this.#inflight.has(audience)) throw failure.error
+    if (!entry) {
+      try {
+        parseSpiffeId(audience)
+      } catch (err) {
+        throw new ControlClientConfigError(`tokenFor: ${JSON.stringify(audience)} is not a SPIFFE ID (spiffe://<trust domain>/svc/<service>)`, { cause: err })
+      }
+    }
+    return (await this.#start(audience)).held.token
+  }
+
+  stats(): AudienceTokenStats {
+    return { cached: this.#cache.size, hits: this.#hits, mints: this.#mints, failures: this.#failed }
+  }
+
+  clear(): void {
+    this.#cache.clear()
+    this.#failures.clear()
+  }
+
+  #start(audience: string): Promise<Entry> {
+    let p = this.#inflight.get(audience)
+    if (p) return p
+    p = this.#obtain(audience).finally(() => this.#inflight.delete(audience))
+    this.#inflight.set(audience, p)
+    return p
+  }
+
+  async #obtain(audience: string): Promise<Entry> {
+    this.#mints++
+    try {
+      const held = await this.#mint(audience)
+      const margin = audienceTokenMarginMs(held.lifetimeMs)
+      const entry = { held, usableUntil: held.expiresAt - margin, refreshAheadAt: held.expiresAt - 2 * margin }
+      this.#cache.set(audience, entry)
+      this.#failures.delete(audience)
+      return entry
+    } catch (error) {
+      this.#failed++
+      this.#failures.set(audience, { until: this.#now() + this.#failureHoldMs, error })
+      throw error
+    }
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Where a proxy keeps what it must survive a restart with: the last good snapshot, so that it serves at
+ * once even when the control API is down, and optionally its current identity, so that a restarted proxy
+ * whose single-use join token is spent can carry on by refreshing instead of joining again. The sidecar
+ * uses `FileSnapshotStore` (file-snapshot-store.ts); the Worker passes one over the Cache API or KV.
+ */
+export interface SnapshotStore {
+  /** The snapshot last saved, exactly as the control API sent it, or null when there is none. */
+  load(): Promise<StoredSnapshot | null>
+  save(etag: string, body: string): Promise<void>
+  /** Optional: the identity last saved (null: none, or cleared because the control API refused it). */
+  loadIdentity?(): Promise<StoredIdentity | null>
+  saveIdentity?(identity: StoredIdentity | null): Promise<void>
+}
+
+export type StoredSnapshot = { etag: string; body: string }
+
+/** A control-API JWT-SVID with the facts needed to judge it after a restart; times in ms since the epoch. */
+export type StoredIdentity = {
+  controlUrl: string
+  service: string
+  token: string
+  spiffeId: string
+  workloadId: string
+  /** On the proxy's clock: when it was requested. */
+  issuedAt: number
+  /** On the proxy's clock: issuedAt plus the token's lifetime (exp − iat). */
+  expiresAt: number
+}
+
+/** Keeps everything in memory: for tests, and for a Worker isolate without a cache of its own. */
+export class MemorySnapshotStore implements SnapshotStore {
+  #snapshot: StoredSnapshot | null = null
+  #identity: StoredIdentity | null = null
+  saves = 0
+
+  constructor(initial?: { snapshot?: StoredSnapshot; identity?: StoredIdentity }) {
+    this.#snapshot = initial?.snapshot ?? null
+    this.#identity = initial?.identity ?? null
+  }
+
+  async load(): Promise<StoredSnapshot | null> {
+    return this.#snapshot
+  }
+
+  async save(etag: string, body: string): Promise<void> {
+    this.saves++
+    this.#snapshot = { etag, body }
+  }
+
+  async loadIdentity(): Promise<StoredIdentity | null> {
+    return this.#identity
+  }
+
+  async saveIdentity(identity: StoredIdentity | null): Promise<void> {
+    this.#identity = identity
+  }
+}
