@@ -14,7 +14,7 @@ import { startHarness, type Harness } from '../support/harness'
 type Sent = { method: string; path: string; bearer: string; body: string | undefined; headers: Headers }
 
 /** Polls a probe until it returns something other than undefined, null or false. */
-async function eventually<T>(probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, ms = 5_000, what = 'condition'): Promise<T> {
+async function eventually<T>(probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, ms = 15_000, what = 'condition'): Promise<T> {
   const until = Date.now() + ms
   for (;;) {
     const v = await probe()
@@ -203,12 +203,12 @@ describe.each(backends)('the proxy control client against a live control API on 
     const second = client({ store, fetch })
     await second.start()
     expect(second.status().identity!.source).toBe('store')
-    await eventually(() => second.status().identity?.source === 'refresh', 5_000, 'the scheduled refresh')
+    await eventually(() => second.status().identity?.source === 'refresh', 20_000, 'the scheduled refresh')
     expect(sent.filter((s) => s.path === '/v1/identity/token' && s.bearer === saved.token)).toHaveLength(1)
     const refreshed = second.status().identity!
     expect(Date.parse(refreshed.expiresAt) - Date.parse(refreshed.issuedAt)).toBe(900_000)
     const current = await second.controlToken()
-    await eventually(async () => (await store.loadIdentity())?.token === current, 2_000, 'the refreshed identity to be persisted')
+    await eventually(async () => (await store.loadIdentity())?.token === current, 10_000, 'the refreshed identity to be persisted')
   })
 
   it('without timers (the Worker), refreshes lazily once 2/3 of the lifetime has passed on its clock', async () => {
