@@ -86,6 +86,16 @@ export class Conflict extends WeftError {
   override title = 'The request conflicts with the current state'
 }
 
+/** A retry arrived while the first request with the same Idempotency-Key is still running: retry shortly. */
+export class IdempotencyInProgress extends WeftError {
+  static override code = 'ERR_IDEMPOTENCY_IN_PROGRESS'
+  override code = IdempotencyInProgress.code
+  override status = 409
+  override slug = 'idempotency-in-progress'
+  override title = 'A request with this Idempotency-Key is still being processed'
+  override headers = { 'Retry-After': '1' }
+}
+
 export class PreconditionFailed extends WeftError {
   static override code = 'ERR_PRECONDITION_FAILED'
   override code = PreconditionFailed.code

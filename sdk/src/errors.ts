@@ -133,6 +133,13 @@ export class Conflict extends WeftApiError {
   override code = Conflict.code
 }
 
+/** 409: a retry arrived while the first request with the same Idempotency-Key is still running. Retried for you. */
+export class IdempotencyInProgress extends WeftApiError {
+  static readonly type = PROBLEM_BASE + 'idempotency-in-progress'
+  static override code = 'ERR_IDEMPOTENCY_IN_PROGRESS'
+  override code = IdempotencyInProgress.code
+}
+
 /** 412: `If-Match` names a version that is no longer current. Read again, reapply, retry. */
 export class PreconditionFailed extends WeftApiError {
   static readonly type = PROBLEM_BASE + 'precondition-failed'
@@ -184,6 +191,7 @@ const PROBLEM_CLASSES: ReadonlyMap<string, ProblemClass> = new Map(
     QuotaExceeded,
     NotFound,
     Conflict,
+    IdempotencyInProgress,
     PreconditionFailed,
     PayloadTooLarge,
     UnsupportedMediaType,

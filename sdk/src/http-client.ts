@@ -1,5 +1,5 @@
 import type { ApiResponse } from './api-promise.js'
-import { errorFromResponse, WeftConnectionError, WeftError, WeftTimeoutError } from './errors.js'
+import { errorFromResponse, IdempotencyInProgress, WeftConnectionError, WeftError, WeftTimeoutError } from './errors.js'
 import { randomUuid } from './random-uuid.js'
 
 /** Any `fetch`: the global one, undici's, a Worker service binding's, or an in-process app's (`app.fetch`). */
@@ -114,7 +114,8 @@ export class HttpClient {
         const res = await this.#attempt(req, url, idempotencyKey)
         if (res.ok || req.answers?.includes(res.status)) return await this.#read<T>(req, res)
         const problem = await errorFromResponse(res)
-        if (!RETRY_STATUSES.has(res.status)) throw problem
+        // An Idempotency-Key whose first request is still running: the same request again will get its answer.
+        if (!RETRY_STATUSES.has(res.status) && !(problem instanceof IdempotencyInProgress)) throw problem
         error = problem
         delayMs = problem.retryAfterMs
         if (delayMs !== undefined && delayMs > retry.maxRetryAfterMs) throw problem

@@ -3,7 +3,7 @@ import type { Context, Next } from 'hono'
 import type { AppEnv } from '../context'
 import { isUniqueViolation } from '../db/pg-errors'
 import { idempotencyKeys } from '../db/schema'
-import { Conflict, ValidationError } from '../errors'
+import { IdempotencyInProgress, ValidationError } from '../errors'
 
 /** A day: longer than any client's retry schedule, short enough that the table stays small. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000
@@ -44,13 +44,13 @@ export async function idempotency(c: Context<AppEnv>, next: Next): Promise<Respo
     if (seen.fingerprint !== fingerprint) {
       throw new ValidationError([{ path: 'header.idempotency-key', message: 'this key was used for a different request' }], 'Idempotency-Key reused for a different request')
     }
-    if (seen.status === null) throw new Conflict('a request with this Idempotency-Key is still being processed; retry shortly')
+    if (seen.status === null) throw new IdempotencyInProgress('retry shortly: the first request with this key has not finished')
     return c.newResponse(seen.body ?? null, seen.status as 200, { ...seen.headers, 'Idempotent-Replayed': 'true' })
   }
   try {
     await db.insert(idempotencyKeys).values({ scope, key, fingerprint, createdAt: now })
   } catch (err) {
-    if (isUniqueViolation(err)) throw new Conflict('a request with this Idempotency-Key is still being processed; retry shortly', { cause: err })
+    if (isUniqueViolation(err)) throw new IdempotencyInProgress('retry shortly: the first request with this key has not finished', { cause: err })
     throw err
   }
   let stored = false
