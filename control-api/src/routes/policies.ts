@@ -1,6 +1,16 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import { and, asc, eq, gt, max } from 'drizzle-orm'
-import { PolicyInput, POLICY_KINDS, type PolicyInput as Policy } from '../../../mesh/src/policy/schemas'
+import {
+  AuthorizationPolicy,
+  BackendPolicy,
+  FaultPolicy,
+  FilterChain,
+  PolicyInput,
+  POLICY_KINDS,
+  RateLimitPolicy,
+  RoutePolicy,
+  type PolicyInput as Policy,
+} from '../../../mesh/src/policy/schemas'
 import { requireTenant } from '../auth/authenticate'
 import { actorOf, type Principal } from '../context'
 import type { Tx } from '../db/client'
@@ -16,7 +26,11 @@ import { validateReferences } from '../policy/validate-references'
 import { recordChange } from '../repo/audit'
 import { Pagination, pageOf, Timestamp } from '../schemas/common'
 
-const PolicyBody = PolicyInput.openapi('PolicyInput')
+// Built with @hono/zod-openapi's `z` around mesh's plain-zod members: zod 4 gives a schema its `.openapi`
+// method when it is created, and mesh's schemas may be created before @hono/zod-openapi extends zod.
+const PolicyBody = z
+  .discriminatedUnion('kind', [RoutePolicy, BackendPolicy, AuthorizationPolicy, RateLimitPolicy, FaultPolicy, FilterChain])
+  .openapi('PolicyInput')
 const FieldNote = z.object({ path: z.string(), message: z.string(), code: z.string().optional() })
 const PolicyMeta = z.object({
   version: z.number().int(),
@@ -24,7 +38,7 @@ const PolicyMeta = z.object({
   createdAt: Timestamp,
   updatedAt: Timestamp,
 })
-export const PolicyOut = z.intersection(PolicyInput, PolicyMeta).openapi('Policy')
+export const PolicyOut = z.intersection(PolicyBody, PolicyMeta).openapi('Policy')
 const PolicyWritten = z.intersection(PolicyOut, z.object({ warnings: z.array(FieldNote) })).openapi('PolicyWritten')
 const NameParam = z.object({ name: z.string().openapi({ param: { name: 'name', in: 'path' }, example: 'payments-canary' }) })
 const IfMatch = z.object({ 'if-match': z.string().optional() })

@@ -1,6 +1,8 @@
 /**
- * The `Weft-Reason` codes of responses the proxy makes itself (DESIGN.md, "Proxies": no mystery 503s), for
- * the decisions these evaluators take. `simulate` reports the same code the proxy would answer with.
+ * The `Weft-Reason` codes of responses the proxy makes itself (DESIGN.md, "Proxies": no mystery 503s). The
+ * first group comes from the decisions these evaluators take, and `simulate` reports the same code the proxy
+ * would answer with; the second group only the proxy's runtime can produce (edge-proxy/src/core/, whose
+ * `proxy-reasons.ts` maps every code to its HTTP status). One list, so clients and the SDK switch on one type.
  */
 export type WeftReason =
   /** The destination is not in the caller's snapshot: it does not exist or this service may not call it. */
@@ -15,6 +17,27 @@ export type WeftReason =
   | 'rate-limited'
   /** A FaultPolicy abort was rolled. */
   | 'fault-abort'
+  // --- produced only by the proxy at run time -----------------------------------------------------------
+  /** The Route rule's `timeout` (or the last `perTryTimeout`) passed before the upstream answered. */
+  | 'timeout'
+  /** BackendPolicy `connectionLimits` (maxRequests, maxPendingRequests) are full: the request was not sent. */
+  | 'circuit-open'
+  /** The upstream accepted the connection and then closed or reset it before answering. */
+  | 'upstream-reset'
+  /** No connection to the upstream endpoint could be made. */
+  | 'connect-failure'
+  /** The caller presented a `Weft-Identity` token that does not verify (the detail names the ERR_SVID_* code). */
+  | 'identity-invalid'
+  /** This proxy could not obtain its own identity token for the callee. */
+  | 'identity-unavailable'
+  /** The path cannot be normalised safely (bad percent-encoding, an encoded "/" or "\"). */
+  | 'invalid-path'
+  /** The proxy has not received its first snapshot yet: it cannot route or authorize anything. */
+  | 'no-snapshot'
+  /** A Route rule's RequestRedirect answered the request (a 3xx, not an error). */
+  | 'route-redirect'
+  /** A bug in the proxy: logged with the error; the request was not forwarded. */
+  | 'proxy-error'
 
 /** A request the proxy answers itself instead of forwarding, and why in words. */
 export type Refusal = { readonly reason: WeftReason; readonly detail: string }

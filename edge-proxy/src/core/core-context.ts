@@ -1,0 +1,27 @@
+import type { RateLimitStore } from '../../../mesh/src/policy/index'
+import type { CallerVerifier } from './caller-identity'
+import type { CircuitBreakers } from './circuit-breaker'
+import type { EndpointPools } from './endpoint-pool'
+import type { EndpointRegistry } from './endpoint-state'
+import type { OutlierDetector } from './outlier-detector'
+import type { ProxyCoreDeps, ProxyLimits, ProxyLogger } from './proxy-deps'
+import type { ProxyMetrics } from './proxy-metrics'
+import type { RetryBudgets } from './retry-budget'
+
+/** Everything the inbound and outbound handlers share within one proxy core: deps with defaults applied, and state. */
+export type CoreContext = {
+  readonly deps: ProxyCoreDeps
+  readonly now: () => number
+  readonly random: () => number
+  readonly logger: ProxyLogger
+  readonly rateLimits: RateLimitStore
+  readonly zone: string | null
+  readonly limits: ProxyLimits
+  readonly metrics: ProxyMetrics
+  readonly callers: CallerVerifier
+  readonly endpoints: EndpointRegistry
+  readonly pools: EndpointPools
+  readonly outliers: OutlierDetector
+  readonly breakers: CircuitBreakers
+  readonly retryBudgets: RetryBudgets
+}

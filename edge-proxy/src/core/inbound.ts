@@ -1,0 +1,122 @@
+import { evaluateInbound, rollFaults, type TakeResult } from '../../../mesh/src/policy/index'
+import type { CoreContext } from './core-context'
+import { sleep } from './deadline'
+import { forwardableHeaders, WEFT_IDENTITY_HEADER, WEFT_SOURCE_PRINCIPAL_HEADER } from './forwarded-headers'
+import { meshRequestOf } from './mesh-request-of'
+import { normalizePath } from './normalize-path'
+import { problemResponse } from './problem-response'
+import { nextHop } from './traceparent'
+import { classifyUpstreamError, errorText } from './upstream-errors'
+
+type Forward = RequestInit & { duplex?: 'half' }
+
+/**
+ * The callee's side (DESIGN.md, "Proxies"; mesh/src/policy/README.md, "Inbound order"): normalise the path,
+ * verify the caller's `Weft-Identity`, then AuthorizationPolicy, RateLimitPolicy and FaultPolicy, then forward
+ * to the local app with the verified caller in `Weft-Source-Principal`. A missing token makes the caller
+ * anonymous (authorization decides); a present but invalid one is refused outright, since a caller that
+ * sends a bad credential should learn so rather than be treated as nobody.
+ */
+export function createInboundHandler(ctx: CoreContext): (request: Request) => Promise<Response> {
+  const { deps, now, random, logger, metrics } = ctx
+
+  return async function inbound(request: Request): Promise<Response> {
+    const started = now()
+    const snapshot = deps.snapshot()
+    const destination = snapshot?.service.name ?? 'unknown'
+    let source = 'unknown'
+    metrics.active.add(['inbound', destination], 1)
+    const done = (response: Response, reason: string): Response => {
+      metrics.active.add(['inbound', destination], -1)
+      metrics.observe({ direction: 'inbound', source, destination, route: '', status: response.status, reason, durationSeconds: (now() - started) / 1000 })
+      return response
+    }
+    const method = request.method
+
+    try {
+      if (snapshot === null) {
+        return done(problemResponse('no-snapshot', { detail: 'this proxy has not received its configuration from the control API yet', method }), 'no-snapshot')
+      }
+      const url = new URL(request.url)
+      const normalized = normalizePath(url.pathname)
+      if (!normalized.ok) return done(problemResponse('invalid-path', { detail: normalized.reason, method }), 'invalid-path')
+
+      const caller = await ctx.callers.identify(snapshot, request.headers.get(WEFT_IDENTITY_HEADER))
+      if (caller.kind === 'refused') {
+        const { code, message } = caller.error
+        logger.info({ direction: 'inbound', code, path: normalized.path }, 'caller identity refused')
+        // ERR_SVID_JWKS_UNAVAILABLE means "could not check", not "bad credential" (mesh identity README).
+        const status = code === 'ERR_SVID_JWKS_UNAVAILABLE' ? 503 : 401
+        return done(problemResponse('identity-invalid', { detail: `the Weft-Identity token was refused: ${code}: ${message}`, status, method }), 'identity-invalid')
+      }
+      const principal = caller.kind === 'verified' ? caller.svid.spiffeId : null
+      if (caller.kind === 'verified') source = caller.svid.service
+
+      // Weft's own headers are dropped before evaluation too: a policy must never see a spoofed principal.
+      const headers = forwardableHeaders(request.headers)
+      const meshRequest = meshRequestOf(method, normalized.path, url, headers)
+      const evaluation = evaluateInbound(snapshot.inbound, meshRequest, principal)
+      const authz = evaluation.authorization
+      for (const d of authz.dryRun) logger.info({ direction: 'inbound', policy: d.policy, rule: d.rule, wouldBe: d.wouldBe, principal, path: normalized.path }, d.reason)
+      if (evaluation.refusal !== null) {
+        return done(problemResponse('authz-denied', { detail: authz.reason, policy: authz.policy, rule: authz.rule, method }), 'authz-denied')
+      }
+
+      if (evaluation.rateLimits.length > 0) {
+        const at = now()
+        let refused: { limit: (typeof evaluation.rateLimits)[number]; result: TakeResult } | null = null
+        // Every applicable bucket is taken from, as mesh's README fixes; the one that waits longest answers.
+        for (const limit of evaluation.rateLimits) {
+          const result = await ctx.rateLimits.take(limit.bucketKey, limit, at)
+          if (!result.allowed && (refused === null || result.retryAfterSeconds > refused.result.retryAfterSeconds)) refused = { limit, result }
+        }
+        if (refused !== null) {
+          const { limit, result } = refused
+          return done(
+            problemResponse('rate-limited', {
+              detail: `RateLimitPolicy ${JSON.stringify(limit.policy)} limit ${limit.limit}: ${limit.reason}; the bucket for ${limit.key} ${JSON.stringify(limit.keyValue)} is empty`,
+              policy: limit.policy,
+              rule: limit.limit,
+              method,
+              headers: {
+                'retry-after': String(result.retryAfterSeconds),
+                'ratelimit-limit': String(limit.capacity),
+                'ratelimit-remaining': String(result.remaining),
+                'ratelimit-reset': String(result.resetSeconds),
+              },
+            }),
+            'rate-limited',
+          )
+        }
+      }
+
+      if (evaluation.faults.length > 0) {
+        const roll = rollFaults(evaluation.faults, random)
+        if (roll.delayMs > 0) await sleep(roll.delayMs, request.signal)
+        if (roll.abort !== null) {
+          return done(problemResponse('fault-abort', { detail: roll.abort.reason, policy: roll.abort.policy, status: roll.abort.abortStatus!, method }), 'fault-abort')
+        }
+      }
+
+      // TODO(filters): the service's FilterChain (evaluation.filterChain) runs here, once the WASM host exists.
+      if (principal !== null) headers.set(WEFT_SOURCE_PRINCIPAL_HEADER, principal)
+      nextHop(headers)
+      const init: Forward = { method, headers, body: request.body, redirect: 'manual', signal: request.signal }
+      if (request.body !== null) init.duplex = 'half'
+      const forwarded = new Request(`${url.origin}${normalized.path}${url.search}`, init)
+      let response: Response
+      try {
+        response = await deps.app(forwarded)
+      } catch (err) {
+        const failure = classifyUpstreamError(err)
+        const reason = failure === 'connect-failure' ? 'connect-failure' : 'upstream-reset'
+        logger.warn({ direction: 'inbound', err: errorText(err), failure }, 'the local application did not answer')
+        return done(problemResponse(reason, { detail: `the local application of ${JSON.stringify(destination)} did not answer (${failure})`, method }), reason)
+      }
+      return done(response, '')
+    } catch (err) {
+      logger.error({ direction: 'inbound', err: String(err), stack: (err as Error)?.stack }, 'inbound request failed in the proxy')
+      return done(problemResponse('proxy-error', { detail: 'the proxy failed while handling this request; see its log', method }), 'proxy-error')
+    }
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * The Weft proxy core: runtime-agnostic (fetch Request/Response, WebCrypto, timers), shared by the Node
+ * sidecar and the Cloudflare Worker. See edge-proxy/README.md.
+ */
+export { createProxyCore, type EndpointReport, type ProxyCore } from './create-proxy-core'
+export { normalizePath, type NormalizedPath } from './normalize-path'
+export { PROXY_PROBLEM_BASE, problemResponse, WEFT_REASON_HEADER } from './problem-response'
+export { PROXY_REASONS } from './proxy-reasons'
+export {
+  DEFAULT_LIMITS,
+  DEFAULT_MAX_REPLAY_BODY_BYTES,
+  DEFAULT_RETRY_BUDGET_WINDOW_MS,
+  DEFAULT_TIMEOUT_MS,
+  type ProxyCoreDeps,
+  type ProxyLimits,
+  type ProxyLogger,
+  type UpstreamTarget,
+} from './proxy-deps'
+export { MetricsRegistry, PROMETHEUS_CONTENT_TYPE } from './metrics-registry'
+export { parseTraceparent } from './traceparent'
+export { classifyUpstreamError, UpstreamConnectError, UpstreamResetError, upstreamUrl } from './upstream-errors'
+export { WEFT_IDENTITY_HEADER, WEFT_SOURCE_PRINCIPAL_HEADER } from './forwarded-headers'

@@ -1,0 +1,170 @@
+/**
+ * A small Prometheus registry (text exposition format 0.0.4) on nothing but Maps, so the same code runs in
+ * Node and in workerd; prom-client needs Node. Counters, gauges and histograms with fixed buckets, each
+ * keyed by a fixed list of label names. Label values are joined into one Map key per series: O(labels) per
+ * observation, no allocation for a series seen before beyond that key.
+ */
+
+type Series<V> = { labels: readonly string[]; value: V }
+
+abstract class Metric<V> {
+  readonly name: string
+  readonly help: string
+  readonly labelNames: readonly string[]
+  protected readonly series = new Map<string, Series<V>>()
+
+  constructor(name: string, help: string, labelNames: readonly string[]) {
+    if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) throw new TypeError(`not a metric name: ${name}`)
+    for (const l of labelNames) if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(l) || l.startsWith('__')) throw new TypeError(`not a label name: ${l}`)
+    this.name = name
+    this.help = help
+    this.labelNames = labelNames
+  }
+
+  protected entry(labels: readonly string[], make: () => V): Series<V> {
+    if (labels.length !== this.labelNames.length) throw new RangeError(`${this.name} takes ${this.labelNames.length} labels, got ${labels.length}`)
+    // "\u0001" cannot be confused with any printable label value.
+    const key = labels.join('\u0001')
+    let s = this.series.get(key)
+    if (s === undefined) {
+      s = { labels: [...labels], value: make() }
+      this.series.set(key, s)
+    }
+    return s
+  }
+
+  abstract readonly type: 'counter' | 'gauge' | 'histogram'
+  abstract renderSeries(out: string[]): void
+
+  render(out: string[]): void {
+    out.push(`# HELP ${this.name} ${this.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`)
+    out.push(`# TYPE ${this.name} ${this.type}`)
+    this.renderSeries(out)
+  }
+
+  protected labelText(values: readonly string[], extra?: string): string {
+    const parts = values.map((v, i) => `${this.labelNames[i]}="${escapeLabel(v)}"`)
+    if (extra !== undefined) parts.push(extra)
+    return parts.length === 0 ? '' : `{${parts.join(',')}}`
+  }
+}
+
+export class Counter extends Metric<{ n: number }> {
+  readonly type = 'counter'
+  inc(labels: readonly string[], by = 1): void {
+    if (!(by >= 0)) throw new RangeError('a counter only goes up')
+    this.entry(labels, () => ({ n: 0 })).value.n += by
+  }
+  get(labels: readonly string[]): number {
+    return this.series.get(labels.join('\u0001'))?.value.n ?? 0
+  }
+  renderSeries(out: string[]): void {
+    for (const s of this.series.values()) out.push(`${this.name}${this.labelText(s.labels)} ${formatNumber(s.value.n)}`)
+  }
+}
+
+export class Gauge extends Metric<{ n: number }> {
+  readonly type = 'gauge'
+  set(labels: readonly string[], value: number): void {
+    this.entry(labels, () => ({ n: 0 })).value.n = value
+  }
+  add(labels: readonly string[], by: number): void {
+    this.entry(labels, () => ({ n: 0 })).value.n += by
+  }
+  get(labels: readonly string[]): number {
+    return this.series.get(labels.join('\u0001'))?.value.n ?? 0
+  }
+  renderSeries(out: string[]): void {
+    for (const s of this.series.values()) out.push(`${this.name}${this.labelText(s.labels)} ${formatNumber(s.value.n)}`)
+  }
+}
+
+type HistogramValue = { counts: Float64Array; sum: number; count: number }
+
+export class Histogram extends Metric<HistogramValue> {
+  readonly type = 'histogram'
+  readonly buckets: readonly number[]
+
+  constructor(name: string, help: string, labelNames: readonly string[], buckets: readonly number[]) {
+    super(name, help, labelNames)
+    if (labelNames.includes('le')) throw new TypeError('"le" is reserved for histogram buckets')
+    if (buckets.length === 0 || buckets.some((b, i) => !Number.isFinite(b) || (i > 0 && b <= buckets[i - 1]!))) throw new RangeError('buckets must be finite and strictly increasing')
+    this.buckets = [...buckets]
+  }
+
+  observe(labels: readonly string[], value: number): void {
+    const v = this.entry(labels, () => ({ counts: new Float64Array(this.buckets.length), sum: 0, count: 0 })).value
+    // Per-bucket (not cumulative) counts here; render() accumulates, so an observation is one increment.
+    for (let i = 0; i < this.buckets.length; i++) {
+      if (value <= this.buckets[i]!) {
+        v.counts[i]!++
+        break
+      }
+    }
+    v.sum += value
+    v.count++
+  }
+
+  /** Observations so far for one label set: count and sum. */
+  get(labels: readonly string[]): { count: number; sum: number } {
+    const v = this.series.get(labels.join('\u0001'))?.value
+    return { count: v?.count ?? 0, sum: v?.sum ?? 0 }
+  }
+
+  renderSeries(out: string[]): void {
+    for (const s of this.series.values()) {
+      let cumulative = 0
+      for (let i = 0; i < this.buckets.length; i++) {
+        cumulative += s.value.counts[i]!
+        out.push(`${this.name}_bucket${this.labelText(s.labels, `le="${formatNumber(this.buckets[i]!)}"`)} ${cumulative}`)
+      }
+      out.push(`${this.name}_bucket${this.labelText(s.labels, 'le="+Inf"')} ${s.value.count}`)
+      out.push(`${this.name}_sum${this.labelText(s.labels)} ${formatNumber(s.value.sum)}`)
+      out.push(`${this.name}_count${this.labelText(s.labels)} ${s.value.count}`)
+    }
+  }
+}
+
+type Renderable = { readonly name: string; render(out: string[]): void }
+
+export class MetricsRegistry {
+  readonly #metrics = new Map<string, Renderable>()
+
+  #add<M extends Renderable>(metric: M): M {
+    if (this.#metrics.has(metric.name)) throw new TypeError(`metric ${metric.name} is already registered`)
+    this.#metrics.set(metric.name, metric)
+    return metric
+  }
+
+  counter(name: string, help: string, labelNames: readonly string[] = []): Counter {
+    return this.#add(new Counter(name, help, labelNames))
+  }
+
+  gauge(name: string, help: string, labelNames: readonly string[] = []): Gauge {
+    return this.#add(new Gauge(name, help, labelNames))
+  }
+
+  histogram(name: string, help: string, labelNames: readonly string[], buckets: readonly number[]): Histogram {
+    return this.#add(new Histogram(name, help, labelNames, buckets))
+  }
+
+  /** The whole registry as `text/plain; version=0.0.4`, ending with a newline. */
+  render(): string {
+    const out: string[] = []
+    for (const m of this.#metrics.values()) m.render(out)
+    return out.length === 0 ? '' : out.join('\n') + '\n'
+  }
+}
+
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
+}
+
+function formatNumber(n: number): string {
+  if (Number.isNaN(n)) return 'NaN'
+  if (n === Infinity) return '+Inf'
+  if (n === -Infinity) return '-Inf'
+  return String(n)
+}

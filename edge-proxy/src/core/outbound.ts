@@ -1,0 +1,313 @@
+import {
+  chooseWeighted,
+  durationMs,
+  evaluateOutbound,
+  type BackendPolicySpec,
+  type BackendSubset,
+  type RetryPolicy,
+  type RouteMatched,
+  type RouteSpec,
+} from '../../../mesh/src/policy/index'
+import type { OutboundService } from '../../../mesh/src/snapshot/types'
+import { breakerLimitsOf } from './circuit-breaker'
+import type { CoreContext } from './core-context'
+import { Deadline, sleep, TimeoutReason } from './deadline'
+import type { Candidate, CandidateSet } from './endpoint-pool'
+import { forwardableHeaders, WEFT_IDENTITY_HEADER } from './forwarded-headers'
+import { hashKeyOf, loadBalancerFor, type LoadBalancer, type PickContext } from './load-balancer'
+import { meshRequestOf } from './mesh-request-of'
+import { normalizePath } from './normalize-path'
+import { outlierConfigOf } from './outlier-detector'
+import { problemResponse, WEFT_REASON_HEADER } from './problem-response'
+import { replayableBody, type RequestBody } from './replayable-body'
+import { mirrorRequest } from './request-mirror'
+import { backoffMs, isRetriable } from './retry-policy'
+import { applyHeaderModifier, filtersOf, matchedPrefixOf, modifiedPath, redirectLocation, type RuleFilters } from './route-filters'
+import { nextHop } from './traceparent'
+import { sendAttempt, type AttemptOutcome } from './upstream-attempt'
+import { errorText } from './upstream-errors'
+
+/** What the proxy answers with: the upstream's response, or one it makes itself (with its reason). */
+type Answer = { response: Response; reason: string }
+
+// nginx's "client closed request": logged and counted, seen by nobody.
+const CLIENT_CLOSED = 499
+
+/**
+ * The caller's side (DESIGN.md, "Proxies"): `http://payments/charge` from the app → Route (evaluateOutbound),
+ * RequestRedirect answered here, header modifiers and URL rewrite, a weighted backend subset, an endpoint by
+ * the BackendPolicy's balancer (ejected endpoints left out, own zone preferred), then attempts under the
+ * circuit breaker, per-try and overall timeouts, and retries within the Route's retry budget. Every attempt
+ * carries this workload's JWT-SVID minted for the callee and a `traceparent` for this hop.
+ */
+export function createOutboundHandler(ctx: CoreContext): (request: Request, destination?: string) => Promise<Response> {
+  const { deps, now, random, logger, metrics, limits } = ctx
+
+  return async function outbound(request: Request, destinationArg?: string): Promise<Response> {
+    const started = now()
+    const snapshot = deps.snapshot()
+    const url = new URL(request.url)
+    const destination = destinationArg ?? url.hostname
+    const source = snapshot?.service.name ?? 'unknown'
+    const method = request.method
+    let route = ''
+    metrics.active.add(['outbound', destination], 1)
+    const done = ({ response, reason }: Answer): Response => {
+      metrics.active.add(['outbound', destination], -1)
+      metrics.observe({ direction: 'outbound', source, destination, route, status: response.status, reason, durationSeconds: (now() - started) / 1000 })
+      return response
+    }
+    const refuse = (reason: Parameters<typeof problemResponse>[0], options: Omit<Parameters<typeof problemResponse>[1], 'method'>): Response =>
+      done({ response: problemResponse(reason, { ...options, method }), reason })
+
+    try {
+      if (snapshot === null) return refuse('no-snapshot', { detail: 'this proxy has not received its configuration from the control API yet' })
+      const normalized = normalizePath(url.pathname)
+      if (!normalized.ok) return refuse('invalid-path', { detail: normalized.reason })
+
+      const headers = forwardableHeaders(request.headers)
+      const evaluation = evaluateOutbound(snapshot, destination, meshRequestOf(method, normalized.path, url, headers))
+      const matched = evaluation.route?.kind === 'matched' ? evaluation.route : null
+      if (matched !== null) route = `${matched.policy}/${matched.ruleIndex}`
+      if (evaluation.refusal !== null) {
+        return refuse(evaluation.refusal.reason, { detail: evaluation.refusal.detail, policy: matched?.policy ?? null, rule: matched?.ruleIndex ?? null })
+      }
+      const service = evaluation.service!
+      const backends = evaluation.backends!
+      const filters = filtersOf(matched?.rule ?? null)
+      const prefix = matched !== null ? matchedPrefixOf(matched) : '/'
+
+      if (filters.redirect !== null) {
+        const redirect = filters.redirect
+        const status = redirect.statusCode ?? 302
+        const location = redirectLocation(url, normalized.path, redirect, prefix)
+        const response = new Response(null, { status, headers: { location, [WEFT_REASON_HEADER]: 'route-redirect' } })
+        return done({ response, reason: 'route-redirect' })
+      }
+
+      const subset = chooseWeighted(backends.subsets, random)
+      if (subset === null || subset.endpoints.length === 0) {
+        return refuse('no-healthy-upstream', { detail: subset?.reason ?? backends.reason, policy: matched?.policy ?? null, rule: matched?.ruleIndex ?? null })
+      }
+      const cluster = subset.service === service.name ? service : snapshot.outbound[subset.service]!
+
+      for (const modifier of filters.requestHeaders) applyHeaderModifier(headers, modifier)
+      const path = filters.rewrite?.path !== undefined ? modifiedPath(normalized.path, filters.rewrite.path, prefix) : normalized.path
+      const host = filters.rewrite?.hostname ?? subset.service
+      nextHop(headers)
+      try {
+        headers.set(WEFT_IDENTITY_HEADER, await deps.identity.tokenFor(cluster.spiffeId))
+      } catch (err) {
+        logger.warn({ direction: 'outbound', destination: cluster.name, err: String(err) }, 'no identity token for the callee')
+        return refuse('identity-unavailable', { detail: `this proxy could not obtain a JWT-SVID for ${cluster.spiffeId}: ${String(err)}` })
+      }
+
+      const retry = matched?.rule.retry !== undefined && matched.rule.retry.attempts > 0 ? matched.rule.retry : null
+      const body: RequestBody =
+        request.body === null
+          ? { replayable: true, bytes: null }
+          : retry !== null || filters.mirrors.length > 0
+            ? await replayableBody(request, limits.maxReplayBodyBytes)
+            : { replayable: false, stream: request.body }
+      const timeoutMs = matched?.rule.timeout !== undefined ? durationMs(matched.rule.timeout) : limits.defaultTimeoutMs
+
+      for (const mirror of filters.mirrors) {
+        mirrorRequest(ctx, snapshot, mirror, { destination: service.name, method, pathAndQuery: `${path}${url.search}`, headers, body, timeoutMs })
+      }
+
+      const answer = await callUpstream(ctx, {
+        service,
+        cluster,
+        subset,
+        matched,
+        route,
+        filters,
+        retry,
+        timeoutMs,
+        url: `http://${host}${path}${url.search}`,
+        method,
+        headers,
+        body,
+        hashKey: hashKeyOf(cluster.backendPolicy?.spec, headers),
+        clientSignal: request.signal,
+      })
+      return done(answer)
+    } catch (err) {
+      logger.error({ direction: 'outbound', destination, err: String(err), stack: (err as Error)?.stack }, 'outbound request failed in the proxy')
+      return refuse('proxy-error', { detail: 'the proxy failed while handling this request; see its log' })
+    }
+  }
+}
+
+type Call = {
+  /** The destination the caller named (where the Route lives). */
+  readonly service: OutboundService
+  /** The service of the chosen backend subset (where the BackendPolicy, breaker and endpoints live). */
+  readonly cluster: OutboundService
+  readonly subset: BackendSubset
+  readonly matched: RouteMatched | null
+  readonly route: string
+  readonly filters: RuleFilters
+  readonly retry: RetryPolicy | null
+  readonly timeoutMs: number
+  readonly url: string
+  readonly method: string
+  readonly headers: Headers
+  readonly body: RequestBody
+  readonly hashKey: string | null
+  readonly clientSignal: AbortSignal
+}
+
+/** The attempt loop: admission, endpoint choice, attempt, outlier accounting, retry decision. */
+async function callUpstream(ctx: CoreContext, call: Call): Promise<Answer> {
+  const { cluster, subset, matched, retry } = call
+  const spec: BackendPolicySpec | undefined = cluster.backendPolicy?.spec
+  const backendPolicy = cluster.backendPolicy?.name ?? null
+  const breaker = breakerLimitsOf(spec)
+  const outlier = outlierConfigOf(spec)
+  const balancer = loadBalancerFor(spec)
+  const zone = spec?.locality?.preferLocalZone === true ? ctx.zone : null
+  const pool = ctx.pools.of(subset.service, subset.endpoints)
+  const pick: PickContext = { random: ctx.random, hashKey: call.hashKey }
+  // A per-try timeout bounds every attempt, also when the rule allows no retry (Envoy does the same).
+  const perTryTimeout = matched?.rule.retry?.perTryTimeout
+  const perTryMs = perTryTimeout !== undefined ? durationMs(perTryTimeout) : 0
+  const policy = matched?.policy ?? null
+  const rule = matched?.ruleIndex ?? null
+  const where = matched !== null ? `Route ${JSON.stringify(matched.policy)} rule ${matched.ruleIndex}` : `pass-through to ${JSON.stringify(cluster.name)}`
+  const budget = retry !== null && matched !== null ? ctx.retryBudgets.of(cluster.name, matched.policy, ctx.now()) : null
+  budget?.deposit(ctx.now())
+
+  const overall = new Deadline('overall', call.timeoutMs, [call.clientSignal])
+  const tried = new Set<Candidate['state']>()
+  let attempts = 0
+  let last: Candidate | null = null
+  try {
+    const admission = await ctx.breakers.acquire(cluster.name, breaker, overall.signal)
+    if (admission === 'circuit-open') {
+      ctx.metrics.circuitOpen.inc([cluster.name])
+      return problem('circuit-open', {
+        detail: `BackendPolicy ${JSON.stringify(backendPolicy)} connectionLimits: ${ctx.breakers.active(cluster.name)} requests in flight to ${JSON.stringify(cluster.name)} (maxRequests ${breaker.maxRequests}, maxPendingRequests ${breaker.maxPendingRequests})`,
+        policy: backendPolicy,
+      })
+    }
+    if (admission === 'aborted') return aborted(overall.signal.reason, 'waiting for a free request slot (circuit breaker pending queue)')
+
+    for (let attempt = 0; ; attempt++) {
+      attempts = attempt + 1
+      const now = ctx.now()
+      ctx.outliers.refresh(now)
+      const set = pool.candidates(ctx.outliers.epoch, zone)
+      const candidate = pickAvoiding(balancer, set, pick, tried)
+      last = candidate
+      const outcome = await sendAttempt(ctx, candidate, {
+        url: call.url,
+        method: call.method,
+        headers: call.headers,
+        body: call.body,
+        service: cluster.name,
+        spiffeId: cluster.spiffeId,
+        perTryTimeoutMs: perTryMs,
+        signal: overall.signal,
+      })
+      ctx.breakers.release(cluster.name)
+      if (attempt > 0) ctx.breakers.endRetry(cluster.name)
+
+      if (outcome.kind !== 'aborted' || isOverallTimeout(outcome.reason)) {
+        const result = outcome.kind === 'response' ? ({ kind: 'response', status: outcome.response.status } as const) : ({ kind: 'local-error' } as const)
+        if (ctx.outliers.record(candidate.state, result, outlier, cluster.endpoints.length, ctx.now())) {
+          ctx.logger.warn({ destination: cluster.name, endpoint: candidate.endpoint.id, address: `${candidate.endpoint.address}:${candidate.endpoint.port}`, until: candidate.state.ejectedUntil }, 'outlier detection ejected an endpoint')
+        }
+      }
+
+      const retriable =
+        retry !== null &&
+        outcome.kind !== 'aborted' &&
+        attempt < retry.attempts &&
+        isRetriable(retry, outcome.kind === 'response' ? { status: outcome.response.status } : { failure: outcome.failure })
+      if (!retriable) return final(outcome)
+      if (!call.body.replayable) {
+        ctx.metrics.retries.inc([cluster.name, call.route, 'not_replayable'])
+        return final(outcome)
+      }
+      if (!budget!.tryWithdraw(routeBudgetOf(call.service, matched!), ctx.now())) {
+        ctx.metrics.retries.inc([cluster.name, call.route, 'budget_exhausted'])
+        ctx.logger.debug({ destination: cluster.name, route: call.route }, 'retry budget exhausted: not retrying')
+        return final(outcome)
+      }
+      // The slot is taken before the failed answer is dropped, so that "no room to retry" can still return it.
+      if (!ctx.breakers.tryStartRetry(cluster.name, breaker)) {
+        ctx.metrics.retries.inc([cluster.name, call.route, 'overflow'])
+        return final(outcome)
+      }
+      if (!ctx.breakers.tryAcquire(cluster.name, breaker)) {
+        ctx.breakers.endRetry(cluster.name)
+        ctx.metrics.retries.inc([cluster.name, call.route, 'overflow'])
+        return final(outcome)
+      }
+      if (outcome.kind === 'response') await outcome.response.body?.cancel().catch(() => {})
+      if (!(await sleep(backoffMs(retry, attempt + 1, ctx.random), overall.signal))) {
+        ctx.breakers.release(cluster.name)
+        ctx.breakers.endRetry(cluster.name)
+        return aborted(overall.signal.reason, `backing off before retry ${attempt + 1}`)
+      }
+      ctx.metrics.retries.inc([cluster.name, call.route, 'retried'])
+      tried.add(candidate.state)
+    }
+  } finally {
+    overall.clear()
+  }
+
+  function final(outcome: AttemptOutcome): Answer {
+    if (outcome.kind === 'response') return { response: withResponseHeaders(outcome.response, call.filters), reason: '' }
+    if (outcome.kind === 'aborted') return aborted(outcome.reason, 'waiting for the upstream')
+    const endpointText = last === null ? JSON.stringify(cluster.name) : `${JSON.stringify(cluster.name)} endpoint ${last.endpoint.id} (${last.endpoint.address}:${last.endpoint.port})`
+    if (outcome.failure === 'per-try-timeout') {
+      return problem('timeout', { detail: `${where}: no response headers from ${endpointText} within the per-try timeout of ${perTryMs}ms (${attempts} attempt${attempts === 1 ? '' : 's'})`, policy, rule })
+    }
+    if (outcome.failure === 'connect-failure') {
+      return problem('connect-failure', { detail: `${where}: could not connect to ${endpointText}: ${errorText(outcome.error)}`, policy, rule })
+    }
+    return problem('upstream-reset', { detail: `${where}: ${endpointText} closed the connection before answering: ${errorText(outcome.error)}`, policy, rule })
+  }
+
+  function aborted(reason: unknown, during: string): Answer {
+    if (reason instanceof TimeoutReason) {
+      return problem('timeout', { detail: `${where}: the ${matched?.rule.timeout !== undefined ? "rule's" : 'default'} timeout of ${reason.ms}ms passed while ${during}`, policy, rule })
+    }
+    return { response: new Response(null, { status: CLIENT_CLOSED }), reason: 'client-closed' }
+  }
+
+  function problem(reason: Parameters<typeof problemResponse>[0], options: { detail: string; policy?: string | null; rule?: number | null }): Answer {
+    return { response: problemResponse(reason, { ...options, method: call.method }), reason }
+  }
+}
+
+function isOverallTimeout(reason: unknown): boolean {
+  return reason instanceof TimeoutReason && reason.which === 'overall'
+}
+
+/** The balancer's choice, re-drawn a few times to avoid endpoints that already failed this request (Istio's previous_hosts retry predicate). */
+function pickAvoiding(balancer: LoadBalancer, set: CandidateSet, ctx: PickContext, tried: ReadonlySet<Candidate['state']>): Candidate {
+  let c = balancer.pick(set, ctx)
+  if (tried.size === 0 || balancer.type === 'ConsistentHash' || set.list.length <= tried.size) return c
+  for (let i = 0; i < 3 && tried.has(c.state); i++) c = balancer.pick(set, ctx)
+  return c
+}
+
+const budgets = new WeakMap<RouteMatched, RouteSpec['retryBudget']>()
+
+/** The retry budget of the Route policy that matched; it lives on the destination the caller named. */
+function routeBudgetOf(destination: OutboundService, matched: RouteMatched): RouteSpec['retryBudget'] {
+  if (budgets.has(matched)) return budgets.get(matched)
+  const budget = destination.routes.find((r) => r.name === matched.policy)?.spec.retryBudget
+  budgets.set(matched, budget)
+  return budget
+}
+
+function withResponseHeaders(response: Response, filters: RuleFilters): Response {
+  if (filters.responseHeaders.length === 0) return response
+  const headers = new Headers(response.headers)
+  for (const modifier of filters.responseHeaders) applyHeaderModifier(headers, modifier)
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers })
+}

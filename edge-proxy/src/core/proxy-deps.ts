@@ -1,0 +1,82 @@
+import type { Jwks } from '../../../mesh/src/identity/index'
+import type { RateLimitStore } from '../../../mesh/src/policy/index'
+import type { Snapshot } from '../../../mesh/src/snapshot/types'
+
+/** Where an outbound attempt goes: one endpoint of one service. */
+export type UpstreamTarget = {
+  readonly address: string
+  readonly port: number
+  /** The service the endpoint belongs to (for Workers: which service binding, if any). */
+  readonly service: string
+  /** The callee's SPIFFE ID: what a future mTLS transport must see in the peer certificate. */
+  readonly spiffeId: string
+  readonly endpointId: string
+}
+
+/** JSON logging, pino's call shape: fields first, message second. */
+export type ProxyLogger = {
+  debug(obj: object, msg?: string): void
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
+}
+
+export type ProxyCoreDeps = {
+  /** The current snapshot, or null before the first one arrived. Called per request: keep it cheap. */
+  snapshot(): Snapshot | null
+  /**
+   * The runtime's transport to a peer (undici on Node, fetch or a service binding on Workers): the seam where
+   * mTLS goes. `request.url` is the logical URL, `http://<service or rewritten host>/<path>`; connect to
+   * `target.address:target.port` (`upstreamUrl(request, target)` builds that URL for a plain fetch). The
+   * request carries an AbortSignal for its timeouts and `redirect: 'manual'`. Throw `UpstreamConnectError`
+   * or `UpstreamResetError` (upstream-errors.ts) when the failure is known; other errors are classified by
+   * their `code`/`cause.code` (ECONNREFUSED and friends are connect failures, the rest resets).
+   */
+  upstream(request: Request, target: UpstreamTarget): Promise<Response>
+  /** Forwards an admitted inbound request to the local application. */
+  app(request: Request): Promise<Response>
+  /** This proxy's own JWT-SVIDs, minted per callee audience and cached by the control-plane client. */
+  identity: { tokenFor(audience: string): Promise<string> }
+  logger: ProxyLogger
+  /** Milliseconds since the epoch. Default Date.now. */
+  now?: () => number
+  /** [0, 1), like Math.random (the default): every weighted or random choice draws from it. */
+  random?: () => number
+  /** Token buckets for RateLimitPolicy; default a local TokenBucketStore. The seam for Durable Objects. */
+  rateLimits?: RateLimitStore
+  /** This proxy's zone, for BackendPolicy locality preference; null or absent when unknown. */
+  zone?: string | null
+  /**
+   * Fetches the tenant JWKS when a caller's token names a kid the snapshot does not have yet (keys are
+   * published before they sign, so this is rare; rate-limited by JwksCache). Absent: the snapshot's JWKS only.
+   */
+  fetchJwks?: () => Promise<Jwks>
+  /**
+   * Keeps work alive after the response is returned (a mirrored copy). Workers pass `ctx.waitUntil`, without
+   * which the runtime may cancel it; Node needs nothing.
+   */
+  waitUntil?: (work: Promise<unknown>) => void
+  limits?: Partial<ProxyLimits>
+}
+
+export type ProxyLimits = {
+  /** Bodies up to this size are buffered so that a retry or a mirror can resend them; larger ones stream. */
+  maxReplayBodyBytes: number
+  /** The overall timeout of a Route rule that sets none, and of pass-through traffic, in ms; 0 for none. */
+  defaultTimeoutMs: number
+  /** Retries within this window count against the retry budget. */
+  retryBudgetWindowMs: number
+}
+
+// 64 KiB covers typical JSON API bodies, and at a few hundred concurrent retryable requests stays a few MB.
+export const DEFAULT_MAX_REPLAY_BODY_BYTES = 64 * 1024
+// Envoy's default route timeout: a hung upstream must not hold a request (and its slot) forever.
+export const DEFAULT_TIMEOUT_MS = 15_000
+// Linkerd's and Finagle's retry budget TTL: long enough to smooth bursts, short enough to follow load.
+export const DEFAULT_RETRY_BUDGET_WINDOW_MS = 10_000
+
+export const DEFAULT_LIMITS: ProxyLimits = Object.freeze({
+  maxReplayBodyBytes: DEFAULT_MAX_REPLAY_BODY_BYTES,
+  defaultTimeoutMs: DEFAULT_TIMEOUT_MS,
+  retryBudgetWindowMs: DEFAULT_RETRY_BUDGET_WINDOW_MS,
+})

@@ -1,0 +1,66 @@
+import { MetricsRegistry, type Counter, type Gauge, type Histogram } from './metrics-registry'
+
+/**
+ * Latency buckets in seconds: from a loopback hop (well under a millisecond) to the 15 s default timeout,
+ * roughly ×2.5 apart as Prometheus' defaults are, with more resolution below 10 ms where a sidecar hop lives.
+ */
+export const DURATION_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const
+
+export type Direction = 'inbound' | 'outbound'
+
+/** What one request contributes to the request metrics. */
+export type RequestObservation = {
+  direction: Direction
+  /** The calling service (its SPIFFE ID's service name), "unknown" when unauthenticated. */
+  source: string
+  destination: string
+  /** `<Route policy>/<rule index>` when a Route rule applied, else "". */
+  route: string
+  status: number
+  /** The Weft-Reason of a proxy-made response, "" for a forwarded one. */
+  reason: string
+  durationSeconds: number
+}
+
+export type ProxyMetrics = {
+  readonly registry: MetricsRegistry
+  readonly requests: Counter
+  readonly duration: Histogram
+  readonly active: Gauge
+  readonly retries: Counter
+  readonly ejections: Counter
+  readonly ejected: Gauge
+  readonly circuitOpen: Counter
+  readonly mirrors: Counter
+  observe(o: RequestObservation): void
+  render(): string
+}
+
+export function createProxyMetrics(): ProxyMetrics {
+  const registry = new MetricsRegistry()
+  const requests = registry.counter('weft_requests_total', 'Requests handled by the proxy.', ['direction', 'source', 'destination', 'route', 'status_class', 'reason'])
+  const duration = registry.histogram(
+    'weft_request_duration_seconds',
+    'Time from receiving a request to the response headers, in seconds (bodies stream afterwards).',
+    ['direction', 'source', 'destination', 'route', 'status_class'],
+    DURATION_BUCKETS_SECONDS,
+  )
+  const active = registry.gauge('weft_requests_active', 'Requests awaiting their response headers.', ['direction', 'destination'])
+  const retries = registry.counter(
+    'weft_retries_total',
+    'Retry decisions: "retried" sent another attempt; "budget_exhausted" and "overflow" (BackendPolicy maxRetries) wanted one and were refused.',
+    ['destination', 'route', 'outcome'],
+  )
+  const ejections = registry.counter('weft_outlier_ejections_total', 'Endpoints ejected by outlier detection.', ['destination'])
+  const ejected = registry.gauge('weft_outlier_ejected_endpoints', 'Endpoints currently ejected by outlier detection.', ['destination'])
+  const circuitOpen = registry.counter('weft_circuit_open_total', 'Requests refused because BackendPolicy connectionLimits were full.', ['destination'])
+  const mirrors = registry.counter('weft_mirrored_requests_total', 'RequestMirror copies: "sent", or "skipped" when the body was too large to copy.', ['destination', 'outcome'])
+
+  function observe(o: RequestObservation): void {
+    const statusClass = `${Math.floor(o.status / 100)}xx`
+    requests.inc([o.direction, o.source, o.destination, o.route, statusClass, o.reason])
+    duration.observe([o.direction, o.source, o.destination, o.route, statusClass], o.durationSeconds)
+  }
+
+  return { registry, requests, duration, active, retries, ejections, ejected, circuitOpen, mirrors, observe, render: () => registry.render() }
+}

@@ -1,0 +1,75 @@
+import type { CoreContext } from './core-context'
+import { abortedPromise, Deadline, TimeoutReason } from './deadline'
+import type { Candidate } from './endpoint-pool'
+import type { UpstreamTarget } from './proxy-deps'
+import type { RequestBody } from './replayable-body'
+import type { AttemptFailure } from './retry-policy'
+import { classifyUpstreamError } from './upstream-errors'
+
+/** How one attempt ended. `aborted`: the overall deadline or the client ended it (see `signal.reason`). */
+export type AttemptOutcome =
+  | { readonly kind: 'response'; readonly response: Response }
+  | { readonly kind: 'failure'; readonly failure: AttemptFailure; readonly error: unknown }
+  | { readonly kind: 'aborted'; readonly reason: unknown }
+
+export type AttemptRequest = {
+  readonly url: string
+  readonly method: string
+  readonly headers: Headers
+  readonly body: RequestBody
+  readonly service: string
+  readonly spiffeId: string
+  readonly perTryTimeoutMs: number
+  /** The overall deadline (and through it the client): aborting it ends the attempt. */
+  readonly signal: AbortSignal
+}
+
+type Init = RequestInit & { duplex?: 'half' }
+
+/**
+ * Sends one attempt to one endpoint and waits for its response headers, under the per-try timeout. Counts the
+ * endpoint's attempts in flight and its latency (time to headers). The timers stop once headers arrive: the
+ * body then streams with no deadline of ours, so a long download is not cut at the route timeout.
+ * The transport is raced against the deadline too, so one that ignores the signal still times out; its late
+ * answer is then discarded.
+ */
+export async function sendAttempt(ctx: CoreContext, candidate: Candidate, req: AttemptRequest): Promise<AttemptOutcome> {
+  const { endpoint, state } = candidate
+  const tryDeadline = new Deadline('per-try', req.perTryTimeoutMs, [req.signal])
+  const init: Init = { method: req.method, headers: req.headers, redirect: 'manual', signal: tryDeadline.signal }
+  if (req.body.replayable) {
+    if (req.body.bytes !== null) init.body = req.body.bytes
+  } else {
+    init.body = req.body.stream
+    init.duplex = 'half'
+  }
+  const target: UpstreamTarget = { address: endpoint.address, port: endpoint.port, service: req.service, spiffeId: req.spiffeId, endpointId: endpoint.id }
+  const aborted = abortedPromise(tryDeadline.signal)
+  const started = ctx.now()
+  state.inFlight++
+  let sent: Promise<Response> | undefined
+  try {
+    sent = ctx.deps.upstream(new Request(req.url, init), target)
+    const response = await Promise.race([sent, aborted.promise])
+    const at = ctx.now()
+    state.recordLatency(at - started, at)
+    return { kind: 'response', response }
+  } catch (error) {
+    const signal = tryDeadline.signal
+    if (signal.aborted) {
+      sent?.then((late) => late.body?.cancel().catch(() => {})).catch(() => {})
+      const reason: unknown = signal.reason
+      if (reason instanceof TimeoutReason && reason.which === 'per-try') {
+        // A per-try timeout is an endpoint's failure to answer: it counts toward latency as the full wait.
+        state.recordLatency(ctx.now() - started, ctx.now())
+        return { kind: 'failure', failure: 'per-try-timeout', error: reason }
+      }
+      return { kind: 'aborted', reason }
+    }
+    return { kind: 'failure', failure: classifyUpstreamError(error), error }
+  } finally {
+    state.inFlight--
+    tryDeadline.clear()
+    aborted.dispose()
+  }
+}
