@@ -1,0 +1,121 @@
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import type { Command } from 'commander'
+import type { Context } from '../context.js'
+import { CliFailure, EXIT, UsageError } from '../exit.js'
+import { intOf, labelsOf } from '../output.js'
+
+// The ports DESIGN.md fixes for the Node sidecar (Istio's numbers, so operators recognise them).
+export const DEFAULT_INBOUND_PORT = 15006
+export const DEFAULT_OUTBOUND_PORT = 15001
+export const DEFAULT_ADMIN_PORT = 15000
+
+/** What `runSidecar` from edge-proxy/src/runtime/node.ts is called with. */
+export type SidecarOptions = {
+  controlUrl: string
+  joinToken: string
+  service: string
+  appPort: number
+  labels: Record<string, string>
+  inboundPort: number
+  outboundPort: number
+  adminPort: number
+  stateDir: string | undefined
+  zone: string | undefined
+}
+
+type SidecarFlags = {
+  controlUrl?: string
+  joinToken?: string
+  service?: string
+  appPort?: string
+  labels?: string
+  inboundPort?: string
+  outboundPort?: string
+  adminPort?: string
+  stateDir?: string
+  zone?: string
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
+
+/** Flags over env (`WEFT_URL`, `WEFT_JOIN_TOKEN`, `WEFT_SERVICE`); every problem is reported at once. */
+export function sidecarOptions(flags: SidecarFlags, env: Record<string, string | undefined>): SidecarOptions {
+  const problems: string[] = []
+  const check = <T>(f: () => T): T | undefined => {
+    try {
+      return f()
+    } catch (err) {
+      problems.push((err as Error).message)
+      return undefined
+    }
+  }
+  const controlUrl = flags.controlUrl ?? env.WEFT_URL
+  const joinToken = flags.joinToken ?? env.WEFT_JOIN_TOKEN
+  const service = flags.service ?? env.WEFT_SERVICE
+  if (!controlUrl) problems.push('--control-url (or WEFT_URL) is required')
+  else if (!URL.canParse(controlUrl) || !/^https?:$/.test(new URL(controlUrl).protocol)) problems.push(`--control-url must be an http(s) URL (got ${controlUrl})`)
+  if (!joinToken) problems.push('--join-token (or WEFT_JOIN_TOKEN) is required: create one with the API (POST /v1/services/{name}/join-tokens)')
+  else if (!joinToken.startsWith('wfj_')) problems.push('--join-token must be a join token (wfj_…)')
+  if (!service) problems.push('--service (or WEFT_SERVICE) is required')
+  else if (!DNS_LABEL.test(service)) problems.push(`--service must be a DNS label (got ${service})`)
+  if (flags.appPort === undefined) problems.push('--app-port is required')
+  const appPort = flags.appPort === undefined ? undefined : check(() => intOf(flags.appPort!, '--app-port'))
+  const port = (v: string | undefined, flag: string, dflt: number) => (v === undefined ? dflt : check(() => intOf(v, flag)))
+  const inboundPort = port(flags.inboundPort, '--inbound-port', DEFAULT_INBOUND_PORT)
+  const outboundPort = port(flags.outboundPort, '--outbound-port', DEFAULT_OUTBOUND_PORT)
+  const adminPort = port(flags.adminPort, '--admin-port', DEFAULT_ADMIN_PORT)
+  const labels = check(() => labelsOf(flags.labels ? [flags.labels] : [], '--labels'))
+  const ports = [appPort, inboundPort, outboundPort, adminPort].filter((p) => p !== undefined)
+  if (new Set(ports).size !== ports.length) problems.push('--app-port, --inbound-port, --outbound-port and --admin-port must all differ')
+  if (problems.length) throw new UsageError(`weft sidecar:\n  ${problems.join('\n  ')}`)
+  return {
+    controlUrl: controlUrl!,
+    joinToken: joinToken!,
+    service: service!,
+    appPort: appPort!,
+    labels: labels!,
+    inboundPort: inboundPort!,
+    outboundPort: outboundPort!,
+    adminPort: adminPort!,
+    stateDir: flags.stateDir,
+    zone: flags.zone,
+  }
+}
+
+export function registerSidecar(program: Command, ctx: Context): void {
+  program
+    .command('sidecar')
+    .description('run the Node sidecar proxy beside an application')
+    .option('--control-url <url>', 'the control API (else WEFT_URL)')
+    .option('--join-token <token>', "the service's join token, wfj_… (else WEFT_JOIN_TOKEN)")
+    .option('--service <name>', 'the service this sidecar fronts (else WEFT_SERVICE)')
+    .option('--app-port <port>', 'the port the application listens on, on 127.0.0.1')
+    .option('--labels <k=v,…>', 'endpoint labels, e.g. version=v1')
+    .option('--inbound-port <port>', `inbound listener (default ${DEFAULT_INBOUND_PORT})`)
+    .option('--outbound-port <port>', `outbound HTTP proxy (default ${DEFAULT_OUTBOUND_PORT})`)
+    .option('--admin-port <port>', `admin: /ready, /config_dump, /metrics (default ${DEFAULT_ADMIN_PORT})`)
+    .option('--state-dir <dir>', 'where the last good snapshot is kept')
+    .option('--zone <zone>', 'the locality of this endpoint')
+    .action(async (flags: SidecarFlags) => {
+      const options = sidecarOptions(flags, ctx.io.env)
+      const runtime = await loadRuntime()
+      await runtime.runSidecar(options)
+    })
+}
+
+type SidecarRuntime = { runSidecar: (options: SidecarOptions) => Promise<unknown> }
+
+async function loadRuntime(): Promise<SidecarRuntime> {
+  const file = fileURLToPath(new URL('../../../../edge-proxy/src/runtime/node.ts', import.meta.url))
+  if (!existsSync(file)) {
+    throw new CliFailure(`the Node sidecar runtime is not available: ${file} does not exist (weft sidecar runs from a checkout of the Weft repository)`, EXIT.software)
+  }
+  // A variable specifier keeps tsc from resolving (and typing) a module another part of the repo owns.
+  const specifier = new URL('../../../../edge-proxy/src/runtime/node.ts', import.meta.url).href
+  const mod = (await import(specifier)) as Partial<SidecarRuntime>
+  if (typeof mod.runSidecar !== 'function') {
+    throw new CliFailure(`the Node sidecar runtime (${file}) does not export runSidecar(options) yet`, EXIT.software)
+  }
+  return mod as SidecarRuntime
+}
