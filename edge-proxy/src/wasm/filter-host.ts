@@ -1,0 +1,344 @@
+import { Action } from './abi'
+import { silentLogger, type FilterLogger } from './filter-logger'
+import { FilterMetrics } from './filter-metrics'
+import { DEFAULT_LOG_LEVEL, FilterVm, type StreamState, type StreamWake } from './filter-vm'
+import type { HeaderPairs } from './header-map'
+import type { FilterHttpCall, FilterHttpCallResponse, ForeignFunction, LocalResponse } from './proxy-imports'
+import type { RequestProperties } from './request-properties'
+import { SharedData, SharedQueues } from './shared-data'
+import { FilterHostError, FilterLoadError } from './wasm-errors'
+
+/** What to do with a request when the filter fails (trap, abort, bad ABI use, pause past its deadline). */
+export type FailurePolicy = 'closed' | 'open'
+
+export type FilterHostOptions = {
+  /** Compiled module: `new WebAssembly.Module(bytes)` on Node, the bundled CompiledWasm import on Workers. */
+  module: WebAssembly.Module
+  /** Plugin configuration handed to `proxy_on_configure` (a JSON string for Weft's filters). */
+  config?: string | Uint8Array
+  vmConfig?: string | Uint8Array
+  /** `plugin_root_id`; also names the filter in logs and failure responses. */
+  rootId: string
+  logger?: FilterLogger
+  /** Wall clock in ms since the epoch. */
+  now?: () => number
+  /** Default `closed`: a filter that cannot run denies the request (auth); telemetry attachments pass `open`. */
+  failurePolicy?: FailurePolicy
+  /** Minimum proxy-wasm log level forwarded to the logger (0 trace … 5 critical). */
+  logLevel?: number
+  /** How long a paused stream may wait for `proxy_continue_stream` or a local response. */
+  pauseTimeoutMs?: number
+  /** Shared between every filter of a proxy, like Envoy's per-VM-id store; a fresh one per host otherwise. */
+  sharedData?: SharedData
+  sharedQueues?: SharedQueues
+  metrics?: FilterMetrics
+  foreignFunctions?: Record<string, ForeignFunction>
+  httpCall?: (call: FilterHttpCall) => Promise<FilterHttpCallResponse>
+}
+
+/** The request carries on, with the headers as the filter left them. */
+export type ContinueResult = {
+  action: 'continue'
+  headers: Headers
+  /** `:method`, `:path`, `:authority`, `:scheme` (request) or `:status` (response) as the filter left them. */
+  pseudoHeaders: Record<string, string>
+  /** Present when the filter failed and the failure policy is `open`. */
+  failure?: FilterFailure
+}
+
+/** The proxy answers with this response instead of forwarding (a local response, or a fail-closed failure). */
+export type RespondResult = {
+  action: 'respond'
+  status: number
+  headers: Headers
+  body: Uint8Array
+  /** proxy_send_local_response's details, or the failure reason. */
+  details: string
+  failure?: FilterFailure
+}
+
+export type FilterResult = ContinueResult | RespondResult
+
+export type FilterFailure = { filter: string; error: string; policy: FailurePolicy }
+
+export type FilterHostStats = {
+  requests: number
+  /** Traps, aborts, exits and other guest failures during a request. */
+  failures: number
+  /** VMs created after the first (one per failure that broke the VM). */
+  reinstantiations: number
+}
+
+/** One request through one filter: the proxy-wasm stream context, from request headers to done. */
+export interface FilterStream {
+  onRequestHeaders(headers: HeadersInit, options?: { endOfStream?: boolean }): Promise<FilterResult>
+  onRequestBody(body: Uint8Array, options?: { endOfStream?: boolean }): Promise<FilterResult & { body?: Uint8Array }>
+  onResponseHeaders(headers: HeadersInit, options: { status: number; endOfStream?: boolean }): Promise<FilterResult>
+  onResponseBody(body: Uint8Array, options?: { endOfStream?: boolean }): Promise<FilterResult & { body?: Uint8Array }>
+  /** proxy_on_done/on_log/on_delete; call once the response is sent (also after a respond result). */
+  finish(): void
+}
+
+export interface FilterHost {
+  readonly rootId: string
+  readonly abi: '0.2.0' | '0.2.1'
+  readonly failurePolicy: FailurePolicy
+  readonly stats: Readonly<FilterHostStats>
+  readonly metrics: FilterMetrics
+  readonly sharedData: SharedData
+  /** Starts one request's stream context. Never throws. */
+  startStream(request: RequestProperties): FilterStream
+  /** The period the filter asked for with proxy_set_tick_period_milliseconds (0: no ticks). */
+  readonly tickPeriodMs: number
+  /** Runs proxy_on_tick; the runtime adapter calls it every tickPeriodMs. Never throws. */
+  tick(): void
+}
+
+// A filter that pauses waits for an HTTP call at most; 10 s is above the default call timeout (5 s).
+const DEFAULT_PAUSE_TIMEOUT_MS = 10_000
+const utf8 = new TextEncoder()
+const toBytes = (v: string | Uint8Array | undefined): Uint8Array =>
+  v === undefined ? new Uint8Array(0) : typeof v === 'string' ? utf8.encode(v) : v
+
+/**
+ * Loads a proxy-wasm filter and returns a host the proxy core calls per request. Loading errors (unknown
+ * imports, not proxy-wasm, configuration rejected) throw here, at attach time; after that nothing throws: a
+ * guest failure is counted, logged, turned into a result by `failurePolicy`, and the VM is re-instantiated.
+ * @throws UnknownImportError, FilterLoadError, FilterConfigError
+ * @example
+ * const host = createFilterHost({ module, rootId: 'add-header', config: '{"name":"x-a","value":"1"}' })
+ * const stream = host.startStream({ method: 'GET', path: '/' })
+ * const result = await stream.onRequestHeaders(request.headers)
+ * stream.finish()
+ */
+export function createFilterHost(options: FilterHostOptions): FilterHost {
+  const logger = options.logger ?? silentLogger
+  const failurePolicy = options.failurePolicy ?? 'closed'
+  const pauseTimeoutMs = options.pauseTimeoutMs ?? DEFAULT_PAUSE_TIMEOUT_MS
+  const stats: FilterHostStats = { requests: 0, failures: 0, reinstantiations: 0 }
+  const sharedData = options.sharedData ?? new SharedData()
+  const queues = options.sharedQueues ?? new SharedQueues()
+  const metrics = options.metrics ?? new FilterMetrics()
+  const foreignFunctions = new Map(Object.entries(options.foreignFunctions ?? {}))
+
+  const newVm = (): FilterVm =>
+    new FilterVm({
+      module: options.module,
+      rootId: options.rootId,
+      config: toBytes(options.config),
+      vmConfig: toBytes(options.vmConfig),
+      logger,
+      now: options.now ?? Date.now,
+      logLevel: options.logLevel ?? DEFAULT_LOG_LEVEL,
+      sharedData,
+      queues,
+      metrics,
+      foreignFunctions,
+      httpCall: options.httpCall,
+      onAsyncTrap: (error) => recordFailure(error, 'async callback'),
+    })
+
+  let vm: FilterVm | undefined
+  try {
+    vm = newVm()
+  } catch (error) {
+    // A trap while starting (in _initialize or proxy_on_configure) is a load failure like any other.
+    if (error instanceof FilterHostError) throw error
+    throw new FilterLoadError(`filter ${options.rootId} failed to start: ${describe(error)}`, { cause: error })
+  }
+  const abi = vm.abi
+
+  function recordFailure(error: unknown, during: string): FilterFailure {
+    stats.failures += 1
+    const failure: FilterFailure = { filter: options.rootId, error: describe(error), policy: failurePolicy }
+    logger.error({ filter: options.rootId, during, err: failure.error, failurePolicy }, 'filter failed')
+    if (vm?.broken === undefined && vm) vm.broken = error
+    return failure
+  }
+
+  /** The current VM, re-instantiated when the last one broke; undefined when even a fresh one fails to start. */
+  function currentVm(): FilterVm | undefined {
+    if (vm && vm.broken === undefined) return vm
+    for (const stream of vm?.openStreams() ?? []) stream.wake({ error: new Error('filter VM replaced') })
+    try {
+      vm = newVm()
+      stats.reinstantiations += 1
+      return vm
+    } catch (error) {
+      vm = undefined
+      recordFailure(error, 're-instantiation')
+      return undefined
+    }
+  }
+
+  function startStream(request: RequestProperties): FilterStream {
+    stats.requests += 1
+    const owner = currentVm()
+    let stream: StreamState | undefined
+    let startError: unknown
+    if (owner) {
+      try {
+        stream = owner.createStream(request)
+      } catch (error) {
+        startError = error
+        owner.broken = error
+      }
+    } else {
+      startError = new Error('filter VM unavailable')
+    }
+    let failed: FilterFailure | undefined = startError === undefined ? undefined : recordFailure(startError, 'context create')
+
+    /** Runs one callback, waits out a Pause, and maps any failure through the policy. */
+    async function run(
+      during: string,
+      call: (vm: FilterVm, stream: StreamState) => number,
+      pass: () => ContinueResult,
+      original: HeaderPairs,
+    ): Promise<FilterResult> {
+      if (failed) return failureResult(failed, original)
+      if (!owner || !stream || owner.broken !== undefined) {
+        failed = recordFailure(new Error('filter VM was replaced during the request'), during)
+        return failureResult(failed, original)
+      }
+      try {
+        const action = call(owner, stream)
+        if (stream.closed) throw new Error('filter closed the stream')
+        if (!stream.localResponse && action === Action.PAUSE) {
+          const wake = await withDeadline(stream.waitForWake(), pauseTimeoutMs)
+          if (typeof wake === 'object') throw wake.error
+        }
+        if (stream.localResponse) return localResult(stream.localResponse)
+        return pass()
+      } catch (error) {
+        failed = recordFailure(error, during)
+        return failureResult(failed, original)
+      }
+    }
+
+    /** Failing open ignores the filter: the request goes on as it arrived, not as a failed filter left it. */
+    function failureResult(failure: FilterFailure, original: HeaderPairs): FilterResult {
+      if (failurePolicy === 'open') return { ...continueResult(original), failure }
+      const body = JSON.stringify({
+        type: 'https://weft.dev/problems/proxy/filter-failure',
+        title: 'A filter failed',
+        status: 503,
+        detail: `filter ${failure.filter} failed: ${failure.error}`,
+        reason: 'filter-failure',
+      })
+      return {
+        action: 'respond',
+        status: 503,
+        headers: new Headers({ 'content-type': 'application/problem+json', 'weft-reason': 'filter-failure' }),
+        body: utf8.encode(body),
+        details: 'filter-failure',
+        failure,
+      }
+    }
+
+    let requestHeaders: HeaderPairs = []
+    let responseHeaders: HeaderPairs = []
+    const current = (mapType: number, fallback: HeaderPairs): HeaderPairs => stream?.maps.get(mapType) ?? fallback
+
+    return {
+      onRequestHeaders(headers, opts) {
+        const pairs = pairsOf(headers)
+        requestHeaders = [
+          [':method', request.method],
+          [':path', request.path],
+          [':authority', request.authority ?? pairs.find(([k]) => k === 'host')?.[1] ?? ''],
+          [':scheme', request.scheme ?? 'http'],
+          ...pairs,
+        ]
+        return run('request headers', (v, s) => v.onRequestHeaders(s, requestHeaders, opts?.endOfStream ?? false), () =>
+          continueResult(current(0, requestHeaders)), requestHeaders)
+      },
+      async onRequestBody(body, opts) {
+        const result = await run('request body', (v, s) => v.onRequestBody(s, body, opts?.endOfStream ?? true), () =>
+          continueResult(current(0, requestHeaders)), requestHeaders)
+        return result.action === 'continue' ? { ...result, body: stream?.buffers.get(0) ?? body } : result
+      },
+      onResponseHeaders(headers, opts) {
+        responseHeaders = [[':status', String(opts.status)], ...pairsOf(headers)]
+        return run(
+          'response headers',
+          (v, s) => v.onResponseHeaders(s, responseHeaders, opts.status, opts.endOfStream ?? false),
+          () => continueResult(current(2, responseHeaders)),
+          responseHeaders,
+        )
+      },
+      async onResponseBody(body, opts) {
+        const result = await run('response body', (v, s) => v.onResponseBody(s, body, opts?.endOfStream ?? true), () =>
+          continueResult(current(2, responseHeaders)), responseHeaders)
+        return result.action === 'continue' ? { ...result, body: stream?.buffers.get(1) ?? body } : result
+      },
+      finish() {
+        if (!owner || !stream || owner.broken !== undefined) return
+        try {
+          owner.finishStream(stream)
+        } catch (error) {
+          recordFailure(error, 'done')
+        }
+      },
+    }
+  }
+
+  return {
+    rootId: options.rootId,
+    abi,
+    failurePolicy,
+    get stats() {
+      return { ...stats }
+    },
+    metrics,
+    sharedData,
+    startStream,
+    get tickPeriodMs() {
+      return vm?.tickPeriodMs ?? 0
+    },
+    tick() {
+      const owner = currentVm()
+      if (!owner) return
+      try {
+        owner.tick()
+      } catch (error) {
+        recordFailure(error, 'tick')
+      }
+    },
+  }
+}
+
+function localResult(local: LocalResponse): RespondResult {
+  const headers = new Headers()
+  for (const [k, v] of local.headers) if (!k.startsWith(':')) headers.append(k, v)
+  return { action: 'respond', status: local.status, headers, body: local.body, details: local.details }
+}
+
+/** Splits the ABI's pairs into fetch Headers and the pseudo-headers. @throws TypeError on invalid values. */
+function continueResult(pairs: HeaderPairs): ContinueResult {
+  const headers = new Headers()
+  const pseudoHeaders: Record<string, string> = {}
+  for (const [k, v] of pairs) {
+    if (k.startsWith(':')) pseudoHeaders[k] = v
+    else headers.append(k, v)
+  }
+  return { action: 'continue', headers, pseudoHeaders }
+}
+
+function pairsOf(init: HeadersInit): HeaderPairs {
+  if (init instanceof Headers) return [...init.entries()]
+  if (Array.isArray(init)) return init.map(([k, v]) => [String(k).toLowerCase(), String(v)])
+  return Object.entries(init).map(([k, v]) => [k.toLowerCase(), v])
+}
+
+function withDeadline(wait: Promise<StreamWake>, ms: number): Promise<StreamWake> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const deadline = new Promise<StreamWake>((resolve) => {
+    timer = setTimeout(() => resolve({ error: new Error(`filter paused for more than ${ms} ms`) }), ms)
+  })
+  return Promise.race([wait, deadline]).finally(() => clearTimeout(timer))
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`
+  return String(error)
+}

@@ -1,0 +1,91 @@
+import { FilterAbiError } from './wasm-errors'
+
+const utf8 = new TextEncoder()
+const utf8Decoder = new TextDecoder()
+
+/**
+ * Reads and writes a guest's linear memory. Views are re-created whenever the memory's buffer changes: growth
+ * (from the guest or from `malloc` called inside a host function) detaches the old ArrayBuffer, so a view kept
+ * across a guest call would read zeros or throw.
+ */
+export class GuestMemory {
+  #memory: WebAssembly.Memory
+  #allocate: ((size: number) => number) | undefined
+  #buffer: ArrayBuffer | SharedArrayBuffer | null = null
+  #bytes = new Uint8Array(0)
+  #view = new DataView(new ArrayBuffer(0))
+
+  constructor(memory: WebAssembly.Memory, allocate: ((size: number) => number) | undefined) {
+    this.#memory = memory
+    this.#allocate = allocate
+  }
+
+  /** Call after every guest call: drops views that growth may have detached. */
+  invalidate(): void {
+    this.#buffer = null
+  }
+
+  get bytes(): Uint8Array {
+    this.#refresh()
+    return this.#bytes
+  }
+
+  get view(): DataView {
+    this.#refresh()
+    return this.#view
+  }
+
+  #refresh(): void {
+    const buffer = this.#memory.buffer
+    if (buffer !== this.#buffer) {
+      this.#buffer = buffer
+      this.#bytes = new Uint8Array(buffer)
+      this.#view = new DataView(buffer)
+    }
+  }
+
+  /** True when [ptr, ptr+len) lies inside memory; host functions answer INVALID_MEMORY_ACCESS otherwise. */
+  inBounds(ptr: number, len: number): boolean {
+    return ptr >= 0 && len >= 0 && ptr + len <= this.#memory.buffer.byteLength
+  }
+
+  /** A copy, so later guest calls cannot change what the host holds. */
+  read(ptr: number, len: number): Uint8Array {
+    return this.bytes.slice(ptr, ptr + len)
+  }
+
+  readString(ptr: number, len: number): string {
+    return utf8Decoder.decode(this.bytes.subarray(ptr, ptr + len))
+  }
+
+  u32(ptr: number): number {
+    return this.view.getUint32(ptr, true)
+  }
+
+  setU32(ptr: number, value: number): void {
+    this.view.setUint32(ptr, value >>> 0, true)
+  }
+
+  setU64(ptr: number, value: bigint): void {
+    this.view.setBigUint64(ptr, BigInt.asUintN(64, value), true)
+  }
+
+  /**
+   * Copies `data` into a fresh guest allocation (`proxy_on_memory_allocate`, else `malloc`) and writes its address
+   * and size to the two return pointers, as every `return_*_data`/`return_*_size` pair in the ABI expects.
+   * @throws FilterAbiError when the module exports no allocator or the allocator returns 0.
+   */
+  returnBytes(data: Uint8Array, returnPtr: number, returnSize: number): void {
+    if (!this.#allocate) throw new FilterAbiError('module exports neither proxy_on_memory_allocate nor malloc')
+    // Asking for at least one byte: some allocators return 0 (failure) for a zero-sized request.
+    const ptr = this.#allocate(Math.max(data.length, 1)) >>> 0
+    if (ptr === 0) throw new FilterAbiError('guest allocator returned 0')
+    this.bytes.set(data, ptr)
+    this.setU32(returnPtr, ptr)
+    this.setU32(returnSize, data.length)
+  }
+
+  returnString(value: string, returnPtr: number, returnSize: number): void {
+    this.returnBytes(utf8.encode(value), returnPtr, returnSize)
+  }
+}

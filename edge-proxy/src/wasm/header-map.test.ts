@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest'
+import { bytesToByteString, deserializeHeaderMap, serializeHeaderMap, type HeaderPairs } from './header-map'
+
+describe('header map serialisation (spec "Serialization")', () => {
+  it('lays out the spec example {a: 1, b: 22} as count, lengths, then NUL-terminated keys and values', () => {
+    const bytes = serializeHeaderMap([['a', '1'], ['b', '22']])
+    // u32 LE 2 | (1,1) | (1,2) | "a\0" "1\0" "b\0" "22\0"
+    expect([...bytes]).toEqual([
+      2, 0, 0, 0,
+      1, 0, 0, 0, 1, 0, 0, 0,
+      1, 0, 0, 0, 2, 0, 0, 0,
+      0x61, 0, 0x31, 0, 0x62, 0, 0x32, 0x32, 0,
+    ])
+    expect(deserializeHeaderMap(bytes)).toEqual([['a', '1'], ['b', '22']])
+  })
+
+  it.each<[string, HeaderPairs]>([
+    ['empty', []],
+    ['repeated names keep order', [['set-cookie', 'a=1'], ['x', 'y'], ['set-cookie', 'b=2']]],
+    ['empty values', [['x-empty', ''], [':path', '/']]],
+    ['non-ASCII bytes (byte strings, as fetch Headers hold them)', [['x-name', '\u00ff\u0080 caf\u00c3\u00a9']]],
+    ['large values', [['x-large', 'v'.repeat(256 * 1024)]]],
+  ])('round-trips %s', (_case, pairs) => {
+    expect(deserializeHeaderMap(serializeHeaderMap(pairs))).toEqual(pairs)
+  })
+
+  it('keeps header bytes exact: one byte per byte-string char, Unicode text as its UTF-8 bytes', () => {
+    const latin1 = serializeHeaderMap([['k', '\u00e9']])
+    expect(new DataView(latin1.buffer).getUint32(8, true)).toBe(1)
+    const unicode = serializeHeaderMap([['k', 'é🚀']])
+    const utf8 = new TextEncoder().encode('é🚀')
+    expect(new DataView(unicode.buffer).getUint32(8, true)).toBe(utf8.length)
+    expect(deserializeHeaderMap(unicode)).toEqual([['k', bytesToByteString(utf8)]])
+  })
+
+  it('accepts both empty encodings: no bytes and a single 0x00', () => {
+    expect(deserializeHeaderMap(new Uint8Array(0))).toEqual([])
+    expect(deserializeHeaderMap(new Uint8Array([0]))).toEqual([])
+    expect([...serializeHeaderMap([])]).toEqual([0, 0, 0, 0])
+  })
+
+  it('rejects maps whose lengths overrun the bytes', () => {
+    const bytes = serializeHeaderMap([['abc', 'def']])
+    expect(() => deserializeHeaderMap(bytes.subarray(0, bytes.length - 2))).toThrow(RangeError)
+    expect(() => deserializeHeaderMap(new Uint8Array([9, 0, 0, 0, 1]))).toThrow(RangeError)
+  })
+})

@@ -1,0 +1,29 @@
+// The proxy-wasm host's public surface for the proxy core (README.md beside this file).
+export {
+  createFilterHost,
+  type ContinueResult,
+  type FailurePolicy,
+  type FilterFailure,
+  type FilterHost,
+  type FilterHostOptions,
+  type FilterHostStats,
+  type FilterResult,
+  type FilterStream,
+  type RespondResult,
+} from './filter-host'
+export { detectAbi } from './filter-vm'
+export { silentLogger, type FilterLogger } from './filter-logger'
+export { FilterMetrics, type FilterMetric, type FilterMetricKind } from './filter-metrics'
+export { SharedData, SharedQueues } from './shared-data'
+export { deserializeHeaderMap, serializeHeaderMap, type HeaderPairs } from './header-map'
+export type { FilterHttpCall, FilterHttpCallResponse, ForeignFunction, LocalResponse } from './proxy-imports'
+export type { RequestProperties } from './request-properties'
+export {
+  FilterAbiError,
+  FilterConfigError,
+  FilterHostError,
+  FilterLoadError,
+  GuestAbort,
+  GuestExit,
+  UnknownImportError,
+} from './wasm-errors'

@@ -1,0 +1,8 @@
+/**
+ * Milliseconds (possibly fractional) to integer nanoseconds. `ms * 1e6` as a double loses the last digits of
+ * today's epoch nanoseconds (2^53 ≈ 9e15 < 1.7e18), so the whole milliseconds are scaled as a BigInt.
+ */
+export function msToNanos(ms: number): bigint {
+  const whole = Math.floor(ms)
+  return BigInt(whole) * 1_000_000n + BigInt(Math.round((ms - whole) * 1e6))
+}

@@ -1,0 +1,296 @@
+import * as imports from "./imports";
+import { BufferType, LogLevel, MapType, MetricType, Status, StreamType } from "./abi";
+
+// Return slots for host calls: static memory, so no allocation per call. Filters are single-threaded and
+// host calls do not nest, so one pair is enough.
+const RETURN_PTR: usize = memory.data(8);
+const RETURN_SIZE: usize = memory.data(8);
+const RETURN_CAS: usize = memory.data(8);
+
+/** Bytes the host placed in guest memory (allocated through proxy_on_memory_allocate): copy, then free. */
+function takeReturnedBytes(): ArrayBuffer {
+  const ptr = load<usize>(RETURN_PTR);
+  const size = load<u32>(RETURN_SIZE);
+  const out = new ArrayBuffer(size);
+  if (ptr != 0) {
+    memory.copy(changetype<usize>(out), ptr, size);
+    heap.free(ptr);
+  }
+  return out;
+}
+
+function takeReturnedString(): string {
+  const ptr = load<usize>(RETURN_PTR);
+  const size = load<u32>(RETURN_SIZE);
+  if (ptr == 0) return "";
+  const s = String.UTF8.decodeUnsafe(ptr, size);
+  heap.free(ptr);
+  return s;
+}
+
+function utf8(s: string): ArrayBuffer {
+  return String.UTF8.encode(s);
+}
+
+// --- logging ---------------------------------------------------------------------------------------------
+
+export function log(level: LogLevel, message: string): void {
+  const bytes = utf8(message);
+  imports.proxy_log(level, changetype<usize>(bytes), bytes.byteLength);
+}
+
+export function logInfo(message: string): void {
+  log(LogLevel.Info, message);
+}
+
+export function logWarn(message: string): void {
+  log(LogLevel.Warn, message);
+}
+
+export function logError(message: string): void {
+  log(LogLevel.Error, message);
+}
+
+// --- buffers ---------------------------------------------------------------------------------------------
+
+export function getBufferBytes(bufferType: BufferType, start: u32, maxSize: u32): ArrayBuffer | null {
+  const status = imports.proxy_get_buffer_bytes(bufferType, start, maxSize, RETURN_PTR, RETURN_SIZE);
+  if (status != Status.Ok) return null;
+  return takeReturnedBytes();
+}
+
+/**
+ * Replaces `size` bytes at `start` of a buffer with `value`: (0, 0) prepends, start at or past the end
+ * appends, (0, length) replaces the whole body (spec, proxy_set_buffer_bytes).
+ */
+export function setBufferBytes(bufferType: BufferType, start: u32, size: u32, value: ArrayBuffer): bool {
+  return imports.proxy_set_buffer_bytes(bufferType, start, size, changetype<usize>(value), value.byteLength) == Status.Ok;
+}
+
+// --- header maps -----------------------------------------------------------------------------------------
+
+/** A header name and value; pseudo-headers (`:path`) included in request and response maps. */
+export class HeaderPair {
+  constructor(public key: string, public value: string) {}
+}
+
+export function getHeader(map: MapType, name: string): string | null {
+  const key = utf8(name);
+  const status = imports.proxy_get_header_map_value(map, changetype<usize>(key), key.byteLength, RETURN_PTR, RETURN_SIZE);
+  if (status != Status.Ok) return null;
+  return takeReturnedString();
+}
+
+export function addHeader(map: MapType, name: string, value: string): void {
+  const k = utf8(name);
+  const v = utf8(value);
+  imports.proxy_add_header_map_value(map, changetype<usize>(k), k.byteLength, changetype<usize>(v), v.byteLength);
+}
+
+export function replaceHeader(map: MapType, name: string, value: string): void {
+  const k = utf8(name);
+  const v = utf8(value);
+  imports.proxy_replace_header_map_value(map, changetype<usize>(k), k.byteLength, changetype<usize>(v), v.byteLength);
+}
+
+export function removeHeader(map: MapType, name: string): void {
+  const k = utf8(name);
+  imports.proxy_remove_header_map_value(map, changetype<usize>(k), k.byteLength);
+}
+
+export function getHeaders(map: MapType): Array<HeaderPair> {
+  if (imports.proxy_get_header_map_pairs(map, RETURN_PTR, RETURN_SIZE) != Status.Ok) return [];
+  return deserializeHeaders(takeReturnedBytes());
+}
+
+export function setHeaders(map: MapType, pairs: Array<HeaderPair>): void {
+  const bytes = serializeHeaders(pairs);
+  imports.proxy_set_header_map_pairs(map, changetype<usize>(bytes), bytes.byteLength);
+}
+
+export function getRequestHeader(name: string): string | null {
+  return getHeader(MapType.RequestHeaders, name);
+}
+
+export function addRequestHeader(name: string, value: string): void {
+  addHeader(MapType.RequestHeaders, name, value);
+}
+
+export function replaceRequestHeader(name: string, value: string): void {
+  replaceHeader(MapType.RequestHeaders, name, value);
+}
+
+export function removeRequestHeader(name: string): void {
+  removeHeader(MapType.RequestHeaders, name);
+}
+
+export function getResponseHeader(name: string): string | null {
+  return getHeader(MapType.ResponseHeaders, name);
+}
+
+export function addResponseHeader(name: string, value: string): void {
+  addHeader(MapType.ResponseHeaders, name, value);
+}
+
+export function replaceResponseHeader(name: string, value: string): void {
+  replaceHeader(MapType.ResponseHeaders, name, value);
+}
+
+/**
+ * The ABI's header-map layout: u32 count, count × (u32 key length, u32 value length), then each key and value
+ * followed by NUL; little-endian (wasm is little-endian, so plain stores are).
+ */
+export function serializeHeaders(pairs: Array<HeaderPair>): ArrayBuffer {
+  const keys = new Array<ArrayBuffer>(pairs.length);
+  const values = new Array<ArrayBuffer>(pairs.length);
+  let size: i32 = 4 + pairs.length * 8;
+  for (let i = 0; i < pairs.length; i++) {
+    keys[i] = utf8(pairs[i].key);
+    values[i] = utf8(pairs[i].value);
+    size += keys[i].byteLength + 1 + values[i].byteLength + 1;
+  }
+  const out = new ArrayBuffer(size);
+  const base = changetype<usize>(out);
+  store<u32>(base, pairs.length);
+  let lengths = base + 4;
+  let data = base + 4 + <usize>pairs.length * 8;
+  for (let i = 0; i < pairs.length; i++) {
+    const k = keys[i];
+    const v = values[i];
+    store<u32>(lengths, k.byteLength);
+    store<u32>(lengths + 4, v.byteLength);
+    lengths += 8;
+    memory.copy(data, changetype<usize>(k), k.byteLength);
+    data += k.byteLength;
+    store<u8>(data, 0);
+    data += 1;
+    memory.copy(data, changetype<usize>(v), v.byteLength);
+    data += v.byteLength;
+    store<u8>(data, 0);
+    data += 1;
+  }
+  return out;
+}
+
+export function deserializeHeaders(bytes: ArrayBuffer): Array<HeaderPair> {
+  const out = new Array<HeaderPair>();
+  if (bytes.byteLength < 4) return out;
+  const base = changetype<usize>(bytes);
+  const count = load<u32>(base);
+  let lengths = base + 4;
+  let data = base + 4 + <usize>count * 8;
+  for (let i: u32 = 0; i < count; i++) {
+    const kLen = load<u32>(lengths);
+    const vLen = load<u32>(lengths + 4);
+    lengths += 8;
+    const key = String.UTF8.decodeUnsafe(data, kLen);
+    data += kLen + 1;
+    const value = String.UTF8.decodeUnsafe(data, vLen);
+    data += vLen + 1;
+    out.push(new HeaderPair(key, value));
+  }
+  return out;
+}
+
+// --- properties ------------------------------------------------------------------------------------------
+
+/** Reads a property by dotted path (`request.path`, `source.principal`); null when the host has none. */
+export function getProperty(path: string): string | null {
+  const parts = path.split(".");
+  const bytes = utf8(parts.join("\0"));
+  const status = imports.proxy_get_property(changetype<usize>(bytes), bytes.byteLength, RETURN_PTR, RETURN_SIZE);
+  if (status != Status.Ok) return null;
+  return takeReturnedString();
+}
+
+// --- responses and streams -------------------------------------------------------------------------------
+
+/** Answers the request from the filter; the callback should then return `Action.Pause`. */
+export function sendLocalResponse(status: u32, details: string, body: string, headers: Array<HeaderPair>): void {
+  const d = utf8(details);
+  const b = utf8(body);
+  const h = serializeHeaders(headers);
+  imports.proxy_send_local_response(
+    status,
+    changetype<usize>(d), d.byteLength,
+    changetype<usize>(b), b.byteLength,
+    changetype<usize>(h), h.byteLength,
+    -1,
+  );
+}
+
+export function continueRequest(): void {
+  imports.proxy_continue_stream(StreamType.Request);
+}
+
+export function continueResponse(): void {
+  imports.proxy_continue_stream(StreamType.Response);
+}
+
+// --- metrics, shared data, timers -------------------------------------------------------------------------
+
+/** Defines a metric; returns its id (0 when the host refused). */
+export function defineMetric(type: MetricType, name: string): u32 {
+  const n = utf8(name);
+  if (imports.proxy_define_metric(type, changetype<usize>(n), n.byteLength, RETURN_PTR) != Status.Ok) return 0;
+  return load<u32>(RETURN_PTR);
+}
+
+export function incrementMetric(id: u32, delta: i64): void {
+  imports.proxy_increment_metric(id, delta);
+}
+
+export function recordMetric(id: u32, value: u64): void {
+  imports.proxy_record_metric(id, value);
+}
+
+/** A shared-data value with the CAS token to write it back with. */
+export class SharedValue {
+  constructor(public value: ArrayBuffer, public cas: u32) {}
+}
+
+export function getSharedData(key: string): SharedValue | null {
+  const k = utf8(key);
+  const status = imports.proxy_get_shared_data(changetype<usize>(k), k.byteLength, RETURN_PTR, RETURN_SIZE, RETURN_CAS);
+  if (status != Status.Ok) return null;
+  const cas = load<u32>(RETURN_CAS);
+  return new SharedValue(takeReturnedBytes(), cas);
+}
+
+/** Returns false on a CAS mismatch (someone wrote since `cas` was read). */
+export function setSharedData(key: string, value: ArrayBuffer, cas: u32): bool {
+  const k = utf8(key);
+  return imports.proxy_set_shared_data(changetype<usize>(k), k.byteLength, changetype<usize>(value), value.byteLength, cas) == Status.Ok;
+}
+
+export function setTickPeriodMilliseconds(period: u32): void {
+  imports.proxy_set_tick_period_milliseconds(period);
+}
+
+// --- HTTP calls ------------------------------------------------------------------------------------------
+
+/**
+ * Calls another service (for Weft, a mesh service name as `upstream`); headers must include `:method`, `:path`
+ * and `:authority`. Returns the call id (0 when the host refused): the answer arrives in
+ * `onHttpCallResponse` of the context that made the call, which should return `Action.Pause` meanwhile.
+ */
+export function httpCall(upstream: string, headers: Array<HeaderPair>, body: string, timeoutMs: u32): u32 {
+  const u = utf8(upstream);
+  const h = serializeHeaders(headers);
+  const b = utf8(body);
+  const status = imports.proxy_http_call(
+    changetype<usize>(u), u.byteLength,
+    changetype<usize>(h), h.byteLength,
+    changetype<usize>(b), b.byteLength,
+    0, 0,
+    timeoutMs,
+    RETURN_PTR,
+  );
+  return status == Status.Ok ? load<u32>(RETURN_PTR) : 0;
+}
+
+/** The body of the HTTP call being answered (inside onHttpCallResponse). */
+export function getHttpCallResponseBody(size: u32): string {
+  const bytes = getBufferBytes(BufferType.HttpCallResponseBody, 0, size);
+  return bytes == null ? "" : String.UTF8.decode(bytes);
+}

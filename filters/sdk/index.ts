@@ -1,0 +1,42 @@
+// Weft's AssemblyScript proxy-wasm SDK: import from "../sdk" in a filter, and re-export "../sdk/exports" from
+// its entry file.
+export { Action, LogLevel, MapType, BufferType, MetricType, StreamType } from "./abi";
+export { HttpContext, RootContext, registerRootContext } from "./context";
+export {
+  HeaderPair,
+  SharedValue,
+  addHeader,
+  addRequestHeader,
+  addResponseHeader,
+  continueRequest,
+  continueResponse,
+  defineMetric,
+  deserializeHeaders,
+  getBufferBytes,
+  getHeader,
+  getHeaders,
+  getHttpCallResponseBody,
+  getProperty,
+  getRequestHeader,
+  getResponseHeader,
+  getSharedData,
+  httpCall,
+  incrementMetric,
+  log,
+  logError,
+  logInfo,
+  logWarn,
+  recordMetric,
+  removeHeader,
+  removeRequestHeader,
+  replaceHeader,
+  replaceRequestHeader,
+  replaceResponseHeader,
+  sendLocalResponse,
+  serializeHeaders,
+  setBufferBytes,
+  setHeaders,
+  setSharedData,
+  setTickPeriodMilliseconds,
+} from "./host";
+export { JsonValue, JsonKind, parseJson } from "./json";
