@@ -58,18 +58,40 @@ export function compileSnapshot(model: TenantModel, serviceName: string, issuer:
   }
 }
 
-export type CompiledSnapshot = { snapshot: Snapshot; body: string; etag: string; revision: number }
+export type CompiledSnapshot = {
+  snapshot: Snapshot
+  /** Built on each read from the service's own part and the tenant's shared outbound JSON (not kept per service). */
+  readonly body: string
+  etag: string
+  revision: number
+}
 
-async function sha256Hex(s: string): Promise<string> {
+export async function sha256Hex(s: string): Promise<string> {
   const d = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(s))
   return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, '0')).join('')
 }
 
-/** The bytes proxies receive, and their ETag: a content hash, so equal snapshots have equal tags on every instance. */
-export async function serialise(snapshot: Snapshot, outboundJson?: string): Promise<CompiledSnapshot> {
-  // The outbound section dominates the size and is shared by all services: splice in its cached JSON.
-  const body = outboundJson
-    ? canonicalJson({ ...snapshot, outbound: '\u0000OUTBOUND\u0000' }).replace('"\\u0000OUTBOUND\\u0000"', outboundJson)
-    : canonicalJson(snapshot)
-  return { snapshot, body, etag: `"${(await sha256Hex(body)).slice(0, 32)}"`, revision: snapshot.revision }
+const OUTBOUND_MARK = '\u0000OUTBOUND\u0000'
+
+/**
+ * The bytes proxies receive and their ETag. The outbound section is most of a snapshot and the same for every
+ * service of the tenant, so it is serialised and hashed once per revision (`shared`); per service only the
+ * small rest is. The ETag hashes both hashes: equal snapshots have equal tags on every instance.
+ */
+export async function serialise(snapshot: Snapshot, shared?: { outboundJson: string; outboundHash: string }): Promise<CompiledSnapshot> {
+  if (!shared) {
+    const body = canonicalJson(snapshot)
+    return { snapshot, body, etag: `"${(await sha256Hex(body)).slice(0, 32)}"`, revision: snapshot.revision }
+  }
+  const [before, after] = canonicalJson({ ...snapshot, outbound: OUTBOUND_MARK }).split(JSON.stringify(OUTBOUND_MARK)) as [string, string]
+  const etag = `"${(await sha256Hex(`${await sha256Hex(before + after)}:${shared.outboundHash}`)).slice(0, 32)}"`
+  return {
+    snapshot,
+    get body() {
+      // A rope: V8 joins the parts when the response is written, so no per-service copy is kept in the cache.
+      return before + shared.outboundJson + after
+    },
+    etag,
+    revision: snapshot.revision,
+  }
 }

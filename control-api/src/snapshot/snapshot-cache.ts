@@ -1,12 +1,12 @@
 import { canonicalJson } from '../../../mesh/src/snapshot/canonical-json'
 import type { OutboundService } from '../../../mesh/src/snapshot/types'
 import type { Db } from '../db/client'
-import { compileOutbound, compileSnapshot, serialise, type CompiledSnapshot } from './compile-snapshot'
+import { compileOutbound, compileSnapshot, serialise, sha256Hex, type CompiledSnapshot } from './compile-snapshot'
 import { loadTenantModel, type TenantModel } from './tenant-model'
 
 type TenantEntry = {
   revision: number
-  model: Promise<{ model: TenantModel; outbound: Record<string, OutboundService>; outboundJson: string }>
+  model: Promise<{ model: TenantModel; outbound: Record<string, OutboundService>; outboundJson: string; outboundHash: string }>
   services: Map<string, Promise<CompiledSnapshot>>
 }
 
@@ -41,9 +41,9 @@ export class SnapshotCache {
     let compiled = entry.services.get(service)
     if (!compiled) {
       const e = entry
-      compiled = e.model.then(({ model, outbound, outboundJson }) => {
+      compiled = e.model.then(({ model, outbound, outboundJson, outboundHash }) => {
         this.compiles++
-        return serialise(compileSnapshot(model, service, this.issuer, outbound), outboundJson)
+        return serialise(compileSnapshot(model, service, this.issuer, outbound), { outboundJson, outboundHash })
       })
       e.services.set(service, compiled)
       compiled.catch(() => e.services.delete(service))
@@ -55,6 +55,7 @@ export class SnapshotCache {
     this.loads++
     const model = await loadTenantModel(db, tenantId, now)
     const outbound = compileOutbound(model)
-    return { model, outbound, outboundJson: canonicalJson(outbound) }
+    const outboundJson = canonicalJson(outbound)
+    return { model, outbound, outboundJson, outboundHash: await sha256Hex(outboundJson) }
   }
 }

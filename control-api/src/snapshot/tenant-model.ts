@@ -33,27 +33,26 @@ export async function loadTenantModel(db: Db, tenantId: string, now: Date): Prom
     async (tx) => {
       const [tenant] = await tx.select().from(tenants).where(eq(tenants.id, tenantId))
       if (!tenant) throw new NotFound('tenant not found')
-      const [svcRows, epRows, policyRows, filterRows, jwks, revoked] = await Promise.all([
-        tx.select().from(services).where(eq(services.tenantId, tenantId)),
-        tx
-          .select()
-          .from(endpoints)
-          .where(and(eq(endpoints.tenantId, tenantId), gt(endpoints.expiresAt, now), eq(endpoints.expired, false), ne(endpoints.health, 'unhealthy'))),
-        tx.select().from(policies).where(eq(policies.tenantId, tenantId)),
-        tx.select({ name: filters.name, version: filters.version, sha256: filters.sha256 }).from(filters).where(eq(filters.tenantId, tenantId)),
-        publishedKeys(tx, tenantId, now),
-        // A revoked workload's tokens live at most MAX_TOKEN_TTL after revocation; after that the list can drop it.
-        tx
-          .select({ id: workloads.id })
-          .from(workloads)
-          .where(
-            and(
-              eq(workloads.tenantId, tenantId),
-              isNotNull(workloads.revokedAt),
-              gt(workloads.revokedAt, new Date(now.getTime() - (MAX_TOKEN_TTL_SECONDS + VERIFIER_SKEW_SECONDS) * 1000)),
-            ),
+      // One after another: a transaction is one connection, and node-postgres does not pipeline queries.
+      const svcRows = await tx.select().from(services).where(eq(services.tenantId, tenantId))
+      const epRows = await tx
+        .select()
+        .from(endpoints)
+        .where(and(eq(endpoints.tenantId, tenantId), gt(endpoints.expiresAt, now), eq(endpoints.expired, false), ne(endpoints.health, 'unhealthy')))
+      const policyRows = await tx.select().from(policies).where(eq(policies.tenantId, tenantId))
+      const filterRows = await tx.select({ name: filters.name, version: filters.version, sha256: filters.sha256 }).from(filters).where(eq(filters.tenantId, tenantId))
+      const jwks = await publishedKeys(tx, tenantId, now)
+      // A revoked workload's tokens live at most MAX_TOKEN_TTL after revocation; after that the list can drop it.
+      const revoked = await tx
+        .select({ id: workloads.id })
+        .from(workloads)
+        .where(
+          and(
+            eq(workloads.tenantId, tenantId),
+            isNotNull(workloads.revokedAt),
+            gt(workloads.revokedAt, new Date(now.getTime() - (MAX_TOKEN_TTL_SECONDS + VERIFIER_SKEW_SECONDS) * 1000)),
           ),
-      ])
+        )
       const endpointsByService = new Map<string, SnapshotEndpoint[]>()
       for (const e of epRows.sort((a, b) => (a.id < b.id ? -1 : 1))) {
         const list = endpointsByService.get(e.serviceId) ?? []
