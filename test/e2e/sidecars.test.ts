@@ -2,21 +2,25 @@
 // database, small apps, and Node sidecars in front of them, talking HTTP through undici.
 import { serve, type ServerType } from '@hono/node-server'
 import { createServer, type Server } from 'node:http'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ProxyAgent, fetch as undiciFetch } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runSidecar, type Sidecar } from '../../edge-proxy/src/runtime/node'
+import { buildFilters } from '../../filters/build'
 import { backends } from '../support/databases'
 import { startHarness, type Harness } from '../support/harness'
 
 type App = { server: Server; port: number; seen: { principal: string | null; path: string }[] }
+/** The request headers the last app request carried. */
+let lastHeaders: Record<string, string | string[] | undefined> = {}
 
 function startApp(name: string): Promise<App> {
   const seen: App['seen'] = []
   const server = createServer((req, res) => {
     seen.push({ principal: (req.headers['weft-source-principal'] as string) ?? null, path: req.url ?? '' })
+    lastHeaders = req.headers
     res.setHeader('content-type', 'application/json')
     res.end(JSON.stringify({ app: name, path: req.url }))
   })
@@ -170,6 +174,36 @@ describe('Node sidecars end to end (PGlite control API)', () => {
     const res = await fetch(`http://127.0.0.1:${sidecars['payments-v1']!.ports.inbound}/charge`, { headers: { 'weft-identity': 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.' } })
     expect(res.status).toBe(401)
     expect(res.headers.get('weft-reason')).toBe('identity-invalid')
+  })
+
+  it("runs the callee's FilterChain: compiled AssemblyScript filters pushed to the registry, fetched by the sidecar", async () => {
+    const built = await buildFilters(['add-header', 'api-key-auth'])
+    for (const f of built) {
+      const push = await h.request('POST', `/v1/filters?name=${f.name}&version=1.0.0`, { key, raw: readFileSync(f.file) as unknown as string, headers: { 'content-type': 'application/wasm' } })
+      expect(push.status).toBeLessThan(300)
+    }
+    await write('PUT', '/v1/policies/payments-filters', {
+      kind: 'FilterChain',
+      name: 'payments-filters',
+      targetRef: { service: 'payments' },
+      spec: {
+        filters: [
+          { filter: 'api-key-auth', version: '1.0.0', config: { header: 'x-api-key', keys: ['let-me-in'] } },
+          { filter: 'add-header', version: '1.0.0', config: { name: 'x-hello', value: 'world' } },
+        ],
+      },
+    })
+    const refused = await call('/filtered')
+    expect(refused.status).toBe(401)
+    expect(refused.headers.get('weft-reason')).toBe('filter-response')
+    const before = apps['payments-v1']!.seen.length + apps['payments-v2']!.seen.length
+    const ok = await call('/filtered', { headers: { 'x-api-key': 'let-me-in' } })
+    expect(ok.status).toBe(200)
+    const seen = [...apps['payments-v1']!.seen, ...apps['payments-v2']!.seen]
+    expect(seen.length).toBe(before + 1)
+    expect(lastHeaders['x-hello']).toBe('world')
+    expect(lastHeaders['x-api-key']).toBeUndefined()
+    await write('DELETE', '/v1/policies/payments-filters')
   })
 
   it('exposes live proxies and Prometheus metrics', async () => {

@@ -1,5 +1,7 @@
 import { evaluateInbound, rollFaults, type TakeResult } from '../../../mesh/src/policy/index'
+import type { FilterStream } from '../wasm/index'
 import type { CoreContext } from './core-context'
+import { FilterChainRunner } from './filter-chain'
 import { sleep } from './deadline'
 import { forwardableHeaders, WEFT_IDENTITY_HEADER, WEFT_SOURCE_PRINCIPAL_HEADER } from './forwarded-headers'
 import { meshRequestOf } from './mesh-request-of'
@@ -19,6 +21,7 @@ type Forward = RequestInit & { duplex?: 'half' }
  */
 export function createInboundHandler(ctx: CoreContext): (request: Request) => Promise<Response> {
   const { deps, now, random, logger, metrics } = ctx
+  const filters = new FilterChainRunner(deps.filterModules, logger, now)
 
   return async function inbound(request: Request): Promise<Response> {
     const started = now()
@@ -53,7 +56,7 @@ export function createInboundHandler(ctx: CoreContext): (request: Request) => Pr
       if (caller.kind === 'verified') source = caller.svid.service
 
       // Weft's own headers are dropped before evaluation too: a policy must never see a spoofed principal.
-      const headers = forwardableHeaders(request.headers)
+      let headers = forwardableHeaders(request.headers)
       const meshRequest = meshRequestOf(method, normalized.path, url, headers)
       const evaluation = evaluateInbound(snapshot.inbound, meshRequest, principal)
       const authz = evaluation.authorization
@@ -98,7 +101,30 @@ export function createInboundHandler(ctx: CoreContext): (request: Request) => Pr
         }
       }
 
-      // TODO(filters): the service's FilterChain (evaluation.filterChain) runs here, once the WASM host exists.
+      let streams: FilterStream[] = []
+      if (evaluation.filterChain !== null && evaluation.filterChain.filters.length > 0) {
+        const outcome = await filters.onRequest(evaluation.filterChain, headers, {
+          method,
+          path: `${normalized.path}${url.search}`,
+          authority: url.host,
+          sourcePrincipal: principal,
+          destinationService: destination,
+        })
+        streams = outcome.streams
+        if (outcome.action === 'respond') {
+          for (const s of streams) s.finish()
+          const policy = evaluation.filterChain.policy
+          if (outcome.failure) {
+            const rule = evaluation.filterChain.filters.findIndex((f) => f.filter === outcome.filter)
+            return done(problemResponse('filter-failure', { detail: outcome.detail, policy, rule, method }), 'filter-failure')
+          }
+          // The filter's own answer, as it made it, marked so nobody mistakes it for the app's.
+          const answer = new Response(outcome.body.length ? (outcome.body as Uint8Array<ArrayBuffer>) : null, { status: outcome.status, headers: outcome.headers })
+          answer.headers.set('weft-reason', 'filter-response')
+          return done(answer, 'filter-response')
+        }
+        headers = outcome.headers
+      }
       if (principal !== null) headers.set(WEFT_SOURCE_PRINCIPAL_HEADER, principal)
       nextHop(headers)
       const init: Forward = { method, headers, body: request.body, redirect: 'manual', signal: request.signal }
@@ -113,6 +139,7 @@ export function createInboundHandler(ctx: CoreContext): (request: Request) => Pr
         logger.warn({ direction: 'inbound', err: errorText(err), failure }, 'the local application did not answer')
         return done(problemResponse(reason, { detail: `the local application of ${JSON.stringify(destination)} did not answer (${failure})`, method }), reason)
       }
+      for (const st of streams) st.finish()
       return done(response, '')
     } catch (err) {
       logger.error({ direction: 'inbound', err: String(err), stack: (err as Error)?.stack }, 'inbound request failed in the proxy')

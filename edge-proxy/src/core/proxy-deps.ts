@@ -57,6 +57,12 @@ export type ProxyCoreDeps = {
    */
   waitUntil?: (work: Promise<unknown>) => void
   limits?: Partial<ProxyLimits>
+  /**
+   * Compiled filter modules by sha256, for the service's FilterChain: the Node sidecar fetches the bytes
+   * from the registry and compiles them; a Worker returns the modules bundled at deploy time (workerd may
+   * not compile WASM at run time). Absent: a FilterChain cannot run, and its filters fail per failurePolicy.
+   */
+  filterModules?: (sha256: string) => Promise<WebAssembly.Module>
 }
 
 export type ProxyLimits = {

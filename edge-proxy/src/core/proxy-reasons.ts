@@ -25,5 +25,8 @@ export const PROXY_REASONS: Readonly<Record<WeftReason, ReasonInfo>> = Object.fr
   'invalid-path': { status: 400, title: 'The request path is not acceptable' },
   'no-snapshot': { status: 503, title: 'The proxy has no configuration yet' },
   'route-redirect': { status: 302, title: 'Redirected by a Route rule' },
+  'filter-failure': { status: 503, title: 'A filter of the FilterChain failed' },
+  // A filter's own local response keeps the filter's status; this is only the fallback.
+  'filter-response': { status: 403, title: 'Answered by a filter of the FilterChain' },
   'proxy-error': { status: 500, title: 'Internal proxy error' },
 })

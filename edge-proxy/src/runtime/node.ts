@@ -85,6 +85,17 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
       dispatcher,
     }) as unknown as Promise<Response>
 
+  // Filter modules are content-addressed: fetched from the registry once, checked against their hash, compiled.
+  const modules = new Map<string, Promise<WebAssembly.Module>>()
+  const loadModule = async (sha256: string): Promise<WebAssembly.Module> => {
+    const res = await fetch(new URL(`/v1/filters/blobs/${sha256}`, options.controlUrl), { headers: { authorization: `Bearer ${await control.controlToken()}` } })
+    if (!res.ok) throw new Error(`the filter registry answered ${res.status} for ${sha256}`)
+    const bytes = new Uint8Array(await res.arrayBuffer())
+    const digest = Buffer.from(await crypto.subtle.digest('SHA-256', bytes)).toString('hex')
+    if (digest !== sha256) throw new Error(`filter module ${sha256} arrived with sha256 ${digest}`)
+    return new WebAssembly.Module(bytes)
+  }
+
   const core = createProxyCore({
     snapshot: () => control.snapshot(),
     upstream: (request, target) => send(upstreamUrl(request, target), request, agent),
@@ -95,6 +106,15 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
     identity: { tokenFor: (audience) => control.tokenFor(audience) },
     logger,
     zone: options.zone ?? null,
+    filterModules: async (sha256) => {
+      let module = modules.get(sha256)
+      if (!module) {
+        module = loadModule(sha256)
+        modules.set(sha256, module)
+        module.catch(() => modules.delete(sha256))
+      }
+      return module
+    },
     fetchJwks: async () => {
       const slug = control.snapshot()?.tenant.slug
       const res = await fetch(new URL(`/v1/tenants/${slug}/jwks.json`, options.controlUrl))

@@ -36,6 +36,10 @@ export type WeftReason =
   | 'no-snapshot'
   /** A Route rule's RequestRedirect answered the request (a 3xx, not an error). */
   | 'route-redirect'
+  /** A FilterChain filter could not run (load failure or trap) and its failurePolicy is `closed`. */
+  | 'filter-failure'
+  /** A FilterChain filter answered the request itself (proxy_send_local_response). */
+  | 'filter-response'
   /** A bug in the proxy: logged with the error; the request was not forwarded. */
   | 'proxy-error'
 
