@@ -212,4 +212,42 @@ describe('Node sidecars end to end (PGlite control API)', () => {
     const metrics = await (await fetch(`http://127.0.0.1:${sidecars.orders!.ports.admin}/metrics`)).text()
     expect(metrics).toMatch(/weft_requests_total\{[^}]*destination="payments"/)
   })
+
+  // Last, because they take the control API away.
+  it('keeps serving when the control API dies, and a callee restarted meanwhile serves from its persisted snapshot', async () => {
+    await write('PUT', '/v1/policies/payments-split', {
+      kind: 'Route',
+      name: 'payments-split',
+      targetRef: { service: 'payments' },
+      spec: { rules: [{ backendRefs: [{ labels: { version: 'v1' }, weight: 1 }] }] },
+    })
+    expect((await call('/before-outage')).status).toBe(200)
+    // Held long polls would keep close() waiting: cut every connection, as a crash would.
+    const closed = new Promise<void>((r) => api.close(() => r()))
+    ;(api as unknown as { closeAllConnections: () => void }).closeAllConnections()
+    await closed
+
+    for (let i = 0; i < 20; i++) expect((await call(`/during-outage/${i}`)).json().app).toBe('payments-v1')
+
+    const old = sidecars['payments-v1']!
+    const inboundPort = old.ports.inbound
+    await old.close()
+    sidecars['payments-v1'] = await runSidecar({
+      controlUrl,
+      service: 'payments',
+      appPort: apps['payments-v1']!.port,
+      labels: { version: 'v1' },
+      inboundPort,
+      outboundPort: 0,
+      adminPort: 0,
+      stateDir: join(stateRoot, 'payments-v1'),
+      logLevel: 'silent',
+    })
+    const ready = await (await fetch(`http://127.0.0.1:${sidecars['payments-v1']!.ports.admin}/ready`)).json()
+    expect(ready.ready).toBe(true)
+    const r = await call('/after-restart')
+    expect(r.status).toBe(200)
+    expect(r.json().app).toBe('payments-v1')
+    expect(apps['payments-v1']!.seen.at(-1)).toEqual({ principal: 'spiffe://e2e.weft/svc/orders', path: '/after-restart' })
+  })
 })

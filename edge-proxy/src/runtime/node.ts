@@ -158,18 +158,11 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
     // Admin exposes the snapshot and metrics: loopback only (Envoy's edge hardening guide).
     admin: await listen(admin, options.adminPort ?? DEFAULT_ADMIN_PORT, '127.0.0.1'),
   }
-  try {
-    await control.registerEndpoint({
-      address: options.advertiseAddress ?? '127.0.0.1',
-      port: ports.inbound,
-      zone: options.zone,
-      labels,
-      ttlSeconds: DEFAULT_ENDPOINT_TTL_SECONDS,
-    })
-  } catch (err) {
-    // Still serve outbound traffic and keep trying through the client's heartbeat loop; say so loudly.
-    logger.error({ err: String(err) }, 'endpoint registration failed; inbound traffic will not be routed here until it succeeds')
-  }
+  // In the background: registration retries while the control API is unreachable, and a sidecar restarted
+  // during an outage must serve from its persisted snapshot meanwhile (callers still know its endpoint).
+  control
+    .registerEndpoint({ address: options.advertiseAddress ?? '127.0.0.1', port: ports.inbound, zone: options.zone, labels, ttlSeconds: DEFAULT_ENDPOINT_TTL_SECONDS })
+    .catch((err: unknown) => logger.error({ err: String(err) }, 'endpoint registration failed; inbound traffic will not be routed here'))
   logger.info({ ports, proxyId: control.proxyId, stateDir }, 'sidecar listening')
 
   return {
