@@ -16,7 +16,8 @@ const stage = join(sdk, '.build')
 rmSync(stage, { recursive: true, force: true })
 rmSync(join(sdk, 'dist'), { recursive: true, force: true })
 mkdirSync(stage, { recursive: true })
-cpSync(join(sdk, 'src'), join(stage, 'src'), { recursive: true, filter: (f) => !f.endsWith('.test.ts') })
+// The CLI is Node-only and runs from source in the repo (bin/weft.mjs); the published client is runtime-agnostic.
+cpSync(join(sdk, 'src'), join(stage, 'src'), { recursive: true, filter: (f) => !f.endsWith('.test.ts') && !f.includes(`${join('src', 'cli')}`) })
 
 const { text, names } = flattenTypes(join(sdk, 'src', 'types.ts'), repoTsconfig)
 writeFileSync(join(stage, 'src', 'types.ts'), text)

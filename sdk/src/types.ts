@@ -12,6 +12,7 @@ import type { z } from 'zod'
 import type { policyRoutes, PolicyOut } from '../../control-api/src/routes/policies'
 import type { FilterVersion as FilterVersionSchema, filterRoutes } from '../../control-api/src/routes/filters'
 import type { simulateRoutes } from '../../control-api/src/routes/simulate'
+import type { proxyRoutes } from '../../control-api/src/routes/proxies'
 import type { apiKeyRoutes } from '../../control-api/src/routes/api-keys'
 import type { auditRoutes } from '../../control-api/src/routes/audit-events'
 import type { endpointRoutes } from '../../control-api/src/routes/endpoints'
@@ -151,3 +152,10 @@ export type Page<T> = { items: T[]; nextCursor: string | null }
 type Assert<T extends true> = T
 type ServicePage = z.output<ReturnType<typeof pageOf<typeof services.Service>>>
 type _PageMatchesSchema = Assert<[Page<Service>, ServicePage] extends [ServicePage, Page<Service>] ? true : false>
+
+type RevisionRoutesOf<App> = App extends Hono<any, infer S, any> ? S : never
+type OkAnswer<E> = Extract<E, { status: 200 }> extends { output: infer O } ? O : never
+/** `GET /v1/revisions/{revision}/convergence`: which live proxies have applied a revision. */
+export type Convergence = OkAnswer<RevisionRoutesOf<typeof proxyRoutes>['/v1/revisions/:revision/convergence']['$get']>
+/** One proxy of the tenant (`GET /v1/proxies`). */
+export type ProxyStatus = OkAnswer<RevisionRoutesOf<typeof proxyRoutes>['/v1/proxies']['$get']>['items'][number]

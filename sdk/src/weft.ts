@@ -8,6 +8,7 @@ import { Identity } from './resources/identity.js'
 import { JoinTokens } from './resources/join-tokens.js'
 import { Policies } from './resources/policies.js'
 import { Proxies } from './resources/proxy.js'
+import { Revisions } from './resources/revisions.js'
 import { Services } from './resources/services.js'
 import { SigningKeys } from './resources/signing-keys.js'
 import { CurrentTenant } from './resources/tenant.js'
@@ -69,6 +70,8 @@ export class Weft {
   readonly auditEvents: AuditEvents
   /** What proxies read: compiled snapshots, by long poll. */
   readonly proxy: Proxies
+  /** Tenant revisions: whether proxies have converged on one. */
+  readonly revisions: Revisions
   /** `/healthz` and `/readyz`. */
   readonly health: HealthChecks
   readonly #options: WeftOptions
@@ -120,6 +123,7 @@ export class Weft {
     this.filters = new Filters(http)
     this.auditEvents = new AuditEvents(http)
     this.proxy = new Proxies(http)
+    this.revisions = new Revisions(http)
     this.health = new HealthChecks(http)
   }
 

@@ -127,7 +127,7 @@ export function registerResources(program: Command, ctx: Context): void {
       { header: 'REVISION', value: (v) => v.revision },
       { header: 'ACTOR', value: (v) => v.actor.name ?? v.actor.type },
       { header: 'CREATED', value: (v) => v.createdAt },
-      { header: 'CHANGES', value: (v) => v.diff.map((d) => `${d.op} ${d.path}`).join(', ') },
+      { header: 'CHANGES', value: (v) => v.diff.map((d) => `${d.op} ${d.path || '/'}`).join(', ') },
     ])
   })
   policies

@@ -20,8 +20,8 @@ export type SidecarOptions = {
   inboundPort: number
   outboundPort: number
   adminPort: number
-  stateDir: string | undefined
-  zone: string | undefined
+  stateDir?: string
+  zone?: string
 }
 
 type SidecarFlags = {
@@ -78,8 +78,9 @@ export function sidecarOptions(flags: SidecarFlags, env: Record<string, string |
     inboundPort: inboundPort!,
     outboundPort: outboundPort!,
     adminPort: adminPort!,
-    stateDir: flags.stateDir,
-    zone: flags.zone,
+    // Left out when not given, so the runtime's own defaults apply.
+    ...(flags.stateDir === undefined ? {} : { stateDir: flags.stateDir }),
+    ...(flags.zone === undefined ? {} : { zone: flags.zone }),
   }
 }
 
@@ -100,11 +101,34 @@ export function registerSidecar(program: Command, ctx: Context): void {
     .action(async (flags: SidecarFlags) => {
       const options = sidecarOptions(flags, ctx.io.env)
       const runtime = await loadRuntime()
-      await runtime.runSidecar(options)
+      const sidecar = await runtime.runSidecar(options)
+      const ports = sidecar?.ports
+      ctx.io.err(
+        `weft sidecar for ${options.service} running` +
+          (ports ? `: inbound :${ports.inbound} → app :${options.appPort}, outbound :${ports.outbound}, admin :${ports.admin}` : '') +
+          '\n',
+      )
+      if (typeof sidecar?.close !== 'function') return
+      // Runs until a signal; then drains (the runtime deregisters the endpoint) and exits 0.
+      await new Promise<void>((resolve) => {
+        const stop = (signal: NodeJS.Signals) => {
+          process.off('SIGINT', stop)
+          process.off('SIGTERM', stop)
+          ctx.io.err(`${signal}: draining\n`)
+          void sidecar.close!().then(resolve, (err) => {
+            ctx.io.err(`drain failed: ${(err as Error).message}\n`)
+            resolve()
+          })
+        }
+        process.on('SIGINT', stop)
+        process.on('SIGTERM', stop)
+      })
     })
 }
 
-type SidecarRuntime = { runSidecar: (options: SidecarOptions) => Promise<unknown> }
+/** What the runtime answers: its listening ports and a drain. */
+type RunningSidecar = { ports?: { inbound: number; outbound: number; admin: number }; close?: () => Promise<void> } | undefined
+type SidecarRuntime = { runSidecar: (options: SidecarOptions) => Promise<RunningSidecar> }
 
 async function loadRuntime(): Promise<SidecarRuntime> {
   const file = fileURLToPath(new URL('../../../../edge-proxy/src/runtime/node.ts', import.meta.url))

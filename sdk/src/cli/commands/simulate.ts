@@ -54,8 +54,11 @@ export function explain(r: SimulateResponse, request: string, from: string, to: 
   }
   const a = r.authorization
   lines.push('', 'Authorization:')
-  lines.push(`  ${a.decision}${a.policy ? ` by ${a.policy}${a.rule === null ? '' : ` rule ${a.rule}`}` : ''}${a.dryRun ? ' (dry run)' : ''}`)
+  lines.push(`  ${a.decision}${a.policy ? ` by ${a.policy}${a.rule === null ? '' : ` rule ${a.rule}`}` : ''}`)
   if (a.reason) lines.push(`  ${a.reason}`)
+  // dryRun policies only log what they would have decided; show it, since that is what their author wants to see.
+  const dryRuns = Array.isArray(a.dryRun) ? (a.dryRun as { policy: string; rule: number | null; wouldBe: string }[]) : []
+  for (const d of dryRuns) lines.push(`  dry run: ${d.policy} would ${d.wouldBe}${d.rule === null ? '' : ` (rule ${d.rule})`}`)
   section(lines, 'Rate limits', r.rateLimits)
   section(lines, 'Faults', r.faults)
   section(lines, 'Filters', r.filters)

@@ -1,0 +1,77 @@
+// `weft sidecar` starts the Node sidecar from edge-proxy (when this checkout has it): it joins, registers its
+// endpoint, converges on new revisions (seen through `apply --wait-converged`), and drains on SIGTERM.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { backends } from '../support/databases'
+import { startCliServer, WEFT_BIN, type CliServer } from './run-cli'
+
+const RUNTIME = 'edge-proxy/src/runtime/node.ts'
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number }
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+describe.skipIf(!existsSync(RUNTIME))('weft sidecar with the Node runtime', () => {
+  let s: CliServer
+  let adminKey: string
+  let child: ChildProcess | undefined
+
+  beforeAll(async () => {
+    s = await startCliServer(backends[0]!)
+    adminKey = (await s.harness.onboard('acme')).adminKey
+  })
+  afterAll(async () => {
+    if (child && child.exitCode === null) child.kill('SIGKILL')
+    await s?.close()
+  })
+
+  it('runs until SIGTERM, registered while it runs', async () => {
+    await s.harness.request('POST', '/v1/services', { key: adminKey, body: { name: 'payments', port: 8080 } })
+    const token = (await s.harness.request('POST', '/v1/services/payments/join-tokens', { key: adminKey, body: {} })).body.secret as string
+    const [app, inbound, outbound, admin] = [await freePort(), await freePort(), await freePort(), await freePort()]
+    child = spawn(
+      process.execPath,
+      [WEFT_BIN, 'sidecar', '--app-port', String(app), '--inbound-port', String(inbound), '--outbound-port', String(outbound), '--admin-port', String(admin), '--labels', 'version=v1', '--state-dir', `${s.home}/state`],
+      { env: { PATH: process.env.PATH!, HOME: s.home, WEFT_URL: s.url, WEFT_JOIN_TOKEN: token, WEFT_SERVICE: 'payments' } },
+    )
+    let stderr = ''
+    const running = new Promise<void>((resolve, reject) => {
+      child!.stderr!.on('data', (d) => {
+        stderr += d
+        if (stderr.includes('weft sidecar for payments running')) resolve()
+      })
+      child!.once('exit', (code) => reject(new Error(`sidecar exited ${code}: ${stderr}`)))
+    })
+    child.stdout!.resume()
+    await running
+    expect(stderr).toContain(`inbound :${inbound} → app :${app}, outbound :${outbound}, admin :${admin}`)
+    // Registration runs in the background (it must not hold a sidecar that starts during an outage).
+    let eps: any[] = []
+    for (const until = Date.now() + 10_000; eps.length === 0 && Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
+      eps = (await s.harness.request('GET', '/v1/services/payments/endpoints', { key: adminKey })).body.items
+    }
+    expect(eps.map((e: any) => [e.address, e.port, e.labels.version])).toEqual([['127.0.0.1', inbound, 'v1']])
+
+    // A live proxy: apply --wait-converged returns once it has the new revision.
+    const file = `${s.home}/rl.yaml`
+    await import('node:fs/promises').then((fs) => fs.writeFile(file, 'kind: RateLimitPolicy\nname: rl\ntargetRef: { service: payments }\nspec:\n  limits: [{ key: source, requestsPerUnit: 5, unit: second }]\n'))
+    const applied = await s.run(['apply', '-f', file, '--wait-converged', '--timeout', '30'], { env: { WEFT_URL: s.url, WEFT_API_KEY: adminKey } })
+    expect(applied.code, applied.stderr).toBe(0)
+    expect(applied.stdout).toMatch(/revision (\d+) \(current \1\): converged, 1 applied, 0 pending\n/)
+
+    child.removeAllListeners('exit')
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', resolve))
+    child.kill('SIGTERM')
+    expect(await exited).toBe(0)
+    expect((await s.harness.request('GET', '/v1/services/payments/endpoints', { key: adminKey })).body.items).toEqual([])
+  })
+})
