@@ -2,6 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi'
 import { swaggerUI } from '@hono/swagger-ui'
 import type { Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
+import { cors } from 'hono/cors'
 import { HTTPException } from 'hono/http-exception'
 import { requestId } from 'hono/request-id'
 import { authenticate } from './auth/authenticate'
@@ -74,6 +75,17 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   const snapshots = deps.snapshots ?? new SnapshotCache(deps.config.publicUrl)
 
   app.use(requestId({ headerName: 'X-Request-Id' }))
+  if (deps.config.corsOrigins.length > 0) {
+    // Browsers only; bearer tokens, not cookies, so no credentials mode.
+    app.use(
+      cors({
+        origin: deps.config.corsOrigins,
+        allowHeaders: ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'X-Request-Id'],
+        exposeHeaders: ['ETag', 'Location', 'Weft-Revision', 'X-Request-Id', 'Retry-After', 'Idempotent-Replayed'],
+        maxAge: 600,
+      }),
+    )
+  }
   app.use(async function logRequests(c, next) {
     const started = performance.now()
     c.set('clock', clock)

@@ -28,6 +28,8 @@ const Env = z.object({
   WEFT_KEY_ROTATION_HOURS: z.coerce.number().positive().max(24 * 365).default(DEFAULT_KEY_ROTATION_HOURS),
   WEFT_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   WEFT_MAX_BODY_BYTES: z.coerce.number().int().positive().default(DEFAULT_MAX_BODY_BYTES),
+  /** Comma-separated origins allowed to call the API from a browser (e.g. a console); unset: none. */
+  WEFT_CORS_ORIGINS: z.string().optional(),
   WEFT_MAX_FILTER_BYTES: z.coerce.number().int().positive().default(DEFAULT_MAX_FILTER_BYTES),
 })
 
@@ -42,6 +44,7 @@ export type Config = {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent'
   maxBodyBytes: number
   maxFilterBytes: number
+  corsOrigins: string[]
 }
 
 export class ConfigError extends Error {
@@ -81,5 +84,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: e.WEFT_LOG_LEVEL,
     maxBodyBytes: e.WEFT_MAX_BODY_BYTES,
     maxFilterBytes: e.WEFT_MAX_FILTER_BYTES,
+    corsOrigins: (e.WEFT_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
   }
 }

@@ -89,3 +89,22 @@ describe('readiness without a database', () => {
     await d.close()
   })
 })
+
+describe('CORS', () => {
+  it('is off by default and answers preflights for the configured origins only', async () => {
+    const d = await connectPglite(null)
+    try {
+      const off = createApp({ config: loadConfig({ DATABASE_URL: 'memory://' }), logger: jsonLogger({ level: 'silent' }), masterKey: null, getDb: () => d.db })
+      expect((await off.request('/healthz', { headers: { origin: 'https://console.example' } })).headers.get('access-control-allow-origin')).toBeNull()
+      const on = createApp({ config: loadConfig({ DATABASE_URL: 'memory://', WEFT_CORS_ORIGINS: 'https://console.example' }), logger: jsonLogger({ level: 'silent' }), masterKey: null, getDb: () => d.db })
+      const pre = await on.request('/v1/services', { method: 'OPTIONS', headers: { origin: 'https://console.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,idempotency-key' } })
+      expect(pre.status).toBe(204)
+      expect(pre.headers.get('access-control-allow-origin')).toBe('https://console.example')
+      expect(pre.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('idempotency-key')
+      const other = await on.request('/healthz', { headers: { origin: 'https://evil.example' } })
+      expect(other.headers.get('access-control-allow-origin')).toBeNull()
+    } finally {
+      await d.close()
+    }
+  })
+})
