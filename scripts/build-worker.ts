@@ -26,11 +26,16 @@ function parseJsonc(text: string): any {
   return JSON.parse(noComments.replace(new RegExp(`${strings}|,(?=\\s*[}\\]])`, 'g'), (m, s) => s ?? ''))
 }
 
-export async function buildControlApiWorker(outdir: string = DEFAULT_OUTDIR): Promise<BuiltWorker> {
+export function buildControlApiWorker(outdir: string = DEFAULT_OUTDIR): Promise<BuiltWorker> {
+  return buildWorker(WORKER_CONFIG, outdir)
+}
+
+/** Any of the repo's Workers, by its wrangler config (the edge proxy's build uses this too). */
+export async function buildWorker(configPath: string, outdir: string): Promise<BuiltWorker> {
   const dir = isAbsolute(outdir) ? outdir : resolve(root, outdir)
   const wrangler = join(root, 'node_modules/.bin/wrangler')
   try {
-    await promisify(execFile)(wrangler, ['deploy', '--dry-run', '--outdir', dir, '--config', WORKER_CONFIG], {
+    await promisify(execFile)(wrangler, ['deploy', '--dry-run', '--outdir', dir, '--config', configPath], {
       cwd: root,
       env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true', NO_COLOR: '1', CI: 'true' },
       maxBuffer: 16 * 1024 * 1024,
@@ -39,7 +44,7 @@ export async function buildControlApiWorker(outdir: string = DEFAULT_OUTDIR): Pr
     const e = err as { stdout?: string; stderr?: string; message: string }
     throw new Error(`wrangler could not bundle the Worker:\n${e.stderr || e.stdout || e.message}`, { cause: err })
   }
-  const config = parseJsonc(readFileSync(WORKER_CONFIG, 'utf8')) as { main: string; compatibility_date: string; compatibility_flags?: string[] }
+  const config = parseJsonc(readFileSync(configPath, 'utf8')) as { main: string; compatibility_date: string; compatibility_flags?: string[] }
   // wrangler names the bundle after the entry file: src/runtime/workers.ts -> workers.js.
   const scriptPath = join(dir, config.main.replace(/^.*\//, '').replace(/\.[cm]?[jt]s$/, '.js'))
   if (!existsSync(scriptPath)) throw new Error(`wrangler finished but ${scriptPath} is missing`)
