@@ -1,3 +1,5 @@
+import { sha256Hex } from '../sha256-hex'
+
 /** Secret prefixes make leaked secrets recognisable by scanners and tell the API which table to look in. */
 export const SECRET_PREFIX = { operator: 'wfo_', apiKey: 'wft_', joinToken: 'wfj_' } as const
 export type SecretPrefix = (typeof SECRET_PREFIX)[keyof typeof SECRET_PREFIX]
@@ -11,9 +13,8 @@ export function generateSecret(prefix: SecretPrefix): string {
 }
 
 /** SHA-256, hex: secrets are stored and looked up only by this. */
-export async function hashSecret(secret: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(secret))
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('')
+export function hashSecret(secret: string): Promise<string> {
+  return sha256Hex(secret)
 }
 
 /** What a list may show of a secret: its prefix and a few characters. */

@@ -4,18 +4,13 @@ import type { AppEnv } from '../context'
 import { isUniqueViolation } from '../db/pg-errors'
 import { idempotencyKeys } from '../db/schema'
 import { IdempotencyInProgress, ValidationError } from '../errors'
+import { sha256Hex } from '../sha256-hex'
 
 /** A day: longer than any client's retry schedule, short enough that the table stays small. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000
 const KEY = /^[\x21-\x7e]{1,255}$/
 // Answers worth replaying: a retried create must see the same 201 (or the same 4xx), never a fresh attempt.
 const REPLAYED_HEADERS = ['content-type', 'location', 'etag', 'weft-revision']
-
-async function sha256Hex(data: ArrayBuffer | string): Promise<string> {
-  const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : new Uint8Array(data)
-  const d = await crypto.subtle.digest('SHA-256', bytes)
-  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, '0')).join('')
-}
 
 function redactSecrets(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(redactSecrets)

@@ -9,6 +9,7 @@ import { Conflict, Forbidden, NotFound, Unauthorized, ValidationError } from '..
 import { errorResponses, json } from '../http/responses'
 import { bearerSecurity, newRouter } from '../http/router'
 import { recordChange } from '../repo/audit'
+import { sha256Hex } from '../sha256-hex'
 import { Timestamp } from '../schemas/common'
 import type { Context } from 'hono'
 
@@ -21,11 +22,6 @@ export const FilterVersion = z
   .openapi('FilterVersion')
 
 const toVersion = (f: typeof filters.$inferSelect) => ({ name: f.name, version: f.version, sha256: f.sha256, size: f.size, abiVersion: f.abiVersion, createdAt: f.createdAt.toISOString() })
-
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const d = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>)
-  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, '0')).join('')
-}
 
 const pushFilter = createRoute({
   method: 'post',

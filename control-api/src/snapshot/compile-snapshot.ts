@@ -3,6 +3,9 @@ import type { AuthorizationPolicySpec, BackendPolicySpec, FaultPolicySpec, Filte
 import { canonicalJson } from '../../../mesh/src/snapshot/canonical-json'
 import { SNAPSHOT_SCHEMA, type OutboundService, type Snapshot, type SnapshotFilter } from '../../../mesh/src/snapshot/types'
 import { NotFound } from '../errors'
+import { sha256Hex } from '../sha256-hex'
+
+export { sha256Hex }
 import { policiesOf, type TenantModel } from './tenant-model'
 
 /** Every service's outbound view of the tenant is the same; build it once per model. */
@@ -64,11 +67,6 @@ export type CompiledSnapshot = {
   readonly body: string
   etag: string
   revision: number
-}
-
-export async function sha256Hex(s: string): Promise<string> {
-  const d = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(s))
-  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, '0')).join('')
 }
 
 const OUTBOUND_MARK = '\u0000OUTBOUND\u0000'
