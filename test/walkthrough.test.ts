@@ -2,6 +2,7 @@
 // scripts/walkthrough.sh (the weft CLI, sidecars, apps). If the product changes under the README, this fails.
 import { spawn, execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer as createNetServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -9,6 +10,23 @@ import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
+
+// The script's fixed ports (orders, two payments sidecars, three apps) relative to WALKTHROUGH_PORT_BASE.
+const OFFSETS = [0, 1, 2, 10, 11, 12, 20, 21, 22, 90, 91, 92]
+const free = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = createNetServer()
+    s.once('error', () => resolve(false))
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)))
+  })
+/** A base whose every port is free right now, so the walkthrough does not collide with whatever else runs. */
+async function freePortBase(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 17000 + Math.floor(Math.random() * 2000)
+    if ((await Promise.all(OFFSETS.map((o) => free(base + o)))).every(Boolean)) return base
+  }
+  throw new Error('no free port range for the walkthrough')
+}
 const run = promisify(execFile)
 const dirs: string[] = []
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
@@ -35,7 +53,7 @@ describe('the README walkthrough', () => {
       const operatorKey = /WEFT_OPERATOR_KEY=(wfo_\S+)/.exec(out)![1]!
       const { stdout } = await run('bash', ['scripts/walkthrough.sh'], {
         cwd: root,
-        env: { ...process.env, WEFT_URL: url, WEFT_OPERATOR_KEY: operatorKey, WEFT_API_KEY: '', WALKTHROUGH_STATE: join(dataDir, 'state'), WALKTHROUGH_PORT_BASE: String(17000 + Math.floor(Math.random() * 2000)) },
+        env: { ...process.env, WEFT_URL: url, WEFT_OPERATOR_KEY: operatorKey, WEFT_API_KEY: '', WALKTHROUGH_STATE: join(dataDir, 'state'), WALKTHROUGH_PORT_BASE: String(await freePortBase()) },
         timeout: 240_000,
         maxBuffer: 16 * 1024 * 1024,
       })
