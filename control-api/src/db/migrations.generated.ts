@@ -21,5 +21,9 @@ export const migrations: Migration[] = [
   {
     "tag": "0004_idempotency",
     "sql": "CREATE TABLE \"idempotency_keys\" (\n\t\"scope\" text NOT NULL,\n\t\"key\" text NOT NULL,\n\t\"fingerprint\" text NOT NULL,\n\t\"status\" integer,\n\t\"headers\" jsonb,\n\t\"body\" text,\n\t\"created_at\" timestamp (3) with time zone DEFAULT now() NOT NULL,\n\tCONSTRAINT \"idempotency_keys_scope_key_pk\" PRIMARY KEY(\"scope\",\"key\")\n);\n--> statement-breakpoint\nCREATE INDEX \"idempotency_keys_created_idx\" ON \"idempotency_keys\" USING btree (\"created_at\");"
+  },
+  {
+    "tag": "0005_service_dependencies",
+    "sql": "ALTER TABLE \"services\" ADD COLUMN \"dependencies\" jsonb;"
   }
 ]
