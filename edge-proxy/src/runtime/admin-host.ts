@@ -17,7 +17,7 @@ export function isLoopbackHost(host: string): boolean {
 export function adminBindHost(host: string | undefined, allowRemote: boolean): string {
   const h = host ?? DEFAULT_ADMIN_HOST
   if (!isLoopbackHost(h) && !allowRemote) {
-    throw new Error(
+    throw new RangeError(
       `the admin listener would bind to ${h}, which is not a loopback address: it serves the snapshot and metrics without authentication. Pass allowRemoteAdmin (--allow-remote-admin) if that is really meant`,
     )
   }

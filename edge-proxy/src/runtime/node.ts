@@ -10,7 +10,7 @@ import { FileSnapshotStore } from '../control/file-snapshot-store'
 import { createProxyCore, MetricsRegistry, PROMETHEUS_CONTENT_TYPE, upstreamUrl } from '../core/index'
 import type { ProxyLogger } from '../core/proxy-deps'
 import { adminBindHost } from './admin-host'
-import { createLimitedServer, DEFAULT_LISTENER_LIMITS, type ListenerLimits } from './listener-limits'
+import { checkListenerLimits, createLimitedServer, DEFAULT_LISTENER_LIMITS, type ListenerLimits } from './listener-limits'
 
 // DESIGN.md's ports: Istio's, so operators recognise them.
 export const DEFAULT_INBOUND_PORT = 15006
@@ -85,7 +85,7 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
   const stateDir = options.stateDir ?? join('.weft', 'sidecar', `${options.service}-${inboundPort}`)
   // Checked before anything starts: a sidecar must not come up with its admin exposed by mistake.
   const adminHost = adminBindHost(options.adminHost, options.allowRemoteAdmin === true)
-  const limits: ListenerLimits = { ...DEFAULT_LISTENER_LIMITS, ...options.limits }
+  const limits = checkListenerLimits({ ...DEFAULT_LISTENER_LIMITS, ...options.limits })
   const upstreamIdleMs = options.upstreamIdleTimeoutMs ?? DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS
 
   const control = createControlClient({
