@@ -33,4 +33,5 @@ export const PROXY_REASONS: Readonly<Record<WeftReason, ReasonInfo>> = Object.fr
   'body-too-large': { status: 413, title: 'The request body is too large' },
   'request-timeout': { status: 408, title: 'The request did not arrive in time' },
   'malformed-request': { status: 400, title: 'The request is not valid HTTP' },
+  'tunnel-unsupported': { status: 405, title: 'CONNECT tunnels are not supported' },
 })

@@ -276,3 +276,13 @@ describe('connection limit', () => {
 function connections(server: Server): Promise<number> {
   return new Promise((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))))
 }
+
+describe('CONNECT', () => {
+  it('answers 405 tunnel-unsupported instead of dropping the socket', async () => {
+    const { port, refusals } = await start({})
+    const r = await exchange(port, 'CONNECT payments:443 HTTP/1.1\r\nhost: payments:443\r\n\r\n')
+    expect(expectProblem(r, 405, 'tunnel-unsupported').detail).toContain('CONNECT payments:443: this listener opens no tunnels')
+    expect(r.closed).toBe(true)
+    expect(refusals).toEqual(['tunnel-unsupported'])
+  })
+})

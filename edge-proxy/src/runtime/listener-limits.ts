@@ -39,7 +39,7 @@ export const DEFAULT_LISTENER_LIMITS: Readonly<ListenerLimits> = Object.freeze({
 })
 
 /** Why a listener refused, as counted in `weft_listener_refusals_total`. */
-export type ListenerRefusal = 'header-too-large' | 'body-too-large' | 'request-timeout' | 'malformed-request' | 'connection-limit'
+export type ListenerRefusal = 'header-too-large' | 'body-too-large' | 'request-timeout' | 'malformed-request' | 'tunnel-unsupported' | 'connection-limit'
 
 export type LimitedServerOptions = {
   /** `inbound` or `outbound`: names the listener in logs and metrics. */
@@ -82,8 +82,20 @@ async function rawProblem(reason: WeftReason, detail: string): Promise<string> {
   return `${lines.join('\r\n')}\r\n\r\n${body}`
 }
 
+/**
+ * Writes the problem and closes: end(), not destroy(), since a reset could discard the answer before the client
+ * reads it; the timer stops a client that never closes its side from holding the socket.
+ */
+function answerRaw(socket: Socket, reason: WeftReason, detail: string): void {
+  void rawProblem(reason, detail).then((raw) => {
+    if (!socket.writable) return
+    socket.end(raw)
+    setTimeout(() => socket.destroy(), 1_000).unref()
+  })
+}
+
 /** What the parser's error means for the caller. */
-function clientErrorAnswer(code: string | undefined, limits: ListenerLimits): { refusal: Exclude<ListenerRefusal, 'connection-limit'>; detail: string } {
+function clientErrorAnswer(code: string | undefined, limits: ListenerLimits): { refusal: Exclude<ListenerRefusal, 'connection-limit' | 'tunnel-unsupported'>; detail: string } {
   switch (code) {
     case 'HPE_HEADER_OVERFLOW':
       return { refusal: 'header-too-large', detail: `the request line and headers exceed this listener's limit of ${limits.maxHeaderBytes} bytes` }
@@ -155,13 +167,16 @@ export function createLimitedServer(handler: (request: Request) => Promise<Respo
     const { refusal, detail } = clientErrorAnswer(err.code, limits)
     refused(refusal)
     logger.debug({ listener: name, refusal, code: err.code, remote: socket.remoteAddress }, 'request refused by a listener limit')
-    void rawProblem(refusal, detail).then((raw) => {
-      if (!socket.writable) return
-      // end(), not destroy(): a reset could discard the answer before the client reads it. The timer stops a
-      // client that never closes its side from holding the socket.
-      socket.end(raw)
-      setTimeout(() => socket.destroy(), 1_000).unref()
-    })
+    answerRaw(socket, refusal, detail)
+  })
+
+  // Without a listener Node drops CONNECT sockets unanswered. An app with HTTPS_PROXY pointing here would see
+  // a bare reset; tell it instead that mesh calls are plain http://<service>/ through the proxy.
+  server.on('connect', (req: IncomingMessage, socket: Socket) => {
+    refused('tunnel-unsupported')
+    socket.on('error', () => {})
+    const detail = `CONNECT ${req.url ?? ''}: this listener opens no tunnels; call http://<service>/… through it (the sidecar adds identity, the mesh needs no TLS from the app)`
+    answerRaw(socket, 'tunnel-unsupported', detail)
   })
 
   // Node >= 18.6 reports connections it closed for maxConnections; logged at most once a second.

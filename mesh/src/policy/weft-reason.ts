@@ -51,6 +51,8 @@ export type WeftReason =
   | 'request-timeout'
   /** The request could not be parsed as HTTP/1.1. */
   | 'malformed-request'
+  /** A CONNECT request: the sidecar's listeners proxy HTTP requests by service name, they open no tunnels. */
+  | 'tunnel-unsupported'
 
 /** A request the proxy answers itself instead of forwarding, and why in words. */
 export type Refusal = { readonly reason: WeftReason; readonly detail: string }
