@@ -23,6 +23,13 @@ export function bodyTooLarge(limit: number, method: string, known: number | null
 
 type Init = RequestInit & { duplex?: 'half' }
 
+/** The declared length when a Content-Length value is over `maxBytes`, else null. */
+export function declaredOverLimit(contentLength: string | null | undefined, maxBytes: number): number | null {
+  if (contentLength === null || contentLength === undefined || !/^\d+$/.test(contentLength)) return null
+  const n = Number(contentLength)
+  return n > maxBytes ? n : null
+}
+
 /**
  * Wraps a handler so that no request body longer than `maxBytes` reaches it. A declared Content-Length over
  * the limit is answered 413 before anything is read. Otherwise the body is counted as it streams; on the first
@@ -32,10 +39,10 @@ type Init = RequestInit & { duplex?: 'half' }
  */
 export function withBodyLimit(handler: (request: Request) => Promise<Response>, maxBytes: number, onRefused?: () => void): (request: Request) => Promise<Response> {
   return async (request) => {
-    const declared = request.headers.get('content-length')
-    if (declared !== null && /^\d+$/.test(declared) && Number(declared) > maxBytes) {
+    const declared = declaredOverLimit(request.headers.get('content-length'), maxBytes)
+    if (declared !== null) {
       onRefused?.()
-      return bodyTooLarge(maxBytes, request.method, Number(declared))
+      return bodyTooLarge(maxBytes, request.method, declared)
     }
     if (request.body === null) return handler(request)
 

@@ -286,3 +286,28 @@ describe('CONNECT', () => {
     expect(refusals).toEqual(['tunnel-unsupported'])
   })
 })
+
+describe('Expect: 100-continue and Host', () => {
+  it('sends no 100 Continue for a body declared too large, and does for one within the limit', async () => {
+    const { port } = await start({ maxBodyBytes: 100 }, async (r) => new Response(`got ${(await r.text()).length}`))
+    const big = await exchange(port, 'POST / HTTP/1.1\r\nhost: a\r\nexpect: 100-continue\r\ncontent-length: 101\r\n\r\n')
+    expect(big.text).not.toContain('100 Continue')
+    expectProblem(big, 413, 'body-too-large')
+
+    const socket = await open(port)
+    let text = ''
+    socket.on('data', (d) => (text += d))
+    socket.write('POST / HTTP/1.1\r\nhost: a\r\nexpect: 100-continue\r\ncontent-length: 5\r\nconnection: close\r\n\r\n')
+    for (const until = Date.now() + 2_000; !text.includes('100 Continue') && Date.now() < until; ) await sleep(10)
+    expect(text).toMatch(/^HTTP\/1\.1 100 Continue\r\n/)
+    socket.write('hello')
+    await new Promise((r) => socket.on('close', r))
+    expect(text).toMatch(/HTTP\/1\.1 200 OK[\s\S]*got 5$/)
+  })
+
+  it('answers an HTTP/1.1 request without Host with 400 malformed-request', async () => {
+    const { port, refusals } = await start({})
+    expect(expectProblem(await exchange(port, 'GET / HTTP/1.1\r\n\r\n'), 400, 'malformed-request').detail).toBe('an HTTP/1.1 request without a Host header')
+    expect(refusals).toEqual(['malformed-request'])
+  })
+})

@@ -7,7 +7,7 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import type { Socket } from 'node:net'
 import type { WeftReason } from '../../../mesh/src/policy/index'
 import { problemResponse, type ProxyLogger } from '../core/index'
-import { withBodyLimit } from './body-limit'
+import { declaredOverLimit, withBodyLimit } from './body-limit'
 
 export type ListenerLimits = {
   /** Request line plus headers, in bytes (Envoy `max_request_headers_kb`: 60 KiB). Node's `maxHeaderSize`. */
@@ -123,23 +123,35 @@ export function createLimitedServer(handler: (request: Request) => Promise<Respo
   const refused = (refusal: ListenerRefusal) => options.onRefusal?.(name, refusal)
   const fetchListener = getRequestListener(withBodyLimit(handler, limits.maxBodyBytes, () => refused('body-too-large')))
 
-  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+  /** What the request's head alone disqualifies it for, before any handler runs. */
+  const refusalOf = (req: IncomingMessage): { refusal: 'header-too-large' | 'malformed-request'; detail: string } | null => {
     // rawHeaders holds every field line as received (maxHeadersCount only trims `req.headers`).
     const count = req.rawHeaders.length / 2
-    if (count > limits.maxHeaders) {
-      refused('header-too-large')
-      const response = problemResponse('header-too-large', {
-        detail: `the request has ${count} header fields; this listener allows ${limits.maxHeaders}`,
-        headers: { connection: 'close' },
-        method: req.method,
-      })
-      void response.text().then((body) => {
-        res.writeHead(response.status, { ...Object.fromEntries(response.headers), 'content-length': Buffer.byteLength(body) })
-        res.end(body)
-      })
+    if (count > limits.maxHeaders) return { refusal: 'header-too-large', detail: `the request has ${count} header fields; this listener allows ${limits.maxHeaders}` }
+    // Node's own check (requireHostHeader) would answer a bare 400.
+    if (req.httpVersion === '1.1' && req.headers.host === undefined) return { refusal: 'malformed-request', detail: 'an HTTP/1.1 request without a Host header' }
+    return null
+  }
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const early = refusalOf(req)
+    if (early === null) {
+      void fetchListener(req, res)
       return
     }
-    void fetchListener(req, res)
+    refused(early.refusal)
+    const response = problemResponse(early.refusal, { detail: early.detail, headers: { connection: 'close' }, method: req.method })
+    void response.text().then((body) => {
+      res.writeHead(response.status, { ...Object.fromEntries(response.headers), 'content-length': Buffer.byteLength(body) })
+      res.end(body)
+    })
+  }
+
+  // `Expect: 100-continue`: a client that waits for leave to send gets none for a request refused anyway, so
+  // it never uploads a body that is declared too large (Node would send 100 Continue unconditionally).
+  const onCheckContinue = (req: IncomingMessage, res: ServerResponse) => {
+    if (declaredOverLimit(req.headers['content-length'], limits.maxBodyBytes) === null && refusalOf(req) === null) res.writeContinue()
+    onRequest(req, res)
   }
 
   const server = createServer(
@@ -149,9 +161,11 @@ export function createLimitedServer(handler: (request: Request) => Promise<Respo
       requestTimeout: limits.requestTimeoutMs,
       keepAliveTimeout: limits.idleTimeoutMs,
       connectionsCheckingInterval: connectionsCheckingInterval(limits),
+      requireHostHeader: false,
     },
     onRequest,
   )
+  server.on('checkContinue', onCheckContinue)
   if (limits.maxConnections > 0) server.maxConnections = limits.maxConnections
 
   // Sockets already answered: the parser reports further errors on them (EOF after our answer), ignored.

@@ -10,6 +10,7 @@ import { FileSnapshotStore } from '../control/file-snapshot-store'
 import { createProxyCore, MetricsRegistry, PROMETHEUS_CONTENT_TYPE, upstreamUrl } from '../core/index'
 import type { ProxyLogger } from '../core/proxy-deps'
 import { adminBindHost } from './admin-host'
+import { createUpstreamPool } from './upstream-pool'
 import { checkListenerLimits, createLimitedServer, DEFAULT_LISTENER_LIMITS, type ListenerLimits } from './listener-limits'
 
 // DESIGN.md's ports: Istio's, so operators recognise them.
@@ -20,11 +21,7 @@ export const DEFAULT_ADMIN_PORT = 15000
 export const DEFAULT_DRAIN_MS = 5_000
 // Short TTL: a sidecar that dies leaves routing within ~10 s plus the control API's sweep.
 export const DEFAULT_ENDPOINT_TTL_SECONDS = 10
-/**
- * Idle keep-alive connections to upstreams and the app are closed after this, also when the server's
- * `Keep-Alive: timeout=` hint is longer. Shorter than the listeners' idle timeout, so that the client side
- * (here) closes first and a request never races the server's close.
- */
+/** Idle pooled connections to upstreams and the app close after this (see createUpstreamPool). */
 export const DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS = 30_000
 
 export type SidecarOptions = {
@@ -97,10 +94,8 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
     labels,
     store: new FileSnapshotStore(stateDir),
   })
-  // Keep-alive pools per upstream origin; pipelining off (HTTP/1.1 servers rarely handle it well).
-  const pool = { keepAliveTimeout: upstreamIdleMs, keepAliveMaxTimeout: upstreamIdleMs, connections: 256, pipelining: 1 }
-  const agent = new Agent(pool)
-  const appAgent = new Agent(pool)
+  const agent = createUpstreamPool(upstreamIdleMs)
+  const appAgent = createUpstreamPool(upstreamIdleMs)
   const send = (url: string, request: Request, dispatcher: Agent) =>
     undiciFetch(url, {
       method: request.method,
