@@ -44,7 +44,11 @@ export function withBodyLimit(handler: (request: Request) => Promise<Response>, 
       onRefused?.()
       return bodyTooLarge(maxBytes, request.method, declared)
     }
-    if (request.body === null) return handler(request)
+    // A body framed by a Content-Length within the limit needs no counting: the HTTP/1.1 parser in front of
+    // this (Node's llhttp) reads exactly that many bytes and refuses Content-Length with Transfer-Encoding.
+    // Only chunked bodies pay for the counting stream.
+    const length = request.headers.get('content-length')
+    if (request.body === null || (length !== null && /^\d+$/.test(length))) return handler(request)
 
     const refused = new AbortController()
     let seen = 0

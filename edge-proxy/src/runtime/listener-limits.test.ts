@@ -311,3 +311,16 @@ describe('Expect: 100-continue and Host', () => {
     expect(refusals).toEqual(['malformed-request'])
   })
 })
+
+describe('Content-Length framing', () => {
+  it('never hands the handler more bytes than a Content-Length within the limit declares', async () => {
+    const { port } = await start({ maxBodyBytes: 10 }, async (r) => new Response(`got ${JSON.stringify(await r.text())}`))
+    // 10 declared, more sent: the parser takes 10 as the body and reads what follows as the next request.
+    const r = await exchange(port, `POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 10\r\n\r\n${'a'.repeat(10)}POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 2\r\nconnection: close\r\n\r\nbb`)
+    expect(r.status).toBe(200)
+    expect(r.text.match(/got "[ab]*"/g)).toEqual(['got "aaaaaaaaaa"', 'got "bb"'])
+    // Content-Length together with Transfer-Encoding (request smuggling) is refused outright.
+    const smuggled = await exchange(port, 'POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n')
+    expectProblem(smuggled, 400, 'malformed-request')
+  })
+})
