@@ -324,3 +324,22 @@ describe('Content-Length framing', () => {
     expectProblem(smuggled, 400, 'malformed-request')
   })
 })
+
+describe('requests the adapter cannot turn into a Request', () => {
+  it('answers a bad absolute-form target and a Host-less HTTP/1.0 request with 400 malformed-request', async () => {
+    const { port, refusals } = await start({})
+    expect(expectProblem(await exchange(port, 'GET http://a:99999/x HTTP/1.1\r\nhost: a\r\n\r\n'), 400, 'malformed-request').detail).toContain('the request target cannot be used')
+    expectProblem(await exchange(port, 'GET /x HTTP/1.0\r\n\r\n'), 400, 'malformed-request')
+    expect(refusals).toEqual(['malformed-request', 'malformed-request'])
+  })
+
+  it('answers a handler that throws with 500 proxy-error, logged', async () => {
+    const { port, logger } = await start({}, async () => {
+      throw new Error('boom')
+    })
+    const r = await exchange(port, 'GET / HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n')
+    expect(r.status).toBe(500)
+    expect(r.headers['weft-reason']).toBe('proxy-error')
+    expect(logger.lines.some((l) => l.level === 'error' && String((l.obj as { err?: string }).err).includes('boom'))).toBe(true)
+  })
+})

@@ -2,7 +2,7 @@
 // edge proxy" guide: header size and count, request/headers/idle timeouts, body size, connection count. Each
 // refusal the proxy can still answer is problem+json with a `Weft-Reason`, like every other proxy-made answer;
 // Node's own bare 400/408/431 replies are taken over for that.
-import { getRequestListener } from '@hono/node-server'
+import { getRequestListener, RequestError } from '@hono/node-server'
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { WeftReason } from '../../../mesh/src/policy/index'
@@ -121,7 +121,18 @@ export function createLimitedServer(handler: (request: Request) => Promise<Respo
   const limits = checkListenerLimits(options.limits)
   const { name, logger } = options
   const refused = (refusal: ListenerRefusal) => options.onRefusal?.(name, refusal)
-  const fetchListener = getRequestListener(withBodyLimit(handler, limits.maxBodyBytes, () => refused('body-too-large')))
+  const fetchListener = getRequestListener(withBodyLimit(handler, limits.maxBodyBytes, () => refused('body-too-large')), {
+    // The adapter's own refusals (a bad absolute-form URL, no host at all) and a handler that threw: without
+    // this they are bare 400/500s.
+    errorHandler: (err) => {
+      if (err instanceof RequestError) {
+        refused('malformed-request')
+        return problemResponse('malformed-request', { detail: `the request target cannot be used: ${err.message}`, headers: { connection: 'close' } })
+      }
+      logger.error({ listener: name, err: String(err), stack: (err as Error)?.stack }, 'request handler failed')
+      return problemResponse('proxy-error', { detail: 'the proxy failed while handling this request; see its log' })
+    },
+  })
 
   /** What the request's head alone disqualifies it for, before any handler runs. */
   const refusalOf = (req: IncomingMessage): { refusal: 'header-too-large' | 'malformed-request'; detail: string } | null => {
