@@ -102,7 +102,7 @@ function clientErrorAnswer(code: string | undefined, limits: ListenerLimits): { 
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return {
         refusal: 'request-timeout',
-        detail: `the request did not arrive in time (headers within ${limits.headersTimeoutMs}ms, the whole request within ${limits.requestTimeoutMs}ms)`,
+        detail: `the request did not arrive in time (headers within ${limits.headersTimeoutMs}ms${limits.requestTimeoutMs > 0 ? `, the whole request within ${limits.requestTimeoutMs}ms` : ''})`,
       }
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
       return { refusal: 'body-too-large', detail: 'the chunk extensions of the request body are too large' }
