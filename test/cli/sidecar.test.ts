@@ -40,7 +40,7 @@ describe.skipIf(!existsSync(RUNTIME))('weft sidecar with the Node runtime', () =
     const [app, inbound, outbound, admin] = [await freePort(), await freePort(), await freePort(), await freePort()]
     child = spawn(
       process.execPath,
-      [WEFT_BIN, 'sidecar', '--app-port', String(app), '--inbound-port', String(inbound), '--outbound-port', String(outbound), '--admin-port', String(admin), '--labels', 'version=v1', '--state-dir', `${s.home}/state`],
+      [WEFT_BIN, 'sidecar', '--app-port', String(app), '--inbound-port', String(inbound), '--outbound-port', String(outbound), '--admin-port', String(admin), '--labels', 'version=v1', '--state-dir', `${s.home}/state`, '--max-headers', '20', '--max-body-bytes', '1KiB'],
       { env: { PATH: process.env.PATH!, HOME: s.home, WEFT_URL: s.url, WEFT_JOIN_TOKEN: token, WEFT_SERVICE: 'payments' } },
     )
     let stderr = ''
@@ -51,9 +51,22 @@ describe.skipIf(!existsSync(RUNTIME))('weft sidecar with the Node runtime', () =
       })
       child!.once('exit', (code) => reject(new Error(`sidecar exited ${code}: ${stderr}`)))
     })
-    child.stdout!.resume()
+    let stdout = ''
+    child.stdout!.on('data', (d) => (stdout += d))
     await running
     expect(stderr).toContain(`inbound :${inbound} → app :${app}, outbound :${outbound}, admin :${admin}`)
+    // The structured start line: admin on loopback, the flags' limits over the defaults.
+    for (const until = Date.now() + 5_000; !stdout.includes('"sidecar listening"') && Date.now() < until; ) await new Promise((r) => setTimeout(r, 20))
+    const started = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => l.msg === 'sidecar listening')
+    expect(started.hosts).toEqual({ inbound: '0.0.0.0', outbound: '127.0.0.1', admin: '127.0.0.1' })
+    expect(started.limits).toMatchObject({ maxHeaders: 20, maxBodyBytes: 1024, maxHeaderBytes: 61440, headersTimeoutMs: 10000 })
+    // The limits hold on the inbound listener, answered as problem+json.
+    const many = Object.fromEntries(Array.from({ length: 25 }, (_, i) => [`x-h${i}`, 'v']))
+    const tooMany = await fetch(`http://127.0.0.1:${inbound}/`, { headers: many })
+    expect([tooMany.status, tooMany.headers.get('weft-reason'), tooMany.headers.get('content-type')]).toEqual([431, 'header-too-large', 'application/problem+json'])
+    const tooBig = await fetch(`http://127.0.0.1:${inbound}/`, { method: 'POST', body: 'x'.repeat(2000) })
+    expect([tooBig.status, tooBig.headers.get('weft-reason')]).toEqual([413, 'body-too-large'])
+    expect(await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text()).toContain('weft_listener_refusals_total{listener="inbound",reason="body-too-large"} 1')
     // Registration runs in the background (it must not hold a sidecar that starts during an outage).
     let eps: any[] = []
     for (const until = Date.now() + 10_000; eps.length === 0 && Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {

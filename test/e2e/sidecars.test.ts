@@ -206,6 +206,24 @@ describe('Node sidecars end to end (PGlite control API)', () => {
     await write('DELETE', '/v1/policies/payments-filters')
   })
 
+  it('refuses absolute-form requests for hosts that are not mesh services, without reaching them', async () => {
+    const before = Object.values(apps).reduce((n, a) => n + a.seen.length, 0)
+    // An outside name, and the callee's app by address (a way around its sidecar): neither is a mesh service.
+    for (const [url, host] of [
+      ['http://example.com/x', 'example.com'],
+      [`http://127.0.0.1:${apps['payments-v1']!.port}/bypass`, '127.0.0.1'],
+    ] as const) {
+      const r = await undiciFetch(url, { dispatcher: viaOrders })
+      expect(r.status).toBe(503)
+      expect(r.headers.get('weft-reason')).toBe('unknown-service')
+      expect(r.headers.get('content-type')).toBe('application/problem+json')
+      expect(((await r.json()) as { detail: string }).detail).toBe(`"${host}" is not in the snapshot of "orders": no such service, or it may not be called from here`)
+    }
+    expect(Object.values(apps).reduce((n, a) => n + a.seen.length, 0)).toBe(before)
+    // The sidecars' listeners run with the hardening defaults; admin only on loopback.
+    for (const s of Object.values(sidecars)) expect(s.hosts).toEqual({ inbound: '0.0.0.0', outbound: '127.0.0.1', admin: '127.0.0.1' })
+  })
+
   it('exposes live proxies and Prometheus metrics', async () => {
     const proxies = await h.request('GET', '/v1/proxies', { key })
     expect(proxies.body.items.map((p: any) => p.service).sort()).toEqual(['orders', 'payments', 'payments'])

@@ -29,4 +29,9 @@ export const PROXY_REASONS: Readonly<Record<WeftReason, ReasonInfo>> = Object.fr
   // A filter's own local response keeps the filter's status; this is only the fallback.
   'filter-response': { status: 403, title: 'Answered by a filter of the FilterChain' },
   'proxy-error': { status: 500, title: 'Internal proxy error' },
+  'header-too-large': { status: 431, title: 'Request header fields too large' },
+  'body-too-large': { status: 413, title: 'The request body is too large' },
+  'request-timeout': { status: 408, title: 'The request did not arrive in time' },
+  'malformed-request': { status: 400, title: 'The request is not valid HTTP' },
+  'tunnel-unsupported': { status: 405, title: 'CONNECT tunnels are not supported' },
 })

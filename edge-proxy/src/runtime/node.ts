@@ -7,8 +7,11 @@ import { pino } from 'pino'
 import { Agent, fetch as undiciFetch } from 'undici'
 import { createControlClient } from '../control/index'
 import { FileSnapshotStore } from '../control/file-snapshot-store'
-import { createProxyCore, PROMETHEUS_CONTENT_TYPE, upstreamUrl } from '../core/index'
+import { createProxyCore, MetricsRegistry, PROMETHEUS_CONTENT_TYPE, upstreamUrl } from '../core/index'
 import type { ProxyLogger } from '../core/proxy-deps'
+import { adminBindHost } from './admin-host'
+import { createUpstreamPool } from './upstream-pool'
+import { checkListenerLimits, createLimitedServer, DEFAULT_LISTENER_LIMITS, type ListenerLimits } from './listener-limits'
 
 // DESIGN.md's ports: Istio's, so operators recognise them.
 export const DEFAULT_INBOUND_PORT = 15006
@@ -18,6 +21,8 @@ export const DEFAULT_ADMIN_PORT = 15000
 export const DEFAULT_DRAIN_MS = 5_000
 // Short TTL: a sidecar that dies leaves routing within ~10 s plus the control API's sweep.
 export const DEFAULT_ENDPOINT_TTL_SECONDS = 10
+/** Idle pooled connections to upstreams and the app close after this (see createUpstreamPool). */
+export const DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS = 30_000
 
 export type SidecarOptions = {
   controlUrl: string
@@ -36,10 +41,19 @@ export type SidecarOptions = {
   advertiseAddress?: string
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent'
   drainMs?: number
+  /** Limits of the inbound and outbound listeners; each unset one keeps its default (DEFAULT_LISTENER_LIMITS). */
+  limits?: Partial<ListenerLimits>
+  /** Idle keep-alive connections in the undici pools (to upstreams and to the app) close after this. */
+  upstreamIdleTimeoutMs?: number
+  /** Where admin binds; loopback only unless `allowRemoteAdmin` (it serves the snapshot without authentication). */
+  adminHost?: string
+  allowRemoteAdmin?: boolean
 }
 
 export type Sidecar = {
   ports: { inbound: number; outbound: number; admin: number }
+  /** The addresses the listeners are bound to. */
+  hosts: { inbound: string; outbound: string; admin: string }
   proxyId: string
   /** Drains: marks the endpoint draining, stops accepting, waits for in-flight requests, deregisters. */
   close(): Promise<void>
@@ -55,12 +69,21 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   })
 }
 
+function boundHost(server: Server): string {
+  const a = server.address()
+  return typeof a === 'object' && a ? a.address : ''
+}
+
 export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
   const inboundPort = options.inboundPort ?? DEFAULT_INBOUND_PORT
   const appHost = options.appHost ?? '127.0.0.1'
   const labels = options.labels ?? {}
   const logger = pino({ level: options.logLevel ?? 'info', base: { component: 'weft-sidecar', service: options.service } }) as unknown as ProxyLogger
   const stateDir = options.stateDir ?? join('.weft', 'sidecar', `${options.service}-${inboundPort}`)
+  // Checked before anything starts: a sidecar must not come up with its admin exposed by mistake.
+  const adminHost = adminBindHost(options.adminHost, options.allowRemoteAdmin === true)
+  const limits = checkListenerLimits({ ...DEFAULT_LISTENER_LIMITS, ...options.limits })
+  const upstreamIdleMs = options.upstreamIdleTimeoutMs ?? DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS
 
   const control = createControlClient({
     controlUrl: options.controlUrl,
@@ -71,9 +94,8 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
     labels,
     store: new FileSnapshotStore(stateDir),
   })
-  // Keep-alive pools per upstream origin; pipelining off (HTTP/1.1 servers rarely handle it well).
-  const agent = new Agent({ keepAliveTimeout: 30_000, connections: 256, pipelining: 1 })
-  const appAgent = new Agent({ keepAliveTimeout: 30_000, connections: 256, pipelining: 1 })
+  const agent = createUpstreamPool(upstreamIdleMs)
+  const appAgent = createUpstreamPool(upstreamIdleMs)
   const send = (url: string, request: Request, dispatcher: Agent) =>
     undiciFetch(url, {
       method: request.method,
@@ -134,9 +156,19 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
     }
   }
 
-  const inbound = createAdaptorServer({ fetch: counted((req) => core.inbound(req)) }) as Server
+  // Refusals by the listener limits, appended to /metrics beside the core's series.
+  const listenerMetrics = new MetricsRegistry()
+  const refusals = listenerMetrics.counter('weft_listener_refusals_total', 'Requests or connections refused by a listener limit.', ['listener', 'reason'])
+  const limited = { limits, logger, onRefusal: (listener: string, reason: string) => refusals.inc([listener, reason]) }
+  const inbound = createLimitedServer(
+    counted((req) => core.inbound(req)),
+    { name: 'inbound', ...limited },
+  )
   // An HTTP proxy: the app sends absolute-form requests (`GET http://payments/charge`); the host names the service.
-  const outbound = createAdaptorServer({ fetch: counted((req) => core.outbound(req, new URL(req.url).hostname)) }) as Server
+  const outbound = createLimitedServer(
+    counted((req) => core.outbound(req, new URL(req.url).hostname)),
+    { name: 'outbound', ...limited },
+  )
   const admin = createAdaptorServer({
     fetch: async (req) => {
       const path = new URL(req.url).pathname
@@ -145,7 +177,7 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
         const ready = control.snapshot() !== null && !draining
         return Response.json({ ready, state: status.state, revision: control.snapshot()?.revision ?? null }, { status: ready ? 200 : 503 })
       }
-      if (path === '/metrics') return new Response(core.metrics.render(), { headers: { 'Content-Type': PROMETHEUS_CONTENT_TYPE } })
+      if (path === '/metrics') return new Response(core.metrics.render() + listenerMetrics.render(), { headers: { 'Content-Type': PROMETHEUS_CONTENT_TYPE } })
       if (path === '/config_dump') return Response.json({ status, endpoints: core.endpoints(), stats: core.stats(), snapshot: control.snapshot() })
       return Response.json({ paths: ['/ready', '/config_dump', '/metrics'] }, { status: 404 })
     },
@@ -156,17 +188,19 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
     inbound: await listen(inbound, inboundPort, '0.0.0.0'),
     outbound: await listen(outbound, options.outboundPort ?? DEFAULT_OUTBOUND_PORT, '127.0.0.1'),
     // Admin exposes the snapshot and metrics: loopback only (Envoy's edge hardening guide).
-    admin: await listen(admin, options.adminPort ?? DEFAULT_ADMIN_PORT, '127.0.0.1'),
+    admin: await listen(admin, options.adminPort ?? DEFAULT_ADMIN_PORT, adminHost),
   }
+  const hosts = { inbound: boundHost(inbound), outbound: boundHost(outbound), admin: boundHost(admin) }
   // In the background: registration retries while the control API is unreachable, and a sidecar restarted
   // during an outage must serve from its persisted snapshot meanwhile (callers still know its endpoint).
   control
     .registerEndpoint({ address: options.advertiseAddress ?? '127.0.0.1', port: ports.inbound, zone: options.zone, labels, ttlSeconds: DEFAULT_ENDPOINT_TTL_SECONDS })
     .catch((err: unknown) => logger.error({ err: String(err) }, 'endpoint registration failed; inbound traffic will not be routed here'))
-  logger.info({ ports, proxyId: control.proxyId, stateDir }, 'sidecar listening')
+  logger.info({ ports, hosts, proxyId: control.proxyId, stateDir, limits }, 'sidecar listening')
 
   return {
     ports,
+    hosts,
     proxyId: control.proxyId,
     async close() {
       draining = true

@@ -42,6 +42,17 @@ export type WeftReason =
   | 'filter-response'
   /** A bug in the proxy: logged with the error; the request was not forwarded. */
   | 'proxy-error'
+  // --- the sidecar's listener limits (Envoy's edge hardening defaults) ---------------------------------
+  /** The request's headers are larger than the listener allows (total size or count). */
+  | 'header-too-large'
+  /** The request body is (or was declared) longer than the listener allows. */
+  | 'body-too-large'
+  /** The request (headers, or headers and body) did not arrive within the listener's timeout. */
+  | 'request-timeout'
+  /** The request could not be parsed as HTTP/1.1. */
+  | 'malformed-request'
+  /** A CONNECT request: the sidecar's listeners proxy HTTP requests by service name, they open no tunnels. */
+  | 'tunnel-unsupported'
 
 /** A request the proxy answers itself instead of forwarding, and why in words. */
 export type Refusal = { readonly reason: WeftReason; readonly detail: string }

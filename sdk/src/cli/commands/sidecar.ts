@@ -22,7 +22,23 @@ export type SidecarOptions = {
   adminPort: number
   stateDir?: string
   zone?: string
+  /** Listener hardening limits; each one left out keeps the runtime's default (Envoy's edge guide). */
+  limits?: ListenerLimitFlags
+  upstreamIdleTimeoutMs?: number
+  adminHost?: string
+  allowRemoteAdmin?: boolean
 }
+
+/** The runtime's `ListenerLimits` (edge-proxy/src/runtime/listener-limits.ts), as far as flags set them. */
+export type ListenerLimitFlags = Partial<{
+  maxHeaderBytes: number
+  maxHeaders: number
+  maxBodyBytes: number
+  headersTimeoutMs: number
+  requestTimeoutMs: number
+  idleTimeoutMs: number
+  maxConnections: number
+}>
 
 type SidecarFlags = {
   controlUrl?: string
@@ -35,6 +51,36 @@ type SidecarFlags = {
   adminPort?: string
   stateDir?: string
   zone?: string
+  maxHeaderBytes?: string
+  maxHeaders?: string
+  maxBodyBytes?: string
+  headersTimeout?: string
+  requestTimeout?: string
+  idleTimeout?: string
+  upstreamIdleTimeout?: string
+  maxConnections?: string
+  adminHost?: string
+  allowRemoteAdmin?: boolean
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3 }
+
+/** Bytes: `65536`, `60KiB`, `10MiB` (also kB/MB/GB, powers of ten). */
+export function sizeOf(value: string, flag: string): number {
+  const m = /^(\d+)\s*([a-z]*)$/i.exec(value.trim())
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined
+  const n = m && unit !== undefined ? Number(m[1]) * unit : NaN
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} must be a size such as 65536, 60KiB or 10MiB (got ${JSON.stringify(value)})`)
+  return n
+}
+
+/** Milliseconds: `500ms`, `10s`, `5m`, `1h`; `0` where the flag allows turning the timeout off. */
+export function durationOf(value: string, flag: string, allowZero = false): number {
+  if (allowZero && value.trim() === '0') return 0
+  const m = /^(\d+)(ms|s|m|h)$/.exec(value.trim())
+  const n = m ? Number(m[1]) * { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'] : NaN
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} must be a duration such as 500ms, 10s or 5m${allowZero ? ', or 0 for none' : ''} (got ${JSON.stringify(value)})`)
+  return n
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
@@ -68,6 +114,20 @@ export function sidecarOptions(flags: SidecarFlags, env: Record<string, string |
   const labels = check(() => labelsOf(flags.labels ? [flags.labels] : [], '--labels'))
   const ports = [appPort, inboundPort, outboundPort, adminPort].filter((p) => p !== undefined)
   if (new Set(ports).size !== ports.length) problems.push('--app-port, --inbound-port, --outbound-port and --admin-port must all differ')
+  const limits: ListenerLimitFlags = {}
+  const set = <K extends keyof ListenerLimitFlags>(key: K, raw: string | undefined, parse: (v: string) => number) => {
+    if (raw === undefined) return
+    const v = check(() => parse(raw))
+    if (v !== undefined) limits[key] = v
+  }
+  set('maxHeaderBytes', flags.maxHeaderBytes, (v) => sizeOf(v, '--max-header-bytes'))
+  set('maxHeaders', flags.maxHeaders, (v) => intOf(v, '--max-headers', 1, 10_000))
+  set('maxBodyBytes', flags.maxBodyBytes, (v) => sizeOf(v, '--max-body-bytes'))
+  set('headersTimeoutMs', flags.headersTimeout, (v) => durationOf(v, '--headers-timeout'))
+  set('requestTimeoutMs', flags.requestTimeout, (v) => durationOf(v, '--request-timeout', true))
+  set('idleTimeoutMs', flags.idleTimeout, (v) => durationOf(v, '--idle-timeout'))
+  set('maxConnections', flags.maxConnections, (v) => intOf(v, '--max-connections', 0, 1_000_000))
+  const upstreamIdleTimeoutMs = flags.upstreamIdleTimeout === undefined ? undefined : check(() => durationOf(flags.upstreamIdleTimeout!, '--upstream-idle-timeout'))
   if (problems.length) throw new UsageError(`weft sidecar:\n  ${problems.join('\n  ')}`)
   return {
     controlUrl: controlUrl!,
@@ -81,6 +141,10 @@ export function sidecarOptions(flags: SidecarFlags, env: Record<string, string |
     // Left out when not given, so the runtime's own defaults apply.
     ...(flags.stateDir === undefined ? {} : { stateDir: flags.stateDir }),
     ...(flags.zone === undefined ? {} : { zone: flags.zone }),
+    ...(Object.keys(limits).length === 0 ? {} : { limits }),
+    ...(upstreamIdleTimeoutMs === undefined ? {} : { upstreamIdleTimeoutMs }),
+    ...(flags.adminHost === undefined ? {} : { adminHost: flags.adminHost }),
+    ...(flags.allowRemoteAdmin === true ? { allowRemoteAdmin: true } : {}),
   }
 }
 
@@ -98,10 +162,25 @@ export function registerSidecar(program: Command, ctx: Context): void {
     .option('--admin-port <port>', `admin: /ready, /config_dump, /metrics (default ${DEFAULT_ADMIN_PORT})`)
     .option('--state-dir <dir>', 'where the last good snapshot is kept')
     .option('--zone <zone>', 'the locality of this endpoint')
+    // Listener hardening (Envoy's edge guide); the defaults are the runtime's.
+    .option('--max-header-bytes <size>', 'request line + headers, e.g. 60KiB (default 60KiB): 431 beyond')
+    .option('--max-headers <n>', 'header fields per request (default 100): 431 beyond')
+    .option('--max-body-bytes <size>', 'request body, e.g. 10MiB (default 10MiB): 413 beyond')
+    .option('--headers-timeout <duration>', 'until the request headers are in (default 10s): 408 after')
+    .option('--request-timeout <duration>', 'until the whole request is in, body included (default 5m; 0: none): 408 after')
+    .option('--idle-timeout <duration>', 'an idle keep-alive connection is closed after (default 5m)')
+    .option('--upstream-idle-timeout <duration>', 'idle pooled connections to upstreams and the app close after (default 30s)')
+    .option('--max-connections <n>', 'open connections per listener (default 10000; 0: unlimited)')
+    .option('--admin-host <host>', 'where admin listens (default 127.0.0.1; loopback only unless --allow-remote-admin)')
+    .option('--allow-remote-admin', 'allow a non-loopback --admin-host (admin serves the snapshot without authentication)')
     .action(async (flags: SidecarFlags) => {
       const options = sidecarOptions(flags, ctx.io.env)
       const runtime = await loadRuntime()
-      const sidecar = await runtime.runSidecar(options)
+      const sidecar = await runtime.runSidecar(options).catch((err: unknown) => {
+        // The runtime checks its options (admin host, limits) before starting, with RangeError: a usage problem.
+        if (err instanceof RangeError) throw new UsageError(`weft sidecar: ${err.message}`)
+        throw err
+      })
       const ports = sidecar?.ports
       ctx.io.err(
         `weft sidecar for ${options.service} running` +

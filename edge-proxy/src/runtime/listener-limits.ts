@@ -1,0 +1,221 @@
+// The hardening limits of the sidecar's inbound and outbound listeners, after Envoy's "Configuring Envoy as an
+// edge proxy" guide: header size and count, request/headers/idle timeouts, body size, connection count. Each
+// refusal the proxy can still answer is problem+json with a `Weft-Reason`, like every other proxy-made answer;
+// Node's own bare 400/408/431 replies are taken over for that.
+import { getRequestListener, RequestError } from '@hono/node-server'
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import type { WeftReason } from '../../../mesh/src/policy/index'
+import { problemResponse, type ProxyLogger } from '../core/index'
+import { declaredOverLimit, withBodyLimit } from './body-limit'
+
+export type ListenerLimits = {
+  /** Request line plus headers, in bytes (Envoy `max_request_headers_kb`: 60 KiB). Node's `maxHeaderSize`. */
+  maxHeaderBytes: number
+  /** Header fields per request (Envoy `max_headers_count`: 100). */
+  maxHeaders: number
+  /** Request body bytes; counted as the body streams. */
+  maxBodyBytes: number
+  /** Until the request headers are complete (slowloris). Node's `headersTimeout`. */
+  headersTimeoutMs: number
+  /** Until the whole request, body included, has arrived (Envoy `request_timeout`). Node's `requestTimeout`. 0: none. */
+  requestTimeoutMs: number
+  /** A keep-alive connection with no request in progress is closed after this (Envoy `idle_timeout`). */
+  idleTimeoutMs: number
+  /** Open connections per listener; more are closed on accept (Envoy's overload manager). 0: unlimited. */
+  maxConnections: number
+}
+
+export const DEFAULT_LISTENER_LIMITS: Readonly<ListenerLimits> = Object.freeze({
+  maxHeaderBytes: 60 * 1024,
+  maxHeaders: 100,
+  maxBodyBytes: 10 * 1024 * 1024,
+  headersTimeoutMs: 10_000,
+  // The edge guide's 5 minutes for both: Envoy's 1 h downstream idle is long for a sidecar whose callers are
+  // other sidecars' pools (they close idle connections after 30 s, before this side does: no reset races).
+  requestTimeoutMs: 300_000,
+  idleTimeoutMs: 300_000,
+  maxConnections: 10_000,
+})
+
+/** Why a listener refused, as counted in `weft_listener_refusals_total`. */
+export type ListenerRefusal = 'header-too-large' | 'body-too-large' | 'request-timeout' | 'malformed-request' | 'tunnel-unsupported' | 'connection-limit'
+
+export type LimitedServerOptions = {
+  /** `inbound` or `outbound`: names the listener in logs and metrics. */
+  name: string
+  limits: ListenerLimits
+  logger: ProxyLogger
+  onRefusal?: (listener: string, refusal: ListenerRefusal) => void
+}
+
+/** Every limit a positive integer (0 allowed where it means "off"), headers within the request timeout. */
+export function checkListenerLimits(limits: ListenerLimits): ListenerLimits {
+  const positive = ['maxHeaderBytes', 'maxHeaders', 'maxBodyBytes', 'headersTimeoutMs', 'idleTimeoutMs'] as const
+  for (const k of positive) if (!Number.isSafeInteger(limits[k]) || limits[k] < 1) throw new RangeError(`listener limit ${k} must be a positive integer (got ${limits[k]})`)
+  for (const k of ['requestTimeoutMs', 'maxConnections'] as const) {
+    if (!Number.isSafeInteger(limits[k]) || limits[k] < 0) throw new RangeError(`listener limit ${k} must be a non-negative integer (got ${limits[k]})`)
+  }
+  // Node refuses headersTimeout > requestTimeout; say so in our words.
+  if (limits.requestTimeoutMs > 0 && limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    throw new RangeError(`the headers timeout (${limits.headersTimeoutMs}ms) must not exceed the request timeout (${limits.requestTimeoutMs}ms)`)
+  }
+  return limits
+}
+
+/**
+ * Node checks its headers/request timeouts on a timer (30 s by default), so a 10 s headers timeout could in
+ * fact last 40 s. A tenth of the shortest timeout, between 100 ms and 1 s, keeps the overshoot small.
+ */
+export function connectionsCheckingInterval(limits: Pick<ListenerLimits, 'headersTimeoutMs' | 'requestTimeoutMs'>): number {
+  const shortest = limits.requestTimeoutMs > 0 ? Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) : limits.headersTimeoutMs
+  return Math.min(1_000, Math.max(100, Math.floor(shortest / 10)))
+}
+
+/** The answer to a request Node's parser gave up on, as raw HTTP/1.1 (there is no ServerResponse for it). */
+async function rawProblem(reason: WeftReason, detail: string): Promise<string> {
+  const response = problemResponse(reason, { detail, headers: { connection: 'close' } })
+  const body = await response.text()
+  const lines = [`HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? ''}`]
+  response.headers.forEach((value, name) => lines.push(`${name}: ${value}`))
+  lines.push(`content-length: ${Buffer.byteLength(body)}`)
+  return `${lines.join('\r\n')}\r\n\r\n${body}`
+}
+
+/**
+ * Writes the problem and closes: end(), not destroy(), since a reset could discard the answer before the client
+ * reads it; the timer stops a client that never closes its side from holding the socket.
+ */
+function answerRaw(socket: Socket, reason: WeftReason, detail: string): void {
+  void rawProblem(reason, detail).then((raw) => {
+    if (!socket.writable) return
+    socket.end(raw)
+    setTimeout(() => socket.destroy(), 1_000).unref()
+  })
+}
+
+/** What the parser's error means for the caller. */
+function clientErrorAnswer(code: string | undefined, limits: ListenerLimits): { refusal: Exclude<ListenerRefusal, 'connection-limit' | 'tunnel-unsupported'>; detail: string } {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { refusal: 'header-too-large', detail: `the request line and headers exceed this listener's limit of ${limits.maxHeaderBytes} bytes` }
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return {
+        refusal: 'request-timeout',
+        detail: `the request did not arrive in time (headers within ${limits.headersTimeoutMs}ms${limits.requestTimeoutMs > 0 ? `, the whole request within ${limits.requestTimeoutMs}ms` : ''})`,
+      }
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return { refusal: 'body-too-large', detail: 'the chunk extensions of the request body are too large' }
+    default:
+      return { refusal: 'malformed-request', detail: `the request is not valid HTTP/1.1 (${code ?? 'parse error'})` }
+  }
+}
+
+/**
+ * An HTTP/1.1 server for one of the sidecar's listeners: `handler` behind the limits. Header size and the
+ * timeouts are Node's (its parser and connection checker), answered here as problem+json; header count and
+ * body size are checked per request; the connection limit closes sockets on accept (no answer is possible
+ * then: the request has not been read), counted and logged.
+ */
+export function createLimitedServer(handler: (request: Request) => Promise<Response>, options: LimitedServerOptions): Server {
+  const limits = checkListenerLimits(options.limits)
+  const { name, logger } = options
+  const refused = (refusal: ListenerRefusal) => options.onRefusal?.(name, refusal)
+  const fetchListener = getRequestListener(withBodyLimit(handler, limits.maxBodyBytes, () => refused('body-too-large')), {
+    // The adapter's own refusals (a bad absolute-form URL, no host at all) and a handler that threw: without
+    // this they are bare 400/500s.
+    errorHandler: (err) => {
+      if (err instanceof RequestError) {
+        refused('malformed-request')
+        return problemResponse('malformed-request', { detail: `the request target cannot be used: ${err.message}`, headers: { connection: 'close' } })
+      }
+      logger.error({ listener: name, err: String(err), stack: (err as Error)?.stack }, 'request handler failed')
+      return problemResponse('proxy-error', { detail: 'the proxy failed while handling this request; see its log' })
+    },
+  })
+
+  /** What the request's head alone disqualifies it for, before any handler runs. */
+  const refusalOf = (req: IncomingMessage): { refusal: 'header-too-large' | 'malformed-request'; detail: string } | null => {
+    // rawHeaders holds every field line as received (maxHeadersCount only trims `req.headers`).
+    const count = req.rawHeaders.length / 2
+    if (count > limits.maxHeaders) return { refusal: 'header-too-large', detail: `the request has ${count} header fields; this listener allows ${limits.maxHeaders}` }
+    // Node's own check (requireHostHeader) would answer a bare 400.
+    if (req.httpVersion === '1.1' && req.headers.host === undefined) return { refusal: 'malformed-request', detail: 'an HTTP/1.1 request without a Host header' }
+    return null
+  }
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const early = refusalOf(req)
+    if (early === null) {
+      void fetchListener(req, res)
+      return
+    }
+    refused(early.refusal)
+    const response = problemResponse(early.refusal, { detail: early.detail, headers: { connection: 'close' }, method: req.method })
+    void response.text().then((body) => {
+      res.writeHead(response.status, { ...Object.fromEntries(response.headers), 'content-length': Buffer.byteLength(body) })
+      res.end(body)
+    })
+  }
+
+  // `Expect: 100-continue`: a client that waits for leave to send gets none for a request refused anyway, so
+  // it never uploads a body that is declared too large (Node would send 100 Continue unconditionally).
+  const onCheckContinue = (req: IncomingMessage, res: ServerResponse) => {
+    if (declaredOverLimit(req.headers['content-length'], limits.maxBodyBytes) === null && refusalOf(req) === null) res.writeContinue()
+    onRequest(req, res)
+  }
+
+  const server = createServer(
+    {
+      maxHeaderSize: limits.maxHeaderBytes,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.idleTimeoutMs,
+      connectionsCheckingInterval: connectionsCheckingInterval(limits),
+      requireHostHeader: false,
+    },
+    onRequest,
+  )
+  server.on('checkContinue', onCheckContinue)
+  if (limits.maxConnections > 0) server.maxConnections = limits.maxConnections
+
+  // Sockets already answered: the parser reports further errors on them (EOF after our answer), ignored.
+  const answered = new WeakSet<Socket>()
+  server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
+    const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
+    // As Node does: answer only when nothing of a response has gone out on this socket yet.
+    if (answered.has(socket) || err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+      socket.destroy()
+      return
+    }
+    answered.add(socket)
+    const { refusal, detail } = clientErrorAnswer(err.code, limits)
+    refused(refusal)
+    logger.debug({ listener: name, refusal, code: err.code, remote: socket.remoteAddress }, 'request refused by a listener limit')
+    answerRaw(socket, refusal, detail)
+  })
+
+  // Without a listener Node drops CONNECT sockets unanswered. An app with HTTPS_PROXY pointing here would see
+  // a bare reset; tell it instead that mesh calls are plain http://<service>/ through the proxy.
+  server.on('connect', (req: IncomingMessage, socket: Socket) => {
+    refused('tunnel-unsupported')
+    socket.on('error', () => {})
+    const detail = `CONNECT ${req.url ?? ''}: this listener opens no tunnels; call http://<service>/… through it (the sidecar adds identity, the mesh needs no TLS from the app)`
+    answerRaw(socket, 'tunnel-unsupported', detail)
+  })
+
+  // Node >= 18.6 reports connections it closed for maxConnections; logged at most once a second.
+  let lastDropLog = 0
+  let dropsSinceLog = 0
+  server.on('drop', () => {
+    refused('connection-limit')
+    dropsSinceLog++
+    const now = Date.now()
+    if (now - lastDropLog >= 1_000) {
+      logger.warn({ listener: name, maxConnections: limits.maxConnections, dropped: dropsSinceLog }, 'connection limit reached: new connections are being closed')
+      lastDropLog = now
+      dropsSinceLog = 0
+    }
+  })
+  return server
+}
