@@ -19,12 +19,14 @@ const run = promisify(execFile)
 export type CompatExample = {
   /** Folder under filters/compat/ holding the example's files as its README has them. */
   folder: string
-  /** The compiler's CLI script, as a module specifier (`assemblyscript-0.14/bin/asc`). */
-  compiler: string
+  /** The compiler: a Node CLI script as a module specifier (`assemblyscript-0.14/bin/asc`), or an executable. */
+  compiler: { script: string } | { executable: string }
   /** Arguments after the CLI, run in the example's folder; `{out}` stands for the output file. */
   args: string[]
   /** npm packages whose installed version changes the output (the compiler's and the SDK's). */
-  packages: string[]
+  packages?: string[]
+  /** Anything else that changes the output, such as an executable compiler's `--version`. */
+  toolVersion?: string
 }
 
 export type CompiledExample = { file: string; module: WebAssembly.Module }
@@ -46,7 +48,11 @@ export async function compileExample(example: CompatExample): Promise<CompiledEx
     const temp = outFile.replace(/\.wasm$/, `.${process.pid}.${Date.now()}.tmp.wasm`)
     const args = example.args.map((arg) => (arg === '{out}' ? temp : arg))
     try {
-      await run(process.execPath, [require.resolve(example.compiler), ...args], { cwd, maxBuffer: 16 << 20 })
+      const [file, argv] =
+        'script' in example.compiler
+          ? [process.execPath, [require.resolve(example.compiler.script), ...args]]
+          : [example.compiler.executable, args]
+      await run(file, argv, { cwd, maxBuffer: 16 << 20 })
       await rename(temp, outFile)
     } catch (error) {
       await rm(temp, { force: true })
@@ -60,8 +66,8 @@ export async function compileExample(example: CompatExample): Promise<CompiledEx
 
 async function buildKey(example: CompatExample, cwd: string): Promise<string> {
   const hash = createHash('sha256')
-  hash.update(JSON.stringify({ compiler: example.compiler, args: example.args }))
-  for (const name of example.packages) {
+  hash.update(JSON.stringify({ compiler: example.compiler, args: example.args, tool: example.toolVersion }))
+  for (const name of example.packages ?? []) {
     // Read from the root node_modules: some SDKs' `exports` hide package.json from require.resolve.
     const manifestFile = path.join(FILTERS_DIR, '..', 'node_modules', name, 'package.json')
     const manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as { version: string }

@@ -13,7 +13,7 @@ let module: WebAssembly.Module
 beforeAll(async () => {
   ;({ module } = await compileExample({
     folder: 'gcore-add-header',
-    compiler: 'assemblyscript/bin/asc.js',
+    compiler: { script: 'assemblyscript/bin/asc.js' },
     // The folder's asconfig.json: wasi-shim's options plus the README's "use": "abort=abort_proc_exit".
     args: ['assembly/index.ts', '-o', '{out}', '--optimize'],
     packages: ['assemblyscript', '@gcoredev/proxy-wasm-sdk-as', '@assemblyscript/wasi-shim'],

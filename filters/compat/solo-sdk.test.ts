@@ -13,7 +13,7 @@ let module: WebAssembly.Module
 beforeAll(async () => {
   ;({ module } = await compileExample({
     folder: 'solo-add-header',
-    compiler: 'assemblyscript-0.14/bin/asc',
+    compiler: { script: 'assemblyscript-0.14/bin/asc' },
     // DESIGN.md / the package's README: asc assembly/index.ts -b out.wasm --use abort=abort_proc_exit --optimize
     args: ['assembly/index.ts', '-b', '{out}', '--use', 'abort=abort_proc_exit', '--optimize'],
     packages: ['assemblyscript-0.14', '@solo-io/proxy-runtime'],
