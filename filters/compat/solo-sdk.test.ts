@@ -69,8 +69,8 @@ describe('@solo-io/proxy-runtime README add-header example', () => {
   // passes `configuration_size` where proxy_get_buffer_bytes wants the size out-pointer, so it never learns the
   // size and decodes the whole allocation the host returned. For an empty configuration the host allocates one byte
   // (allocators such as the Go SDK's panic on 0) and the example adds `hello: \0`, which no HTTP message may carry.
-  // In Envoy the same call leaves a stale pointer from the previous call (undefined behaviour). Weft fails the
-  // request by the attachment's policy and never crashes; configure the filter, or use the gcore fork, which is fixed.
+  // Envoy's host answers an empty buffer with a null pointer (no allocation), which this SDK would dereference.
+  // Weft fails the request by the attachment's policy and never crashes; configure the filter, or use the gcore fork.
   it.each([
     ['closed', 'respond'],
     ['open', 'continue'],
