@@ -13,13 +13,15 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { DIST_DIR, FILTERS_DIR } from '../build'
 
-const require = createRequire(import.meta.url)
 const run = promisify(execFile)
 
 export type CompatExample = {
   /** Folder under filters/compat/ holding the example's files as its README has them. */
   folder: string
-  /** The compiler: a Node CLI script as a module specifier (`assemblyscript-0.14/bin/asc`), or an executable. */
+  /**
+   * The compiler: a Node CLI script as a module specifier resolved from the example's folder (so an example that is
+   * its own npm workspace gets its own compiler version), or an executable.
+   */
   compiler: { script: string } | { executable: string }
   /** Arguments after the CLI, run in the example's folder; `{out}` stands for the output file. */
   args: string[]
@@ -50,7 +52,7 @@ export async function compileExample(example: CompatExample): Promise<CompiledEx
     try {
       const [file, argv] =
         'script' in example.compiler
-          ? [process.execPath, [require.resolve(example.compiler.script), ...args]]
+          ? [process.execPath, [createRequire(path.join(cwd, 'package.json')).resolve(example.compiler.script), ...args]]
           : [example.compiler.executable, args]
       await run(file, argv, { cwd, maxBuffer: 16 << 20 })
       await rename(temp, outFile)
@@ -68,9 +70,7 @@ async function buildKey(example: CompatExample, cwd: string): Promise<string> {
   const hash = createHash('sha256')
   hash.update(JSON.stringify({ compiler: example.compiler, args: example.args, tool: example.toolVersion }))
   for (const name of example.packages ?? []) {
-    // Read from the root node_modules: some SDKs' `exports` hide package.json from require.resolve.
-    const manifestFile = path.join(FILTERS_DIR, '..', 'node_modules', name, 'package.json')
-    const manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as { version: string }
+    const manifest = JSON.parse(await readFile(await findManifest(cwd, name), 'utf8')) as { version: string }
     hash.update(`\0${name}@${manifest.version}`)
   }
   for (const file of await listFiles(cwd)) {
@@ -80,10 +80,24 @@ async function buildKey(example: CompatExample, cwd: string): Promise<string> {
   return hash.digest('hex').slice(0, 16)
 }
 
+/** The example's own files: node_modules (an example that is a workspace has one) counts through `packages`. */
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true })
   return entries
     .filter((e) => e.isFile())
     .map((e) => path.join(e.parentPath, e.name))
+    .filter((file) => !path.relative(dir, file).split(path.sep).includes('node_modules'))
     .sort()
+}
+
+/**
+ * The package.json Node would load `name` from, looking up from `dir` as module resolution does (read directly:
+ * some SDKs' `exports` hide package.json from require.resolve).
+ */
+async function findManifest(dir: string, name: string): Promise<string> {
+  for (let at = dir; ; at = path.dirname(at)) {
+    const file = path.join(at, 'node_modules', name, 'package.json')
+    if ((await stat(file).catch(() => undefined))?.isFile()) return file
+    if (at === path.dirname(at)) throw new ExampleBuildError(`package ${name} is not installed (npm install)`)
+  }
 }

@@ -1,7 +1,8 @@
 /**
  * The public `@solo-io/proxy-runtime` SDK (0.1.8): its README's add-header example, unmodified, compiled from source
  * with the AssemblyScript that package declares (^0.14.9; 0.14.9 as in its lock file) and the README's flags, runs in
- * Weft's host. Nothing compiled is committed: beforeAll builds it into the git-ignored filters/dist/compat/.
+ * Weft's host. The example folder is its own npm workspace, so its asc 0.14 does not shadow the repository's 0.28.
+ * Nothing compiled is committed: beforeAll builds it into the git-ignored filters/dist/compat/.
  */
 import { beforeAll, describe, expect, it } from 'vitest'
 import { createFilterHost, type FilterHost } from '../../edge-proxy/src/wasm/filter-host'
@@ -13,10 +14,11 @@ let module: WebAssembly.Module
 beforeAll(async () => {
   ;({ module } = await compileExample({
     folder: 'solo-add-header',
-    compiler: { script: 'assemblyscript-0.14/bin/asc' },
+    // Resolved from the example's folder: its own workspace's assemblyscript 0.14.9, not the repository's 0.28.
+    compiler: { script: 'assemblyscript/bin/asc' },
     // DESIGN.md / the package's README: asc assembly/index.ts -b out.wasm --use abort=abort_proc_exit --optimize
     args: ['assembly/index.ts', '-b', '{out}', '--use', 'abort=abort_proc_exit', '--optimize'],
-    packages: ['assemblyscript-0.14', '@solo-io/proxy-runtime'],
+    packages: ['assemblyscript', '@solo-io/proxy-runtime'],
   }))
 })
 
