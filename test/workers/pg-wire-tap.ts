@@ -63,8 +63,10 @@ export async function pgWireTap(serverUrl: string) {
   const statements: Statement[] = []
   const sockets = new Set<Socket>()
   let connections = 0
+  const live = new Set<number>()
   const server = createServer((client) => {
     const id = ++connections
+    live.add(id)
     const upstream = connect(Number(target.port || 5432), target.hostname)
     sockets.add(client).add(upstream)
     const parse = frontendParser(id, (s) => statements.push(s))
@@ -74,6 +76,7 @@ export async function pgWireTap(serverUrl: string) {
     })
     upstream.pipe(client)
     const drop = () => {
+      live.delete(id)
       client.destroy()
       upstream.destroy()
       sockets.delete(client)
@@ -86,7 +89,10 @@ export async function pgWireTap(serverUrl: string) {
   const { port } = server.address() as { port: number }
   return {
     statements,
+    /** Connections opened so far. */
     connections: () => connections,
+    /** Connections open now. */
+    open: () => live.size,
     urlFor(databaseUrl: string): string {
       const u = new URL(databaseUrl)
       u.hostname = '127.0.0.1'

@@ -87,11 +87,13 @@ suite(`long polls on the Worker fan out from one Durable Object per tenant${why}
     if (outdir) rmSync(outdir, { recursive: true, force: true })
   })
 
-  it(`holds ${WATCHERS} watchers of a tenant for one revision read a second, wakes them all on a write through the API, and not another tenant's`, async () => {
+  it(`holds ${WATCHERS} watchers of a tenant for one revision read a second and no connection each, wakes them all on a write through the API, and not another tenant's`, async () => {
     const watchersA = watch(a, WATCHERS)
     const watchersB = watch(b, 5)
     await eventually(async () => ((await status(a.id)).waiting === WATCHERS ? true : undefined), 30_000)
     await eventually(async () => ((await status(b.id)).waiting === 5 ? true : undefined), 30_000)
+    // Waiting requests hand their database connections back: what stays open is each object's poll connection.
+    await eventually(() => (tap.open() <= 2 ? true : undefined), 10_000)
 
     // While they wait, the only statements are each object's revision reads: count tenant A's over a few
     // of its polls. Polling per watcher would be WATCHERS reads a second; the object makes at most one.

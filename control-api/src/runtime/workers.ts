@@ -83,6 +83,13 @@ async function build(env: Env): Promise<App> {
       await (migrated ??= applyMigrations(d, logger))
       return announced(d, revisions, c.executionCtx, c.var.log)
     },
+    // Only where a TenantRevisions object holds the wait: the fallback polls through the connection.
+    releaseDb: revisions
+      ? async (c) => {
+          const scope = c.executionCtx as RequestScope
+          await Promise.allSettled(scope.opened.splice(0).map((d) => d.close()))
+        }
+      : undefined,
   })
 }
 
