@@ -13,8 +13,9 @@ import { createRevisionBus, type RevisionBus } from './revision-bus'
 
 /** Announced revisions arrive at once; this bounds how late an unannounced one is. */
 export const TENANT_POLL_INTERVAL_MS = 1_000
-// The poll's connection outlives one poll (a reconnect per second would cost more than the query) but not
-// a quiet spell: it closes once nobody has waited for a few intervals.
+// The poll's connection outlives one poll (a reconnect per second would cost more than the query; unlike a
+// Worker request, a Durable Object may keep I/O objects across its requests) but not a quiet spell: it
+// closes once nobody has waited for a few intervals.
 const IDLE_CLOSE_MS = 3 * TENANT_POLL_INTERVAL_MS
 
 export class TenantRevisions {
