@@ -72,6 +72,8 @@ suite(`long polls on the Worker fan out from one Durable Object per tenant${why}
       WEFT_MASTER_KEY: generateMasterKeyBase64(),
       WEFT_PUBLIC_URL: 'https://weft.test',
       WEFT_LOG_LEVEL: 'warn',
+      // About a second: every tenant's keys are due whenever the test fires the cron trigger.
+      WEFT_KEY_ROTATION_HOURS: '0.0003',
     })
     sql = new pg.Client({ connectionString: scratch.url })
     await sql.connect()
@@ -140,6 +142,21 @@ suite(`long polls on the Worker fan out from one Durable Object per tenant${why}
     }
     expect((await status(b.id)).announced).toBe(announcedB)
     expect((await status(b.id)).waiting).toBe(0)
+  })
+
+  it("announces the revisions a cron run makes too: a scheduled key rotation wakes the tenant's watchers with the new JWKS", async () => {
+    const current = await worker.request('GET', '/v1/proxy/config?service=orders', { key: b.key })
+    const watchers = watch({ ...b, etag: current.headers.get('etag')! }, 3)
+    await eventually(async () => ((await status(b.id)).waiting === 3 ? true : undefined), 30_000)
+    const announced = (await status(b.id)).announced
+    await new Promise((r) => setTimeout(r, 1_100)) // let the keys age past the rotation period
+    await (await worker.mf.getWorker()).scheduled({ cron: '17 * * * *' })
+    for (const r of await watchers.all()) {
+      expect(r.status).toBe(200)
+      expect(r.body.revision).toBeGreaterThan(current.body.revision)
+      expect(r.body.jwks).not.toEqual(current.body.jwks)
+    }
+    expect((await status(b.id)).announced).toBeGreaterThan(announced)
   })
 
   it('answers 304 when the wait runs out with nothing new, and leaves nobody waiting', async () => {
