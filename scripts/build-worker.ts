@@ -20,7 +20,7 @@ export type BuiltWorker = {
 }
 
 /** Enough JSONC for our own config: comments and trailing commas go, strings stay intact. */
-function parseJsonc(text: string): any {
+export function parseJsonc(text: string): any {
   const strings = /("(?:\\.|[^"\\])*")/.source
   const noComments = text.replace(new RegExp(`${strings}|//[^\\n]*|/\\*[\\s\\S]*?\\*/`, 'g'), (m, s) => s ?? '')
   return JSON.parse(noComments.replace(new RegExp(`${strings}|,(?=\\s*[}\\]])`, 'g'), (m, s) => s ?? ''))

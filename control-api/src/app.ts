@@ -158,7 +158,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   app.route('/', workloadRoutes)
   app.route('/', filterRoutes)
   app.route('/', policyRoutes)
-  app.route('/', proxyConfigRoutes(snapshots, deps.revisions))
+  app.route('/', proxyConfigRoutes(snapshots, deps.revisions, deps))
   app.route('/', simulateRoutes(snapshots))
   app.route('/', proxyRoutes)
 

@@ -29,8 +29,13 @@ export type Deps = {
   clock?: Clock
   /** Seals tenants' private signing keys (WEFT_MASTER_KEY). Null only where it is not configured (a Worker without the secret). */
   masterKey: CryptoKey | null
-  /** Wakes long-polling proxies; absent on Workers, where each long poll checks the database itself. */
+  /** Wakes long-polling proxies: LISTEN/NOTIFY on Node, the TenantRevisions Durable Object on Workers. Absent, each long poll checks the database itself. */
   revisions?: RevisionBus
+  /**
+   * Lets go of the request's database connection before a long poll waits on `revisions` (Workers: one
+   * connection per request, which would sit idle for the whole wait); getDb opens another if it is needed after.
+   */
+  releaseDb?(c: Context<AppEnv>): Promise<void>
   /** Compiled snapshots, shared by the app's routes; created by the app when not given. */
   snapshots?: SnapshotCache
 }

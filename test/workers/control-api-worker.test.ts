@@ -1,80 +1,16 @@
 // The control API as Cloudflare runs it: bundled by wrangler, booted in workerd (Miniflare), talking to a
 // real PostgreSQL over TCP sockets. Nothing is mocked; requests go through workerd's HTTP entry.
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Readable } from 'node:stream'
-import { Miniflare } from 'miniflare'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateMasterKeyBase64 } from '../../control-api/src/identity/master-key'
 import { buildControlApiWorker, type BuiltWorker } from '../../scripts/build-worker'
 import { createScratchDatabase, TEST_DATABASE_URL } from '../support/databases'
+import { boot, closedPort, eventually } from './miniflare-worker'
 
 const OPERATOR_KEY = `wfo_worker_${crypto.randomUUID().replace(/-/g, '')}`
-
-type Reply = { status: number; type: string | null; body: any }
-
-/** A port nothing listens on: bound by the OS, then released. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-async function eventually<T>(probe: () => Promise<T | undefined> | T | undefined, ms = 5_000): Promise<T> {
-  const until = Date.now() + ms
-  for (;;) {
-    const v = await probe()
-    if (v !== undefined) return v
-    if (Date.now() > until) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
-
-/** One Worker instance; workerd's stdout (the Worker's JSON logs) is kept for assertions. */
-function boot(built: BuiltWorker, bindings: Record<string, string>) {
-  let out = ''
-  const collect = (stream: Readable) => stream.on('data', (chunk) => (out += String(chunk)))
-  const mf = new Miniflare({
-    modules: true,
-    scriptPath: built.scriptPath,
-    // Module names are paths relative to this root; the default (cwd) would make them start with "..",
-    // which workerd refuses ("can't use '..' to break out of starting directory").
-    modulesRoot: built.outdir,
-    compatibilityDate: built.compatibilityDate,
-    compatibilityFlags: built.compatibilityFlags,
-    bindings,
-    handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
-      collect(stdout)
-      collect(stderr)
-    },
-  })
-  async function request(method: string, path: string, opts: { key?: string; body?: unknown } = {}): Promise<Reply> {
-    const headers: Record<string, string> = {}
-    if (opts.key) headers.authorization = `Bearer ${opts.key}`
-    if (opts.body !== undefined) headers['content-type'] = 'application/json'
-    const res = await mf.dispatchFetch(`http://weft.test${path}`, {
-      method,
-      headers,
-      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-    })
-    const text = await res.text()
-    return { status: res.status, type: res.headers.get('content-type'), body: text ? JSON.parse(text) : null }
-  }
-  const logs = () =>
-    out
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-  return { mf, request, logs }
-}
 
 const suite = TEST_DATABASE_URL ? describe : describe.skip
 const why = TEST_DATABASE_URL ? '' : ' (skipped: set TEST_DATABASE_URL to a PostgreSQL server; CI does)'
@@ -96,8 +32,8 @@ suite(`the control API Worker in workerd against PostgreSQL${why}`, () => {
       WEFT_PUBLIC_URL: 'https://weft.test',
       WEFT_LOG_LEVEL: 'info',
     })
-    // No operator key on purpose: the Worker must still start, and warn.
-    unreachable = boot(built, { DATABASE_URL: `postgres://postgres@127.0.0.1:${await closedPort()}/weft` })
+    // No operator key and no Durable Objects on purpose: the Worker must still start, and warn.
+    unreachable = boot(built, { DATABASE_URL: `postgres://postgres@127.0.0.1:${await closedPort()}/weft` }, { durableObjects: false })
   })
 
   afterAll(async () => {
@@ -181,5 +117,7 @@ suite(`the control API Worker in workerd against PostgreSQL${why}`, () => {
     // A later request retries rather than remembering the failure.
     expect((await unreachable.request('GET', '/readyz')).status).toBe(503)
     expect(unreachable.logs().some((l) => l.level === 40 && String(l.msg).includes('WEFT_OPERATOR_KEY is not set'))).toBe(true)
+    expect(unreachable.logs().some((l) => l.level === 40 && String(l.msg).includes('TENANT_REVISIONS is not bound'))).toBe(true)
+    expect(worker.logs().some((l) => String(l.msg).includes('TENANT_REVISIONS is not bound'))).toBe(false)
   })
 })

@@ -58,9 +58,16 @@ export async function createRevisionBus(opts: RevisionBusOptions): Promise<Revis
 
   const unsubscribe = opts.subscribe ? await opts.subscribe(publish) : null
 
+  // The poll runs only while someone waits: an idle bus (a Durable Object between long polls) costs nothing.
   let polling = false
-  const timer = setInterval(async () => {
-    if (polling || waiters.size === 0) return
+  let timer: ReturnType<typeof setInterval> | undefined
+  const poll = async () => {
+    if (waiters.size === 0) {
+      clearInterval(timer)
+      timer = undefined
+      return
+    }
+    if (polling) return
     polling = true
     try {
       for (const [tenantId, revision] of await opts.readRevisions([...waiters.keys()])) publish(tenantId, revision)
@@ -69,8 +76,12 @@ export async function createRevisionBus(opts: RevisionBusOptions): Promise<Revis
     } finally {
       polling = false
     }
-  }, opts.pollIntervalMs)
-  ;(timer as { unref?: () => void }).unref?.()
+  }
+  const startPolling = () => {
+    if (timer !== undefined || closed) return
+    timer = setInterval(poll, opts.pollIntervalMs)
+    ;(timer as { unref?: () => void }).unref?.()
+  }
 
   return {
     publish,
@@ -103,6 +114,7 @@ export async function createRevisionBus(opts: RevisionBusOptions): Promise<Revis
         }, timeoutMs)
         signal?.addEventListener('abort', onAbort, { once: true })
         set.add(w)
+        startPolling()
       })
     },
     async close() {

@@ -2,6 +2,7 @@ import { eq, sql } from 'drizzle-orm'
 import type { Queryable } from '../db/client'
 import { auditEvents, tenants, type Actor } from '../db/schema'
 import { NOTIFY_CHANNEL } from '../distribution/revision-bus'
+import { noteRevision } from '../distribution/revision-commits'
 
 export type Change = {
   tenantId: string | null
@@ -37,6 +38,8 @@ export async function recordChange(tx: Queryable, change: Change): Promise<numbe
     if (change.bumpsRevision !== false && revision !== null) {
       // Transactional: delivered to every LISTENing control API instance when (and only if) this commits.
       await tx.execute(sql`select pg_notify(${NOTIFY_CHANNEL}, ${`${change.tenantId}:${revision}`})`)
+      // Where nothing LISTENs (Workers), the runtime announces it after the commit instead.
+      noteRevision(change.tenantId, revision)
     }
   }
   await tx.insert(auditEvents).values({

@@ -2,7 +2,8 @@ import { createRoute, z } from '@hono/zod-openapi'
 import { eq } from 'drizzle-orm'
 import { requireTenantOrWorkload } from '../auth/authenticate'
 import { tenants } from '../db/schema'
-import { NotFound } from '../errors'
+import type { Deps } from '../context'
+import { DatabaseUnavailable, NotFound } from '../errors'
 import { errorResponses } from '../http/responses'
 import { bearerSecurity, newRouter } from '../http/router'
 import type { SnapshotCache } from '../snapshot/snapshot-cache'
@@ -11,7 +12,8 @@ import type { RevisionBus } from '../distribution/revision-bus'
 
 /** Long polls are held at most this long: under common proxy and load-balancer idle timeouts (60 s). */
 export const MAX_WAIT_SECONDS = 55
-// Without a revision bus (the Worker), each waiting request checks its tenant's revision this often.
+// Without a revision bus (a Worker deployed without its TENANT_REVISIONS binding), each waiting request
+// checks its tenant's revision this often.
 const FALLBACK_POLL_MS = 1_000
 
 const getConfig = createRoute({
@@ -49,7 +51,7 @@ const getConfig = createRoute({
   },
 })
 
-export function proxyConfigRoutes(snapshots: SnapshotCache, bus: RevisionBus | undefined) {
+export function proxyConfigRoutes(snapshots: SnapshotCache, bus: RevisionBus | undefined, connections: Pick<Deps, 'getDb' | 'releaseDb'> = { getDb: (c) => c.var.db }) {
   return newRouter().openapi(getConfig, async (c) => {
     const { service, wait } = c.req.valid('query')
     const p = requireTenantOrWorkload(c, 'viewer', service)
@@ -78,7 +80,17 @@ export function proxyConfigRoutes(snapshots: SnapshotCache, bus: RevisionBus | u
       if (remaining <= 0) return c.body(null, 304, headers)
       let next: number | null
       if (bus) {
+        // A watcher waits without a database connection where connections are per request (Workers), so
+        // many watchers do not pin as many server connections; only a wake needs one again.
+        await connections.releaseDb?.(c)
         next = await bus.waitForRevision(tenantId, compiled.revision, remaining, c.req.raw.signal)
+        if (next !== null && connections.releaseDb) {
+          try {
+            c.set('db', await connections.getDb(c))
+          } catch (err) {
+            throw new DatabaseUnavailable('cannot connect to the database', { cause: err })
+          }
+        }
       } else {
         await new Promise((r) => setTimeout(r, Math.min(FALLBACK_POLL_MS, remaining)))
         const now = await currentRevision()

@@ -1,30 +1,24 @@
 // The Cloudflare Workers entry. Like node.ts it only builds `deps`; the app is the same. What differs:
 // no file system (so no PGlite: PostgreSQL, Neon or Hyperdrive only), no stdout to show a generated
-// operator key, and no I/O object (socket, pool) may outlive the request that opened it.
+// operator key, no I/O object (socket, pool) may outlive the request that opened it, and no LISTEN: long
+// polls wait in a Durable Object per tenant (distribution/tenant-revisions.ts).
 import type { ExecutionContext } from 'hono'
 import { createApp } from '../app'
-import { ConfigError, loadConfig } from '../config'
+import { ConfigError } from '../config'
 import type { Database } from '../db/client'
-import { connectNeon } from '../db/connect-neon'
-import { connectPgClient } from '../db/connect-pg-client'
 import { migrate } from '../db/migrate'
 import { migrations } from '../db/migrations.generated'
+import { durableRevisionBus, type DurableRevisionBus } from '../distribution/durable-revision-bus'
+import { announcingCommits } from '../distribution/revision-commits'
 import { NotConfigured, toProblem } from '../errors'
 import { importMasterKey } from '../identity/master-key'
 import { rotateDueKeys } from '../identity/rotation-schedule'
 import { jsonLogger, type Logger } from '../logger'
+import { connectWorkerDatabase, workerConfig, workerLogger, type Env } from './worker-env'
 
-/** The bindings this Worker reads (wrangler.jsonc). Declared here so the repo needs no global workers-types. */
-export interface Env {
-  DATABASE_URL?: string
-  /** Cloudflare's pooler in front of PostgreSQL; wins over DATABASE_URL when bound. */
-  HYPERDRIVE?: { connectionString: string }
-  WEFT_OPERATOR_KEY?: string
-  WEFT_MASTER_KEY?: string
-  WEFT_PUBLIC_URL?: string
-  WEFT_LOG_LEVEL?: string
-  [binding: string]: unknown
-}
+export type { Env } from './worker-env'
+/** The Durable Object class wrangler.jsonc binds as TENANT_REVISIONS: it must be exported by the entry. */
+export { TenantRevisions } from '../distribution/tenant-revisions'
 
 /** The request's ExecutionContext plus the connections it opened, so they close after its response. */
 type RequestScope = ExecutionContext & { opened: Database[] }
@@ -36,11 +30,22 @@ type App = ReturnType<typeof createApp>
 let app: Promise<App> | undefined
 let migrated: Promise<void> | undefined
 
+/**
+ * The database of one request (or cron run), whose committed revisions are announced to each tenant's
+ * TenantRevisions object; waitUntil keeps the announcement going after the response is out.
+ */
+function announced(d: Database, revisions: DurableRevisionBus | undefined, ctx: ExecutionContext, logger: Logger): Database['db'] {
+  if (!revisions) return d.db
+  return announcingCommits(d.db, (tenantId, revision) =>
+    ctx.waitUntil(
+      revisions.announce(tenantId, revision).catch((err: unknown) => logger.warn({ err: describe(err), tenantId, revision }, 'could not announce a revision')),
+    ),
+  )
+}
+
 async function build(env: Env): Promise<App> {
-  const strings = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'))
-  if (env.HYPERDRIVE) strings.DATABASE_URL = env.HYPERDRIVE.connectionString
-  const config = loadConfig(strings)
-  const logger = jsonLogger({ level: config.logLevel, bindings: { component: 'weft-control-api', runtime: 'workers' } })
+  const config = workerConfig(env)
+  const logger = workerLogger(config)
   const { database } = config
   if (database.kind !== 'postgres') {
     throw new ConfigError(['DATABASE_URL: must be postgres://… (or bind HYPERDRIVE): a Worker has no file system for the embedded database'])
@@ -51,17 +56,24 @@ async function build(env: Env): Promise<App> {
   if (!config.masterKey) {
     logger.warn({}, 'WEFT_MASTER_KEY is not set: tenants cannot be created nor signing keys rotated (wrangler secret put WEFT_MASTER_KEY)')
   }
+  if (!env.TENANT_REVISIONS) {
+    logger.warn(
+      {},
+      'TENANT_REVISIONS is not bound: each long-polling proxy reads its tenant revision once a second; bind the TenantRevisions Durable Object (wrangler.jsonc) so a tenant costs one read per second however many proxies watch',
+    )
+  }
+  const revisions = env.TENANT_REVISIONS ? durableRevisionBus(env.TENANT_REVISIONS, logger) : undefined
   const masterKey = config.masterKey ? await importMasterKey(config.masterKey) : null
-  const neon = new URL(database.url).hostname.endsWith('.neon.tech')
 
   return createApp({
     config,
     logger,
     masterKey,
+    revisions,
     async getDb(c) {
       let d: Database
       try {
-        d = neon ? await connectNeon(database.url) : await connectPgClient(database.url)
+        d = await connectWorkerDatabase(database.url)
       } catch (err) {
         // The app answers 503 and logs only its own error; the driver's reason is what an operator needs.
         c.var.log.warn({ err: describe(err) }, 'cannot connect to the database')
@@ -69,8 +81,15 @@ async function build(env: Env): Promise<App> {
       }
       ;(c.executionCtx as RequestScope).opened.push(d)
       await (migrated ??= applyMigrations(d, logger))
-      return d.db
+      return announced(d, revisions, c.executionCtx, c.var.log)
     },
+    // Only where a TenantRevisions object holds the wait: the fallback polls through the connection.
+    releaseDb: revisions
+      ? async (c) => {
+          const scope = c.executionCtx as RequestScope
+          await Promise.allSettled(scope.opened.splice(0).map((d) => d.close()))
+        }
+      : undefined,
   })
 }
 
@@ -125,19 +144,18 @@ export default {
 
   /** The cron trigger in wrangler.jsonc: rotates signing keys that have signed for a whole period. */
   async scheduled(_controller: unknown, env: Env, ctx: ExecutionContext): Promise<void> {
-    const strings = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'))
-    if (env.HYPERDRIVE) strings.DATABASE_URL = env.HYPERDRIVE.connectionString
-    const config = loadConfig(strings)
-    const logger = jsonLogger({ level: config.logLevel, bindings: { component: 'weft-control-api', runtime: 'workers' } })
+    const config = workerConfig(env)
+    const logger = workerLogger(config)
     if (config.database.kind !== 'postgres' || !config.masterKey) {
       logger.warn({}, 'scheduled key rotation skipped: DATABASE_URL and WEFT_MASTER_KEY are both needed')
       return
     }
-    const url = config.database.url
-    const d = new URL(url).hostname.endsWith('.neon.tech') ? await connectNeon(url) : await connectPgClient(url)
+    const d = await connectWorkerDatabase(config.database.url)
+    const revisions = env.TENANT_REVISIONS ? durableRevisionBus(env.TENANT_REVISIONS, logger) : undefined
     try {
       await (migrated ??= applyMigrations(d, logger))
-      await rotateDueKeys(d.db, await importMasterKey(config.masterKey), new Date(), config.keyRotationMs, logger)
+      // A rotation publishes a new JWKS: a new revision that watching proxies must hear of.
+      await rotateDueKeys(announced(d, revisions, ctx, logger), await importMasterKey(config.masterKey), new Date(), config.keyRotationMs, logger)
     } finally {
       ctx.waitUntil(d.close())
     }
