@@ -31,6 +31,7 @@ import { cacheKeyValue, type CacheLike, type KvLike, KeyValueSnapshotStore, kvKe
 import { createWorkerControl, type WorkerControl } from '../control/worker-control'
 import { createProxyCore, problemResponse, upstreamUrl, type ProxyCore } from '../core/index'
 import type { ProxyLogger } from '../core/proxy-deps'
+import { bindingName } from './binding-name'
 
 // workerd accepts only handlers as named exports of the entry module: helpers stay module-private, types are
 // erased.
@@ -89,11 +90,6 @@ function parseLabels(text: string | undefined): Record<string, string> {
     if (i > 0) labels[pair.slice(0, i).trim()] = pair.slice(i + 1).trim()
   }
   return labels
-}
-
-/** `payments-eu` -> `PAYMENTS_EU`. */
-function bindingName(service: string): string {
-  return service.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()
 }
 
 function isFetcher(v: unknown): v is Fetcher {
