@@ -65,8 +65,16 @@ export interface Env {
 }
 
 const DESTINATION_HEADER = 'weft-destination'
+// Set by the entry module `weft edge build` generates (scripts/build-edge-worker.ts): the service's FilterChain
+// modules, imported as CompiledWasm, by sha256. workerd cannot compile WASM at run time, so these are all the
+// filters this Worker can ever run.
+const FILTER_MODULES = Symbol.for('weft.filterModules')
 
-type Isolate = { control: WorkerControl; core: ProxyCore; logger: ProxyLogger }
+function bundledFilters(): Record<string, WebAssembly.Module> {
+  return ((globalThis as Record<symbol, unknown>)[FILTER_MODULES] as Record<string, WebAssembly.Module> | undefined) ?? {}
+}
+
+type Isolate = { control: WorkerControl; core: ProxyCore; logger: ProxyLogger; checkedSnapshot: object | null }
 let isolate: Isolate | undefined
 // The ExecutionContext of the request (or cron run) whose code is running: background work the core starts
 // is kept alive by its own request, never by whichever request came last.
@@ -146,6 +154,12 @@ function build(env: Env): Isolate {
     identity: { tokenFor: (audience) => control.tokenFor(audience) },
     logger,
     waitUntil: (work) => current.getStore()?.waitUntil(work),
+    // A digest the bundle lacks fails that filter per its failurePolicy (FilterChainRunner); checkFilters logs it.
+    filterModules: async (sha256) => {
+      const module = bundledFilters()[sha256]
+      if (!module) throw new Error(`filter module ${sha256} is not in this Worker's bundle (filters out of date: run weft edge build and deploy again)`)
+      return module
+    },
     fetchJwks: async () => {
       const slug = control.snapshot()?.tenant.slug
       const res = await fetch(new URL(`/v1/tenants/${slug}/jwks.json`, env.WEFT_URL))
@@ -153,7 +167,25 @@ function build(env: Env): Isolate {
       return (await res.json()) as { keys: never[] }
     },
   })
-  return { control, core, logger }
+  return { control, core, logger, checkedSnapshot: null }
+}
+
+/**
+ * Once per snapshot: does the bundle hold every filter module the FilterChain names? Those it lacks fail per
+ * their failurePolicy (closed: 503 filter-failure; open: skipped), and the Worker says so in its log.
+ */
+function checkFilters(state: Isolate): void {
+  const snapshot = state.control.snapshot()
+  if (!snapshot || snapshot === state.checkedSnapshot) return
+  state.checkedSnapshot = snapshot
+  const bundled = bundledFilters()
+  const missing = (snapshot.inbound.filterChain?.filters ?? []).filter((f) => !bundled[f.sha256])
+  if (missing.length) {
+    state.logger.warn(
+      { revision: snapshot.revision, policy: snapshot.inbound.filterChain?.policy, missing: missing.map((f) => ({ filter: f.filter, version: f.version, sha256: f.sha256, failurePolicy: f.failurePolicy })) },
+      'filters out of date: the FilterChain names modules this Worker was not built with; run weft edge build and deploy again',
+    )
+  }
 }
 
 /** The isolate's proxy, built on first use; a failed build is logged and retried on the next request. */
@@ -172,6 +204,7 @@ export default {
     if (state instanceof Response) return state
     return current.run(ctx, async () => {
       await state.control.prepare((work) => ctx.waitUntil(work))
+      checkFilters(state)
       const destination = request.headers.get(DESTINATION_HEADER)
       if (destination) {
         const headers = new Headers(request.headers)

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { Command } from 'commander'
+import { Unauthorized } from '../../index.js'
 import type { Context } from '../context.js'
 import { CliFailure, EXIT, UsageError } from '../exit.js'
 import { labelsOf } from '../output.js'
@@ -21,9 +22,18 @@ export type EdgeBuildOptions = {
   bindings?: Record<string, string>
   kvNamespace?: string
   crons?: string[]
+  filters?: { filter: string; version: string; sha256: string; bytes: Uint8Array }[]
 }
 
-type EdgeBundle = EdgeBuildOptions & { name: string; config: string; script: string; vars: Record<string, string>; serviceBindings: Record<string, string>; crons: string[] }
+type EdgeBundle = Omit<EdgeBuildOptions, 'filters'> & {
+  name: string
+  config: string
+  script: string
+  vars: Record<string, string>
+  serviceBindings: Record<string, string>
+  crons: string[]
+  filters: { filter: string; version: string; sha256: string; file: string }[]
+}
 type DeployResult = { ok: boolean; dryRun: boolean; outdir?: string; exitCode: number; output: string }
 type EdgeBuildScript = {
   buildEdgeBundle(o: EdgeBuildOptions): Promise<EdgeBundle>
@@ -43,6 +53,7 @@ type BuildFlags = {
   kvNamespace?: string
   cron?: string[]
   noCron?: boolean
+  filters?: boolean
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
@@ -115,9 +126,11 @@ export function registerEdge(program: Command, ctx: Context): void {
     .option('--kv-namespace <id>', 'keep the snapshot in this KV namespace (default: the Cache API)')
     .option('--cron <schedule>', 'cron trigger (repeatable; default every minute)', collect)
     .option('--no-cron', 'no cron trigger')
+    .option('--no-filters', "build without the service's FilterChain (no API key needed)")
     .action(async (flags: Omit<BuildFlags, 'cron'> & { cron?: string[] | false }, cmd: Command) => {
       // commander turns --no-cron into cron: false.
       const options = edgeBuildOptions({ ...flags, cron: flags.cron === false ? undefined : flags.cron, noCron: flags.cron === false }, ctx.io.env)
+      if (flags.filters !== false) options.filters = await fetchFilters(ctx, cmd, options.service)
       const script = await loadBuildScript()
       let bundle: EdgeBundle
       try {
@@ -138,6 +151,7 @@ export function registerEdge(program: Command, ctx: Context): void {
           Object.entries(bundle.serviceBindings)
             .map(([k, v]) => `  binding  ${k} -> ${v}\n`)
             .join('') +
+          bundle.filters.map((f) => `  filter   ${f.filter}@${f.version} ${f.sha256.slice(0, 12)}…\n`).join('') +
           `next: npx weft edge deploy ${bundle.outdir} --join-token wfj_…   (a join token with many uses: every isolate joins)\n`,
       )
     })
@@ -171,6 +185,29 @@ export function registerEdge(program: Command, ctx: Context): void {
       }
       if (!o.dryRun && !joinToken) ctx.io.err('note: no --join-token given; the Worker uses the WEFT_JOIN_TOKEN secret already set on it\n')
     })
+}
+
+/**
+ * The service's FilterChain as the control API compiled it (GET /v1/proxy/config with the CLI's key), and each
+ * module's bytes by digest (GET /v1/filters/blobs/{sha256}); the build verifies every digest.
+ */
+async function fetchFilters(ctx: Context, cmd: Command, service: string): Promise<NonNullable<EdgeBuildOptions['filters']>> {
+  const hint = "hint: the build reads the service's FilterChain from the control API (weft login, or WEFT_URL and WEFT_API_KEY); pass --no-filters to build without it"
+  let config
+  try {
+    config = await (await ctx.client(cmd)).proxy.config({ service })
+  } catch (err) {
+    if (err instanceof UsageError) throw new UsageError(`${err.message}\n${hint}`)
+    if (err instanceof Unauthorized) throw new CliFailure(`${err.message}\n${hint}`, EXIT.apiError)
+    throw err
+  }
+  const weft = await ctx.client(cmd)
+  const chain = config.snapshot?.inbound.filterChain
+  const filters: NonNullable<EdgeBuildOptions['filters']> = []
+  for (const f of chain?.filters ?? []) {
+    filters.push({ filter: f.filter, version: f.version, sha256: f.sha256, bytes: await weft.filters.blob(f.sha256) })
+  }
+  return filters
 }
 
 async function loadBuildScript(): Promise<EdgeBuildScript> {
