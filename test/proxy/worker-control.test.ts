@@ -120,6 +120,24 @@ describe('the Worker control client against a live control API', () => {
     expect(second.snapshot()?.revision).toBe(first.snapshot()?.revision)
   })
 
+  it('without any snapshot, requests during the backoff after a failure do not wait for the control API again', async () => {
+    let calls = 0
+    const down = async () => {
+      calls++
+      throw new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } })
+    }
+    let t = Date.now()
+    const control = createWorkerControl(base(await joinToken(), { fetch: down, now: () => t }))
+    await control.prepare(() => {})
+    expect(control.snapshot()).toBeNull()
+    expect(calls).toBe(1)
+    await control.prepare(() => {})
+    expect(calls).toBe(1)
+    t += 1001
+    await control.prepare(() => {})
+    expect(calls).toBe(2)
+  })
+
   it('registers its endpoint, heartbeats it, and registers it again when it was deleted', async () => {
     let t = Date.now()
     const control = createWorkerControl(base(await joinToken(), { now: () => t, endpoint: { address: 'orders.example.com', port: 443, labels: { version: 'v3' } } }))

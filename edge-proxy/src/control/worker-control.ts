@@ -371,8 +371,9 @@ export function createWorkerControl(options: WorkerControlOptions): WorkerContro
 
     async prepare(waitUntil) {
       if (!loaded) await shared('load', loadStored, () => (loaded ? true : undefined)).catch(() => {})
-      if (!snap) {
+      if (!snap && now() >= nextSyncAt) {
         // Nothing to serve from: this request waits for the control API (the core answers 503 if it fails).
+        // After a failure, requests within the backoff answer at once instead of each waiting for a timeout.
         await sharedSync().catch(() => {})
       }
       for (const work of dueWork()) waitUntil(work)
@@ -380,7 +381,7 @@ export function createWorkerControl(options: WorkerControlOptions): WorkerContro
 
     async maintain() {
       if (!loaded) await loadStored()
-      if (!snap) await sharedSync().catch(() => {})
+      if (!snap && now() >= nextSyncAt) await sharedSync().catch(() => {})
       await Promise.all(dueWork())
     },
 

@@ -125,6 +125,8 @@ function build(env: Env): Isolate {
   const cache = (globalThis as unknown as { caches?: { default?: CacheLike } }).caches?.default
   const kv = isKv(env.WEFT_STATE) ? kvKeyValue(env.WEFT_STATE) : cache ? cacheKeyValue(cache) : undefined
   const controlBinding = isFetcher(env.WEFT_CONTROL) ? env.WEFT_CONTROL : undefined
+  // workerd's fetch needs its own `this`; a bound control API Worker is reached without leaving Cloudflare.
+  const controlFetch = (input: string | URL | Request, init?: RequestInit) => (controlBinding ? controlBinding.fetch(new Request(input, init)) : fetch(input, init))
   const syncIntervalMs = env.WEFT_SYNC_INTERVAL_MS ? Number(env.WEFT_SYNC_INTERVAL_MS) : undefined
   if (syncIntervalMs !== undefined && !(syncIntervalMs >= 0)) throw new Error('WEFT_SYNC_INTERVAL_MS must be a number of milliseconds')
   const control = createWorkerControl({
@@ -133,8 +135,7 @@ function build(env: Env): Isolate {
     labels,
     endpoint: endpointOf(env.WEFT_ENDPOINT_URL, labels),
     store: kv ? new KeyValueSnapshotStore(kv, scope) : undefined,
-    // workerd's fetch needs its own `this`; a bound control API Worker is reached without leaving Cloudflare.
-    fetch: controlBinding ? (input, init) => controlBinding.fetch(new Request(input, init)) : (input, init) => fetch(input, init),
+    fetch: controlFetch,
     syncIntervalMs,
   })
   const origin = new URL(env.WEFT_ORIGIN)
@@ -162,7 +163,7 @@ function build(env: Env): Isolate {
     },
     fetchJwks: async () => {
       const slug = control.snapshot()?.tenant.slug
-      const res = await fetch(new URL(`/v1/tenants/${slug}/jwks.json`, env.WEFT_URL))
+      const res = await controlFetch(new URL(`/v1/tenants/${slug}/jwks.json`, env.WEFT_URL))
       if (!res.ok) throw new Error(`JWKS fetch answered ${res.status}`)
       return (await res.json()) as { keys: never[] }
     },
