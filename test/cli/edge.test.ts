@@ -98,6 +98,9 @@ describe('weft edge', () => {
     expect(res.status).toBe(200)
     // add-header ran inside workerd, from the bundled CompiledWasm module.
     expect(await res.json()).toEqual({ origin: true, path: '/cart?id=7', hello: 'world' })
+    // A later request reuses the filter VM the first one loaded (no I/O object crosses requests).
+    const again = await mf.dispatchFetch('http://shop.example/cart?id=8')
+    expect(await again.json()).toEqual({ origin: true, path: '/cart?id=8', hello: 'world' })
     // It joined and polled as the service, with the labels from the build.
     const proxies = (await s.harness.request('GET', '/v1/proxies?service=shop', { key: adminKey })).body.items as any[]
     expect(proxies).toEqual([expect.objectContaining({ service: 'shop', runtime: 'workers', labels: { version: 'v2' } })])
