@@ -82,7 +82,7 @@ export interface ControlClient {
   onSnapshot(listener: SnapshotListener): () => void
   /** @throws ControlClientStopped when the client stops, or `timeoutMs` passes, first. */
   waitForSnapshot(options?: { timeoutMs?: number }): Promise<Snapshot>
-  /** One poll outside the loop: `waitSeconds` 0 (default) answers at once. For the Worker. @returns whether the snapshot changed */
+  /** One poll outside the loop: `waitSeconds` 0 (default) answers at once (the Worker uses createWorkerControl instead). @returns whether the snapshot changed */
   syncOnce(options?: { waitSeconds?: number }): Promise<boolean>
   /** A valid token for the control API itself. */
   controlToken(): Promise<string>

@@ -11,19 +11,27 @@
 // Only expose the outbound form where callers are trusted (e.g. the Worker is reached by a service binding from
 // your own code, not from the internet) — it makes requests with this service's identity.
 //
-// State: one control client and one core per isolate (module scope, built lazily on the first request). A Worker
-// cannot hold a long poll across requests, so before handling a request the snapshot is refreshed with
-// `syncOnce({waitSeconds: 0})` when it is older than SYNC_INTERVAL_MS; concurrent requests share one sync
-// (syncOnce deduplicates). When a snapshot exists the sync runs in `ctx.waitUntil` and the request is served from
-// the cached one; only the very first request of an isolate waits. If the control API is unreachable, the
-// cached snapshot keeps serving. Nothing persists beyond the isolate: a new isolate starts from scratch.
-// Next step: keep the last good snapshot (and identity) in the Cache API or KV via a SnapshotStore, so a new
-// isolate can serve during a control-plane outage.
-// @ts-expect-error workerd's built-in module; the repo carries no workers-types.
-import { env as moduleEnv } from 'cloudflare:workers'
-import { createControlClient, type ControlClient } from '../control/index'
-import { createProxyCore, upstreamUrl, type ProxyCore } from '../core/index'
+// State: one control client and one core per isolate, built on the first request (or cron run). workerd binds
+// every I/O object (fetch, AbortSignal, timer, stream) to the request that made it and refuses it in any other
+// ("Cannot perform I/O on behalf of a different request"), so the isolate keeps only plain data between
+// requests: control/worker-control.ts holds the snapshot, tokens and due times, and each request makes its own
+// control API calls, awaiting them only when it cannot serve without (no snapshot yet, no token for a callee)
+// and otherwise handing them to its own ctx.waitUntil. The last good snapshot and the identity are also kept in
+// the Cache API (or the KV namespace bound as WEFT_STATE), so a new isolate serves at once, even while the
+// control API is down. Which request's ctx the core's background work (mirrors) belongs to is tracked with
+// AsyncLocalStorage (the `nodejs_als` compatibility flag; no nodejs_compat).
+//
+// Settings (wrangler.jsonc `vars`, the join token as a secret): WEFT_URL, WEFT_JOIN_TOKEN, WEFT_SERVICE,
+// WEFT_ORIGIN, and optionally WEFT_LABELS, WEFT_LOG_LEVEL, WEFT_ENDPOINT_URL (the Worker's public URL: registered
+// as an endpoint of WEFT_SERVICE and heartbeated from requests and cron triggers), WEFT_SYNC_INTERVAL_MS.
+// Bindings: WEFT_STATE (KV, optional), WEFT_CONTROL (a service binding to the control API Worker, optional),
+// and one service binding per callee Worker.
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { cacheKeyValue, type CacheLike, type KvLike, KeyValueSnapshotStore, kvKeyValue } from '../control/key-value-snapshot-store'
+import { createWorkerControl, type WorkerControl } from '../control/worker-control'
+import { createProxyCore, problemResponse, upstreamUrl, type ProxyCore } from '../core/index'
 import type { ProxyLogger } from '../core/proxy-deps'
+import { bindingName } from './binding-name'
 
 // workerd accepts only handlers as named exports of the entry module: helpers stay module-private, types are
 // erased.
@@ -41,30 +49,36 @@ export interface Env {
   WEFT_SERVICE: string
   /** The origin this Worker fronts: admitted inbound requests go there (path and query kept). */
   WEFT_ORIGIN: string
-  /** `k=v,k2=v2`: reported with every poll (GET /v1/proxies). */
+  /** `k=v,k2=v2`: reported with every poll (GET /v1/proxies) and on the registered endpoint. */
   WEFT_LABELS?: string
   WEFT_LOG_LEVEL?: string
+  /** The Worker's public URL, e.g. `https://orders.example.com`: registered as an endpoint of WEFT_SERVICE. */
+  WEFT_ENDPOINT_URL?: string
+  /** How old the snapshot may get before a request refreshes it; default 1000. */
+  WEFT_SYNC_INTERVAL_MS?: string
+  /** A KV namespace for the last good snapshot and the identity (default: the Cache API). */
+  WEFT_STATE?: KvLike
+  /** A service binding to the control API when it is a Worker too. */
+  WEFT_CONTROL?: Fetcher
   /** Service bindings for callees, named like the callee in upper snake case (`PAYMENTS`). */
   [binding: string]: unknown
 }
 
 const DESTINATION_HEADER = 'weft-destination'
-/** How old the snapshot may get before a request triggers a sync. */
-const SYNC_INTERVAL_MS = 1_000
-/** Per control API call (the client's own default). */
-const CONTROL_TIMEOUT_MS = 10_000
+// Set by the entry module `weft edge build` generates (scripts/build-edge-worker.ts): the service's FilterChain
+// modules, imported as CompiledWasm, by sha256. workerd cannot compile WASM at run time, so these are all the
+// filters this Worker can ever run.
+const FILTER_MODULES = Symbol.for('weft.filterModules')
 
-type Isolate = { control: ControlClient; core: ProxyCore; logger: ProxyLogger; lastSync: number; ctx: ExecutionContext | null }
-// Built at module evaluation, outside any request: workerd ties I/O objects (the client's AbortController,
-// which every control API call listens on) to the request that created them and refuses them in later
-// requests ("Cannot perform I/O on behalf of a different request"). Objects made at global scope belong to
-// none. `env` is importable from cloudflare:workers for exactly this; a failed build is retried per request.
-let isolate: Isolate | undefined
-try {
-  isolate = build(moduleEnv as Env)
-} catch {
-  isolate = undefined
+function bundledFilters(): Record<string, WebAssembly.Module> {
+  return ((globalThis as Record<symbol, unknown>)[FILTER_MODULES] as Record<string, WebAssembly.Module> | undefined) ?? {}
 }
+
+type Isolate = { control: WorkerControl; core: ProxyCore; logger: ProxyLogger; checkedSnapshot: object | null }
+let isolate: Isolate | undefined
+// The ExecutionContext of the request (or cron run) whose code is running: background work the core starts
+// is kept alive by its own request, never by whichever request came last.
+const current = new AsyncLocalStorage<ExecutionContext>()
 
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 } as const
 
@@ -86,34 +100,46 @@ function parseLabels(text: string | undefined): Record<string, string> {
   return labels
 }
 
-/** `payments-eu` -> `PAYMENTS_EU`. */
-function bindingName(service: string): string {
-  return service.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()
-}
-
 function isFetcher(v: unknown): v is Fetcher {
   return typeof v === 'object' && v !== null && typeof (v as Fetcher).fetch === 'function'
+}
+
+function isKv(v: unknown): v is KvLike {
+  return typeof v === 'object' && v !== null && typeof (v as KvLike).get === 'function' && typeof (v as KvLike).put === 'function'
+}
+
+/** The endpoint this Worker registers: its public URL's host and port. */
+function endpointOf(url: string | undefined, labels: Record<string, string>) {
+  if (!url) return undefined
+  const u = new URL(url)
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error(`WEFT_ENDPOINT_URL must be an http(s) URL, got ${url}`)
+  return { address: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80, labels }
 }
 
 function build(env: Env): Isolate {
   const missing = (['WEFT_URL', 'WEFT_JOIN_TOKEN', 'WEFT_SERVICE', 'WEFT_ORIGIN'] as const).filter((k) => typeof env[k] !== 'string' || !env[k])
   if (missing.length) throw new Error(`missing Worker settings: ${missing.join(', ')}`)
   const logger = jsonLogger(env.WEFT_LOG_LEVEL, env.WEFT_SERVICE)
-  const control = createControlClient({
-    controlUrl: env.WEFT_URL,
-    service: env.WEFT_SERVICE,
-    joinToken: env.WEFT_JOIN_TOKEN,
-    runtime: 'workers',
+  const labels = parseLabels(env.WEFT_LABELS)
+  const scope = { controlUrl: env.WEFT_URL.replace(/\/+$/, ''), service: env.WEFT_SERVICE, joinToken: env.WEFT_JOIN_TOKEN }
+  const cache = (globalThis as unknown as { caches?: { default?: CacheLike } }).caches?.default
+  const kv = isKv(env.WEFT_STATE) ? kvKeyValue(env.WEFT_STATE) : cache ? cacheKeyValue(cache) : undefined
+  const controlBinding = isFetcher(env.WEFT_CONTROL) ? env.WEFT_CONTROL : undefined
+  // workerd's fetch needs its own `this`; a bound control API Worker is reached without leaving Cloudflare.
+  const controlFetch = (input: string | URL | Request, init?: RequestInit) => (controlBinding ? controlBinding.fetch(new Request(input, init)) : fetch(input, init))
+  const syncIntervalMs = env.WEFT_SYNC_INTERVAL_MS ? Number(env.WEFT_SYNC_INTERVAL_MS) : undefined
+  if (syncIntervalMs !== undefined && !(syncIntervalMs >= 0)) throw new Error('WEFT_SYNC_INTERVAL_MS must be a number of milliseconds')
+  const control = createWorkerControl({
+    ...scope,
     logger,
-    labels: parseLabels(env.WEFT_LABELS),
-    // workerd's fetch needs its own `this`. The client's abort signal descends from a controller made in the
-    // first request; workerd refuses it in any later request ("Cannot perform I/O on behalf of a different
-    // request"), so each call gets a fresh timeout signal of its own instead.
-    fetch: (input, init) => fetch(input as Request, { ...(init as RequestInit), signal: AbortSignal.timeout(CONTROL_TIMEOUT_MS) }),
+    labels,
+    endpoint: endpointOf(env.WEFT_ENDPOINT_URL, labels),
+    store: kv ? new KeyValueSnapshotStore(kv, scope) : undefined,
+    fetch: controlFetch,
+    syncIntervalMs,
   })
   const origin = new URL(env.WEFT_ORIGIN)
-  const state: Isolate = { control, core: null as unknown as ProxyCore, logger, lastSync: 0, ctx: null }
-  state.core = createProxyCore({
+  const core = createProxyCore({
     snapshot: () => control.snapshot(),
     upstream: (request, target) => {
       const binding = env[bindingName(target.service)]
@@ -128,59 +154,74 @@ function build(env: Env): Isolate {
     },
     identity: { tokenFor: (audience) => control.tokenFor(audience) },
     logger,
-    waitUntil: (work) => state.ctx?.waitUntil(work),
+    waitUntil: (work) => current.getStore()?.waitUntil(work),
+    // A digest the bundle lacks fails that filter per its failurePolicy (FilterChainRunner); checkFilters logs it.
+    filterModules: async (sha256) => {
+      const module = bundledFilters()[sha256]
+      if (!module) throw new Error(`filter module ${sha256} is not in this Worker's bundle (filters out of date: run weft edge build and deploy again)`)
+      return module
+    },
     fetchJwks: async () => {
       const slug = control.snapshot()?.tenant.slug
-      const res = await fetch(new URL(`/v1/tenants/${slug}/jwks.json`, env.WEFT_URL))
+      const res = await controlFetch(new URL(`/v1/tenants/${slug}/jwks.json`, env.WEFT_URL))
       if (!res.ok) throw new Error(`JWKS fetch answered ${res.status}`)
       return (await res.json()) as { keys: never[] }
     },
   })
-  return state
+  return { control, core, logger, checkedSnapshot: null }
 }
 
-/** Refreshes the snapshot when stale; errors are logged by the client and the cached snapshot keeps serving. */
-function sync(state: Isolate): Promise<unknown> | null {
-  const now = Date.now()
-  if (now - state.lastSync < SYNC_INTERVAL_MS) return null
-  state.lastSync = now
-  return state.control.syncOnce({ waitSeconds: 0 }).catch((err: unknown) => {
-    state.logger.warn({ err: String(err) }, 'config sync failed; serving the last good snapshot')
-    return false
-  })
+/**
+ * Once per snapshot: does the bundle hold every filter module the FilterChain names? Those it lacks fail per
+ * their failurePolicy (closed: 503 filter-failure; open: skipped), and the Worker says so in its log.
+ */
+function checkFilters(state: Isolate): void {
+  const snapshot = state.control.snapshot()
+  if (!snapshot || snapshot === state.checkedSnapshot) return
+  state.checkedSnapshot = snapshot
+  const bundled = bundledFilters()
+  const missing = (snapshot.inbound.filterChain?.filters ?? []).filter((f) => !bundled[f.sha256])
+  if (missing.length) {
+    state.logger.warn(
+      { revision: snapshot.revision, policy: snapshot.inbound.filterChain?.policy, missing: missing.map((f) => ({ filter: f.filter, version: f.version, sha256: f.sha256, failurePolicy: f.failurePolicy })) },
+      'filters out of date: the FilterChain names modules this Worker was not built with; run weft edge build and deploy again',
+    )
+  }
 }
 
-function problem(status: number, reason: string, detail: string): Response {
-  return new Response(JSON.stringify({ type: `https://weft.dev/problems/${reason}`, title: reason, status, detail }), {
-    status,
-    headers: { 'Content-Type': 'application/problem+json', 'Weft-Reason': reason },
-  })
+/** The isolate's proxy, built on first use; a failed build is logged and retried on the next request. */
+function isolateFor(env: Env): Isolate | Response {
+  try {
+    return (isolate ??= build(env))
+  } catch (err) {
+    console.log(JSON.stringify({ level: 'error', time: Date.now(), component: 'weft-edge-proxy', runtime: 'workers', msg: 'cannot start', err: String(err) }))
+    return problemResponse('proxy-error', { status: 503, detail: 'the Weft Worker is misconfigured; its logs say which setting is missing or wrong' })
+  }
 }
 
 export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
-    let state: Isolate
-    try {
-      state = isolate ??= build(env)
-    } catch (err) {
-      console.log(JSON.stringify({ level: 'error', component: 'weft-edge-proxy', msg: 'cannot start', err: String(err) }))
-      return problem(503, 'proxy-misconfigured', 'the Worker is misconfigured; its logs say how')
-    }
-    state.ctx = ctx
-    const pending = sync(state)
-    if (pending) {
-      // The first request of an isolate has nothing to serve from: it waits; later ones sync in the background.
-      if (state.control.snapshot() === null) await pending
-      else ctx.waitUntil(pending)
-    }
-    const destination = request.headers.get(DESTINATION_HEADER)
-    if (destination) {
-      const headers = new Headers(request.headers)
-      headers.delete(DESTINATION_HEADER)
-      const u = new URL(request.url)
-      const logical = new Request(`http://${destination}${u.pathname}${u.search}`, { method: request.method, headers, body: request.body, redirect: 'manual' })
-      return state.core.outbound(logical, destination)
-    }
-    return state.core.inbound(request)
+    const state = isolateFor(env)
+    if (state instanceof Response) return state
+    return current.run(ctx, async () => {
+      await state.control.prepare((work) => ctx.waitUntil(work))
+      checkFilters(state)
+      const destination = request.headers.get(DESTINATION_HEADER)
+      if (destination) {
+        const headers = new Headers(request.headers)
+        headers.delete(DESTINATION_HEADER)
+        const u = new URL(request.url)
+        const logical = new Request(`http://${destination}${u.pathname}${u.search}`, { method: request.method, headers, body: request.body, redirect: 'manual' })
+        return state.core.outbound(logical, destination)
+      }
+      return state.core.inbound(request)
+    })
+  },
+
+  /** A cron trigger (wrangler.jsonc `triggers.crons`): sync and heartbeat while no requests come. */
+  async scheduled(_controller: unknown, env: Env, ctx: ExecutionContext): Promise<void> {
+    const state = isolateFor(env)
+    if (state instanceof Response) return
+    await current.run(ctx, () => state.control.maintain())
   },
 }

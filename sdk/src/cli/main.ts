@@ -4,6 +4,7 @@ import { EXIT, describeError, exitCodeOf } from './exit.js'
 import type { Io } from './output.js'
 import { registerApply } from './commands/apply.js'
 import { registerConvergence } from './commands/convergence.js'
+import { registerEdge } from './commands/edge.js'
 import { registerGet } from './commands/get.js'
 import { registerLogin } from './commands/login.js'
 import { registerResources } from './commands/resources.js'
@@ -27,6 +28,7 @@ export function buildProgram(io: Io): Command {
   registerSimulate(program, ctx)
   registerConvergence(program, ctx)
   registerSidecar(program, ctx)
+  registerEdge(program, ctx)
   // Every subcommand reports usage errors through the same override, so `main` can map them to exit 2.
   const override = (cmd: Command) => {
     cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err })
