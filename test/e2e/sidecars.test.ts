@@ -217,7 +217,7 @@ describe('Node sidecars end to end (PGlite control API)', () => {
       expect(r.status).toBe(503)
       expect(r.headers.get('weft-reason')).toBe('unknown-service')
       expect(r.headers.get('content-type')).toBe('application/problem+json')
-      expect(((await r.json()) as { detail: string }).detail).toBe(`"${host}" is not in the snapshot of "orders": no such service, or it may not be called from here`)
+      expect(((await r.json()) as { detail: string }).detail).toBe(`"${host}" is not in the snapshot of "orders": the tenant has no service of that name`)
     }
     expect(Object.values(apps).reduce((n, a) => n + a.seen.length, 0)).toBe(before)
     // The sidecars' listeners run with the hardening defaults; admin only on loopback.
