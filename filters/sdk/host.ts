@@ -294,3 +294,27 @@ export function getHttpCallResponseBody(size: u32): string {
   const bytes = getBufferBytes(BufferType.HttpCallResponseBody, 0, size);
   return bytes == null ? "" : String.UTF8.decode(bytes);
 }
+
+// --- time and foreign functions ----------------------------------------------------------------------------
+
+/** The host's wall clock in nanoseconds since the epoch (Weft: the proxy's injected clock). */
+export function getCurrentTimeNanoseconds(): u64 {
+  imports.proxy_get_current_time_nanoseconds(RETURN_PTR);
+  return load<u64>(RETURN_PTR);
+}
+
+/** Calls a host function by name (e.g. `weft.verify_jwt`); null when the host has no such function. */
+export function callForeignFunction(name: string, args: ArrayBuffer): ArrayBuffer | null {
+  const n = utf8(name);
+  const status = imports.proxy_call_foreign_function(
+    changetype<usize>(n), n.byteLength, changetype<usize>(args), args.byteLength, RETURN_PTR, RETURN_SIZE,
+  );
+  if (status != Status.Ok) return null;
+  return takeReturnedBytes();
+}
+
+/** The data a deferred foreign function delivered (inside onForeignFunction). */
+export function getForeignFunctionData(size: u32): ArrayBuffer {
+  const bytes = getBufferBytes(BufferType.ForeignFunctionArguments, 0, size);
+  return bytes == null ? new ArrayBuffer(0) : bytes;
+}

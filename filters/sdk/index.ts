@@ -8,11 +8,14 @@ export {
   addHeader,
   addRequestHeader,
   addResponseHeader,
+  callForeignFunction,
   continueRequest,
   continueResponse,
   defineMetric,
   deserializeHeaders,
   getBufferBytes,
+  getCurrentTimeNanoseconds,
+  getForeignFunctionData,
   getHeader,
   getHeaders,
   getHttpCallResponseBody,
@@ -39,4 +42,6 @@ export {
   setSharedData,
   setTickPeriodMilliseconds,
 } from "./host";
-export { JsonValue, JsonKind, parseJson } from "./json";
+export { JsonValue, JsonKind, numberField, parseJson, stringArrayField } from "./json";
+export { cookieValue, hashPercentBucket, jsonEscape } from "./util";
+export { CLAIM_HEADER_PREFIX, ValueSource } from "./source";

@@ -204,3 +204,22 @@ export function parseJson(text: string): JsonValue | null {
   if (parser.failed || parser.pos != text.length) return null;
   return v;
 }
+
+/** A number field, or `fallback` when absent or not a number. */
+export function numberField(value: JsonValue, key: string, fallback: f64): f64 {
+  const v = value.get(key);
+  if (v == null || v.kind != JsonKind.Number) return fallback;
+  return v.num;
+}
+
+/** A string-array field; null when absent, not an array, or holding a non-string. */
+export function stringArrayField(value: JsonValue, key: string): Array<string> | null {
+  const v = value.get(key);
+  if (v == null || !v.isArray()) return null;
+  const out = new Array<string>();
+  for (let i = 0; i < v.items.length; i++) {
+    if (!v.items[i].isString()) return null;
+    out.push(v.items[i].str);
+  }
+  return out;
+}

@@ -1,0 +1,59 @@
+// Small helpers more than one filter needs: cookies, a stable hash for sticky percentages, JSON escaping.
+
+/** The value of cookie `name` in a `cookie` header (`a=1; b=2`), or null. The first match wins. */
+export function cookieValue(header: string | null, name: string): string | null {
+  if (header == null) return null;
+  const parts = header.split(";");
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i].trim();
+    const eq = part.indexOf("=");
+    if (eq <= 0) continue;
+    if (part.substring(0, eq).trim() != name) continue;
+    let value = part.substring(eq + 1).trim();
+    // RFC 6265 allows a DQUOTE-wrapped cookie-value; the quotes are not part of it.
+    if (value.length >= 2 && value.charCodeAt(0) == 0x22 && value.charCodeAt(value.length - 1) == 0x22) {
+      value = value.substring(1, value.length - 1);
+    }
+    return value;
+  }
+  return null;
+}
+
+/**
+ * A bucket in [0, 10000) for `key`, the same for the same key in every VM, proxy and release: FNV-1a 64 over the
+ * UTF-8 bytes, then MurmurHash3's fmix64 finaliser, because FNV alone spreads sequential ids (user-1, user-2…)
+ * poorly over the low digits a modulo keeps. Changing this function moves users between canary groups.
+ */
+export function hashPercentBucket(key: string): u32 {
+  const bytes = Uint8Array.wrap(String.UTF8.encode(key));
+  let h: u64 = 0xcbf29ce484222325;
+  for (let i = 0; i < bytes.length; i++) {
+    h ^= <u64>bytes[i];
+    h *= 0x100000001b3;
+  }
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccd;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53;
+  h ^= h >> 33;
+  return <u32>(h % 10000);
+}
+
+/** `s` as the inside of a JSON string literal (quotes, backslashes and control characters escaped). */
+export function jsonEscape(s: string): string {
+  let out = "";
+  let start = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c != 0x22 && c != 0x5c && c >= 0x20) continue;
+    out += s.substring(start, i);
+    if (c == 0x22) out += '\\"';
+    else if (c == 0x5c) out += "\\\\";
+    else if (c == 0x0a) out += "\\n";
+    else if (c == 0x0d) out += "\\r";
+    else if (c == 0x09) out += "\\t";
+    else out += "\\u" + (<u32>c).toString(16).padStart(4, "0");
+    start = i + 1;
+  }
+  return out + s.substring(start);
+}
