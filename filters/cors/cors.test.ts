@@ -87,7 +87,7 @@ describe('cors filter', () => {
   })
 
   it('adds nothing for a disallowed origin or a request without Origin', async () => {
-    for (const request of [{ origin: 'https://evil.example' }, {}]) {
+    for (const request of [{ origin: 'https://evil.example' }, {}] as Record<string, string>[]) {
       const headers = await exchange(cors(), request)
       expect([...headers.keys()].filter((k) => k.startsWith('access-control-'))).toEqual([])
     }

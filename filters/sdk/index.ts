@@ -42,6 +42,6 @@ export {
   setSharedData,
   setTickPeriodMilliseconds,
 } from "./host";
-export { JsonValue, JsonKind, numberField, parseJson, stringArrayField } from "./json";
-export { cookieValue, hashPercentBucket, jsonEscape } from "./util";
-export { CLAIM_HEADER_PREFIX, ValueSource } from "./source";
+export { JsonValue, JsonKind, formatNumber, numberField, parseJson, stringArrayField, stringifyJson } from "./json";
+export { cookieValue, decodeBase64Url, hashPercentBucket, jsonEscape } from "./util";
+export { CLAIM_HEADER_PREFIX, ValueSource, claimHeader } from "./source";

@@ -1,5 +1,6 @@
 // A small JSON reader for filter configuration: objects, arrays, strings (with escapes), numbers, booleans,
 // null. Configurations are small and read once in onConfigure, so clarity beats speed here.
+import { jsonEscape } from "./util";
 
 export enum JsonKind {
   Null = 0,
@@ -222,4 +223,29 @@ export function stringArrayField(value: JsonValue, key: string): Array<string> |
     out.push(v.items[i].str);
   }
   return out;
+}
+
+/** Serialises a parsed value back to JSON text (object keys in their original order). */
+export function stringifyJson(v: JsonValue): string {
+  if (v.kind == JsonKind.Null) return "null";
+  if (v.kind == JsonKind.Bool) return v.bool ? "true" : "false";
+  if (v.kind == JsonKind.Number) return formatNumber(v.num);
+  if (v.kind == JsonKind.String) return '"' + jsonEscape(v.str) + '"';
+  let out = v.kind == JsonKind.Array ? "[" : "{";
+  const n = v.kind == JsonKind.Array ? v.items.length : v.keys.length;
+  for (let i = 0; i < n; i++) {
+    if (i > 0) out += ",";
+    if (v.kind == JsonKind.Array) {
+      out += stringifyJson(v.items[i]);
+    } else {
+      out += '"' + jsonEscape(v.keys[i]) + '":' + stringifyJson(v.fields.get(v.keys[i]));
+    }
+  }
+  return out + (v.kind == JsonKind.Array ? "]" : "}");
+}
+
+/** Whole numbers without AssemblyScript's trailing ".0" (a claim `"exp": 1700000000` stays as written). */
+export function formatNumber(n: f64): string {
+  if (isFinite(n) && Math.floor(n) == n && Math.abs(n) < 9007199254740992) return (<i64>n).toString();
+  return n.toString();
 }

@@ -57,3 +57,29 @@ export function jsonEscape(s: string): string {
   }
   return out + s.substring(start);
 }
+
+/** Decodes base64url (RFC 4648 §5, padding optional); null on a character outside the alphabet. */
+export function decodeBase64Url(text: string): ArrayBuffer | null {
+  const out = new Uint8Array((text.length * 3) >> 2);
+  let bits: u32 = 0;
+  let count: i32 = 0;
+  let o = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    let v: i32 = -1;
+    if (c >= 0x41 && c <= 0x5a) v = c - 0x41;
+    else if (c >= 0x61 && c <= 0x7a) v = c - 0x61 + 26;
+    else if (c >= 0x30 && c <= 0x39) v = c - 0x30 + 52;
+    else if (c == 0x2d || c == 0x2b) v = 62;
+    else if (c == 0x5f || c == 0x2f) v = 63;
+    else if (c == 0x3d) break;
+    if (v < 0) return null;
+    bits = (bits << 6) | <u32>v;
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      out[o++] = <u8>(bits >> count);
+    }
+  }
+  return out.buffer.slice(0, o);
+}
