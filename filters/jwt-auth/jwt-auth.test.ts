@@ -144,6 +144,22 @@ describe('jwt-auth filter with weft.verify_jwt', () => {
     expect(result.action === 'respond' && result.status).toBe(503)
   })
 
+  it('fails the request by its failure policy when a deferred foreign function rejects', async () => {
+    const failing = (policy: 'open' | 'closed') => createFilterHost({
+      module, rootId: 'jwt-auth', config: JSON.stringify(config()), failurePolicy: policy,
+      foreignFunctions: {
+        [VERIFY_JWT]: (_args, call) => new TextEncoder().encode(`{"pending":${call.defer(Promise.reject(new Error('verifier crashed')))}}`),
+      },
+    })
+    const token = await sign({ sub: 'x' })
+    const closed = await send(failing('closed'), { authorization: `Bearer ${token}` })
+    expect(closed.action === 'respond' && [closed.status, closed.failure?.error]).toEqual([503, 'Error: verifier crashed'])
+    const open = await send(failing('open'), { authorization: `Bearer ${token}` })
+    expect(open.action).toBe('continue')
+    // Failing open forwards the request as it arrived, so without verified claims (auth should fail closed).
+    expect(open.action === 'continue' && open.headers.has('x-jwt-claim-sub')).toBe(false)
+  })
+
   it('uses the proxy-wide verifier by default', async () => {
     const host = createFilterHost({ module, rootId: 'jwt-auth', config: JSON.stringify(config()), now: () => T0 })
     const result = await send(host, { authorization: `Bearer ${await sign({ sub: 'default' })}` })
