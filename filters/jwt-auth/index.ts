@@ -23,7 +23,7 @@ import {
   decodeBase64Url,
   formatNumber,
   getForeignFunctionData,
-  getHeaders,
+  headerNamesWithPrefix,
   jsonEscape,
   logError,
   parseJson,
@@ -45,6 +45,8 @@ const MAX_TOKEN_LENGTH = 8192;
 class JwtAuthRoot extends RootContext {
   /** Per issuer, the verify_jwt arguments up to the token: `{"issuer":…,"audiences":…,"jwks":…,"token":"`. */
   argsPrefix: Map<string, string> = new Map<string, string>();
+  /** The only issuer's prefix when there is one issuer. */
+  onlyPrefix: string | null = null;
   from: ValueSource = new ValueSource("header", "authorization");
   forwardClaims: Array<string> = [];
   required: bool = false;
@@ -72,6 +74,7 @@ class JwtAuthRoot extends RootContext {
         '{"issuer":"' + jsonEscape(issuer) + '","audiences":[' + audienceList + '],"jwks":' + stringifyJson(jwks!) + ',"token":"',
       );
     }
+    if (this.argsPrefix.size == 1) this.onlyPrefix = this.argsPrefix.values()[0];
     const from = config.get("from");
     if (from != null) {
       const source = ValueSource.parse(from);
@@ -153,23 +156,29 @@ class JwtAuth extends HttpContext {
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): Action {
     const root = changetype<JwtAuthRoot>(this.root);
-    // Claims reach the upstream (and later filters: claim-route, ratelimit) only from this filter.
-    const headers = getHeaders(MapType.RequestHeaders);
-    for (let i = 0; i < headers.length; i++) {
-      if (headers[i].key.startsWith(CLAIM_HEADER_PREFIX)) removeRequestHeader(headers[i].key);
-    }
     let token = root.from.read();
     if (token != null && root.from.kind == "header" && root.from.name == "authorization") {
       token = token.length > 7 && token.substring(0, 7).toLowerCase() == "bearer " ? token.substring(7).trim() : "";
     }
+    // The credential never goes upstream unless forwardToken; removing it now (a refused request is not forwarded
+    // at all) also keeps the ~1 KB token out of the header-map copy below.
+    if (token != null && !root.forwardToken && root.from.kind == "header") removeRequestHeader(root.from.name);
+    // Claims reach the upstream (and later filters: claim-route, ratelimit) only from this filter.
+    const forged = headerNamesWithPrefix(MapType.RequestHeaders, CLAIM_HEADER_PREFIX);
+    for (let i = 0; i < forged.length; i++) removeRequestHeader(forged[i]);
     if (token == null || token.length == 0) {
       if (!root.required) return Action.Continue;
       return this.reject("missing token", 'Bearer realm="weft"');
     }
     if (!wellFormed(token)) return this.reject("malformed token", 'Bearer error="invalid_token"');
-    const issuer = unverifiedIssuer(token);
-    if (issuer == null || !root.argsPrefix.has(issuer)) return this.reject("unknown issuer", 'Bearer error="invalid_token"');
-    const answer = callForeignFunction(VERIFY_JWT, String.UTF8.encode(root.argsPrefix.get(issuer) + token + '"}'));
+    // With one issuer there is nothing to choose: the host checks `iss` anyway, so skip decoding the payload here.
+    let prefix = root.onlyPrefix;
+    if (prefix == null) {
+      const issuer = unverifiedIssuer(token);
+      if (issuer == null || !root.argsPrefix.has(issuer)) return this.reject("unknown issuer", 'Bearer error="invalid_token"');
+      prefix = root.argsPrefix.get(issuer);
+    }
+    const answer = callForeignFunction(VERIFY_JWT, String.UTF8.encode(prefix! + token + '"}'));
     if (answer == null) {
       logError("jwt-auth: the host offers no " + VERIFY_JWT + "; refusing the request");
       sendLocalResponse(503, "jwt_verifier_unavailable",
@@ -206,7 +215,6 @@ class JwtAuth extends HttpContext {
       const claim = claims.get(root.forwardClaims[i]);
       if (claim != null && claim.kind != JsonKind.Null) replaceRequestHeader(claimHeader(root.forwardClaims[i]), claimValue(claim));
     }
-    if (!root.forwardToken && root.from.kind == "header") removeRequestHeader(root.from.name);
     return Action.Continue;
   }
 

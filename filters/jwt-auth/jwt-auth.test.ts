@@ -112,13 +112,30 @@ describe('jwt-auth filter with weft.verify_jwt', () => {
   it.each([
     ['signed by another key', () => sign({ sub: 'x' }, { key: otherKey }), /ERR_JWS_SIGNATURE_VERIFICATION_FAILED/],
     ['for another audience', () => sign({ sub: 'x' }, { aud: 'billing' }), /ERR_JWT_CLAIM_VALIDATION_FAILED/],
-    ['from an unknown issuer', () => sign({ sub: 'x' }, { iss: 'https://evil.example' }), /unknown issuer/],
+    // One issuer configured: the host's issuer check refuses it (with several, the filter does: next test).
+    ['from an unknown issuer', () => sign({ sub: 'x' }, { iss: 'https://evil.example' }), /ERR_JWT_CLAIM_VALIDATION_FAILED: unexpected "iss"/],
     ['malformed', async () => 'not-a-jwt', /malformed token/],
     ['with a JSON-breaking payload', async () => 'a.b"c.d', /malformed token/],
   ])('refuses a token %s with a 401 problem+json', async (_case, token, detail) => {
     const { host, verify } = authHost()
     expect401(await send(host, { authorization: `Bearer ${await token()}` }), detail)
     expect(verify.stats().cached).toBe(0)
+  })
+
+  it('with several issuers, picks the keys by the token\'s iss and refuses an issuer it does not know', async () => {
+    const second = await generateKeyPair('ES256')
+    const secondJwk = { ...(await exportJWK(second.publicKey)), kid: 'k1', alg: 'ES256' }
+    const { host } = authHost({
+      issuers: [
+        { issuer: 'https://other.example', jwks: { keys: [secondJwk] } },
+        { issuer: ISSUER, audiences: ['orders'], jwks: { keys: [jwk] } },
+      ],
+    })
+    const ours = await send(host, { authorization: `Bearer ${await sign({ sub: 'ours' })}` })
+    expect(ours.action === 'continue' && ours.headers.get('x-jwt-claim-sub')).toBe('ours')
+    const theirs = await send(host, { authorization: `Bearer ${await sign({ sub: 'theirs' }, { iss: 'https://other.example', key: second.privateKey as CryptoKey })}` })
+    expect(theirs.action === 'continue' && theirs.headers.get('x-jwt-claim-sub')).toBe('theirs')
+    expect401(await send(host, { authorization: `Bearer ${await sign({ sub: 'x' }, { iss: 'https://evil.example' })}` }), 'unknown issuer')
   })
 
   it('lets requests without a token through unless required, and never trusts client claim headers', async () => {

@@ -22,6 +22,7 @@ export {
   getProperty,
   getRequestHeader,
   getResponseHeader,
+  headerNamesWithPrefix,
   getSharedData,
   httpCall,
   incrementMetric,

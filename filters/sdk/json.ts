@@ -11,14 +11,20 @@ export enum JsonKind {
   Object = 5,
 }
 
+// Scalars share these empty containers (never written: the parser gives arrays and objects their own), so
+// parsing a verifier's answer per request does not allocate two arrays and a map for every string in it.
+const NO_ITEMS = new Array<JsonValue>(0);
+const NO_KEYS = new Array<string>(0);
+const NO_FIELDS = new Map<string, JsonValue>();
+
 export class JsonValue {
   kind: JsonKind = JsonKind.Null;
   bool: bool = false;
   num: f64 = 0;
   str: string = "";
-  items: Array<JsonValue> = [];
-  keys: Array<string> = [];
-  fields: Map<string, JsonValue> = new Map<string, JsonValue>();
+  items: Array<JsonValue> = NO_ITEMS;
+  keys: Array<string> = NO_KEYS;
+  fields: Map<string, JsonValue> = NO_FIELDS;
 
   isString(): bool {
     return this.kind == JsonKind.String;
@@ -70,7 +76,8 @@ class Parser {
   }
 
   literal(word: string): bool {
-    if (this.text.substr(this.pos, word.length) != word) return false;
+    if (this.pos + word.length > this.text.length) return false;
+    for (let i = 0; i < word.length; i++) if (this.text.charCodeAt(this.pos + i) != word.charCodeAt(i)) return false;
     this.pos += word.length;
     return true;
   }
@@ -80,9 +87,9 @@ class Parser {
     if (depth > 64) return this.fail();
     this.skipSpace();
     const c = this.peek();
-    const v = new JsonValue();
     if (c == 0x7b) return this.object(depth);
     if (c == 0x5b) return this.array(depth);
+    const v = new JsonValue();
     if (c == 0x22) {
       v.kind = JsonKind.String;
       v.str = this.string();
@@ -151,6 +158,7 @@ class Parser {
   array(depth: i32): JsonValue {
     const v = new JsonValue();
     v.kind = JsonKind.Array;
+    v.items = new Array<JsonValue>();
     this.pos++;
     this.skipSpace();
     if (this.peek() == 0x5d) {
@@ -171,6 +179,8 @@ class Parser {
   object(depth: i32): JsonValue {
     const v = new JsonValue();
     v.kind = JsonKind.Object;
+    v.keys = new Array<string>();
+    v.fields = new Map<string, JsonValue>();
     this.pos++;
     this.skipSpace();
     if (this.peek() == 0x7d) {

@@ -56,6 +56,8 @@ class TelemetryRoot extends RootContext {
   /** Metric ids by full name, defined on first use. */
   ids: Map<string, u32> = new Map<string, u32>();
   countedValues: i32 = 0;
+  byValue: Map<string, u32> = new Map<string, u32>();
+  classIds: StaticArray<u32> = new StaticArray<u32>(6);
   durationId: u32 = 0;
 
   onConfigure(configuration: string): bool {
@@ -100,17 +102,37 @@ class TelemetryRoot extends RootContext {
 
   /** The request counter for a countBy value; past maxValues distinct values, new ones count as "other". */
   requestCounter(value: string | null): u32 {
-    if (this.countBy == null) return this.counter(this.prefix + "_requests_total");
-    let label = value == null ? "none" : sanitize(value);
-    let name = this.prefix + "_requests_total{" + this.label + '="' + label + '"}';
-    if (!this.ids.has(name)) {
-      if (this.countedValues >= this.maxValues) {
-        name = this.prefix + "_requests_total{" + this.label + '="other"}';
+    // Keyed by the raw value so a repeat costs one lookup, no name building.
+    const raw = value == null ? "\0none" : value;
+    if (this.byValue.has(raw)) return this.byValue.get(raw);
+    let id: u32;
+    if (this.countBy == null) {
+      id = this.counter(this.prefix + "_requests_total");
+    } else {
+      const label = value == null ? "none" : sanitize(value);
+      const name = this.prefix + "_requests_total{" + this.label + '="' + label + '"}';
+      if (this.ids.has(name)) id = this.ids.get(name);
+      else if (this.countedValues >= this.maxValues) {
+        // Not remembered by value: distinct overflow values must not grow this map either.
+        return this.counter(this.prefix + "_requests_total{" + this.label + '="other"}');
       } else {
         this.countedValues++;
+        id = this.counter(name);
       }
     }
-    return this.counter(name);
+    this.byValue.set(raw, id);
+    return id;
+  }
+
+  /** The responses counter for a status class ("1xx"…"5xx", or "none"). */
+  responseCounter(status: string): u32 {
+    const digit = status.length == 3 ? status.charCodeAt(0) - 0x30 : 0;
+    const slot = digit >= 1 && digit <= 5 ? digit : 0;
+    if (this.classIds[slot] == 0) {
+      const label = slot == 0 ? "none" : slot.toString() + "xx";
+      this.classIds[slot] = this.counter(this.prefix + '_responses_total{class="' + label + '"}');
+    }
+    return this.classIds[slot];
   }
 
   createHttpContext(id: u32): HttpContext {
@@ -168,8 +190,7 @@ class Telemetry extends HttpContext {
     const now = getCurrentTimeNanoseconds();
     const micros = now > this.start ? (now - this.start) / 1000 : 0;
     if (root.latency) recordMetric(root.durationId, micros);
-    const statusClass = this.status.length == 3 ? this.status.charAt(0) + "xx" : "none";
-    incrementMetric(root.counter(root.prefix + '_responses_total{class="' + statusClass + '"}'), 1);
+    incrementMetric(root.responseCounter(this.status), 1);
     if (!root.accessLog) return;
     logInfo(
       '{"msg":"access","method":"' + jsonEscape(this.method) + '","path":"' + jsonEscape(this.path) + '","status":' +
