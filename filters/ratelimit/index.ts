@@ -15,6 +15,7 @@ import {
   addResponseHeader,
   getCurrentTimeNanoseconds,
   getSharedData,
+  hash64,
   logError,
   logWarn,
   numberField,
@@ -30,6 +31,7 @@ export * from "../sdk/exports";
 // this many races in a row means heavy contention on one key: let the request through rather than stall it.
 const MAX_CAS_ATTEMPTS = 8;
 const NANOS_PER_SECOND: f64 = 1e9;
+const MAX_RAW_KEY_LENGTH = 128;
 
 class Limit {
   constructor(public rate: f64, public periodSeconds: f64, public burst: f64) {}
@@ -125,7 +127,10 @@ class RateLimitRoot extends RootContext {
   take(keyValue: string | null): Decision {
     let limit = this.limit;
     if (keyValue != null && this.perKey.has(keyValue)) limit = this.perKey.get(keyValue);
-    const bucketKey = keyValue == null ? this.prefix + "missing" : this.prefix + "k:" + keyValue;
+    // Key values come from clients: a long one is stored under its hash so shared-data keys stay small.
+    const bucketKey = keyValue == null ? this.prefix + "missing"
+      : keyValue.length <= MAX_RAW_KEY_LENGTH ? this.prefix + "k:" + keyValue
+      : this.prefix + "h:" + hash64(keyValue).toString(16);
     let tokens: f64 = limit.burst;
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const now = getCurrentTimeNanoseconds();

@@ -75,6 +75,16 @@ describe('ratelimit filter', () => {
     expect((await send(host, { 'x-user': 'vip' })).request.action).toBe('respond')
   })
 
+  it('stores a long key value under its hash: still one bucket per value, and a small shared-data key', async () => {
+    const shared = new SharedData()
+    const { host } = limiter({ key: { header: 'x-user' }, rate: 1, periodSeconds: 60, domain: 'long' }, shared)
+    const long = 'u'.repeat(5000)
+    expect((await send(host, { 'x-user': long })).request.action).toBe('continue')
+    expect((await send(host, { 'x-user': long })).request.action).toBe('respond')
+    expect((await send(host, { 'x-user': `${long}x` })).request.action).toBe('continue')
+    expect(shared.get('ratelimit/long/k:' + long)).toBeUndefined()
+  })
+
   it('keys by a claim jwt-auth forwarded, and by a cookie', async () => {
     const byClaim = limiter({ key: { claim: 'sub' }, rate: 1, periodSeconds: 60 }).host
     expect((await send(byClaim, { 'x-jwt-claim-sub': 'u1' })).request.action).toBe('continue')

@@ -44,5 +44,5 @@ export {
   setTickPeriodMilliseconds,
 } from "./host";
 export { JsonValue, JsonKind, formatNumber, numberField, parseJson, stringArrayField, stringifyJson } from "./json";
-export { cookieValue, decodeBase64Url, hashPercentBucket, jsonEscape } from "./util";
+export { cookieValue, decodeBase64Url, hash64, hashPercentBucket, jsonEscape } from "./util";
 export { CLAIM_HEADER_PREFIX, ValueSource, claimHeader } from "./source";

@@ -25,6 +25,11 @@ export function cookieValue(header: string | null, name: string): string | null 
  * poorly over the low digits a modulo keeps. Changing this function moves users between canary groups.
  */
 export function hashPercentBucket(key: string): u32 {
+  return <u32>(hash64(key) % 10000);
+}
+
+/** FNV-1a 64 + fmix64 of the UTF-8 bytes of `key` (see hashPercentBucket); stable across VMs and releases. */
+export function hash64(key: string): u64 {
   const bytes = Uint8Array.wrap(String.UTF8.encode(key));
   let h: u64 = 0xcbf29ce484222325;
   for (let i = 0; i < bytes.length; i++) {
@@ -36,7 +41,7 @@ export function hashPercentBucket(key: string): u32 {
   h ^= h >> 33;
   h *= 0xc4ceb9fe1a85ec53;
   h ^= h >> 33;
-  return <u32>(h % 10000);
+  return h;
 }
 
 /** `s` as the inside of a JSON string literal (quotes, backslashes and control characters escaped). */
