@@ -36,6 +36,7 @@ export enum BufferType {
   HttpCallResponseBody = 4,
   VmConfiguration = 6,
   PluginConfiguration = 7,
+  ForeignFunctionArguments = 8,
 }
 
 export enum StreamType {

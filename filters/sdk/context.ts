@@ -24,6 +24,12 @@ export class HttpContext {
   /** The answer to an httpCall this context made; numHeaders is 0 when the call failed. */
   onHttpCallResponse(callId: u32, numHeaders: u32, bodySize: u32, numTrailers: u32): void {}
 
+  /**
+   * A foreign function this context called answered later (Weft: a `weft.verify_jwt` that had to wait for
+   * WebCrypto); read the answer with getForeignFunctionData(dataSize).
+   */
+  onForeignFunction(functionId: u32, dataSize: u32): void {}
+
   onLog(): void {}
 
   /** Return false to keep the context alive past the request (rare). */
@@ -50,6 +56,8 @@ export class RootContext {
   onTick(): void {}
 
   onHttpCallResponse(callId: u32, numHeaders: u32, bodySize: u32, numTrailers: u32): void {}
+
+  onForeignFunction(functionId: u32, dataSize: u32): void {}
 
   createHttpContext(id: u32): HttpContext {
     return new HttpContext(id, this);

@@ -35,6 +35,12 @@ export function proxy_on_http_call_response(id: u32, callId: u32, numHeaders: u3
   else if (roots.has(id)) roots.get(id).onHttpCallResponse(callId, numHeaders, bodySize, numTrailers);
 }
 
+/** ABI 0.2.1's callback for a foreign function's later answer; Weft delivers it to the calling context. */
+export function proxy_on_foreign_function(id: u32, functionId: u32, dataSize: u32): void {
+  if (streams.has(id)) streams.get(id).onForeignFunction(functionId, dataSize);
+  else if (roots.has(id)) roots.get(id).onForeignFunction(functionId, dataSize);
+}
+
 export function proxy_on_request_headers(id: u32, numHeaders: u32, endOfStream: u32): u32 {
   if (!streams.has(id)) return Action.Continue;
   return streams.get(id).onRequestHeaders(numHeaders, endOfStream != 0);

@@ -103,6 +103,34 @@ export function getHeaders(map: MapType): Array<HeaderPair> {
   return deserializeHeaders(takeReturnedBytes());
 }
 
+/**
+ * Names of the headers in `map` that start with `prefix` (ASCII, lower case), found by scanning the serialised map
+ * in place: only matching names are decoded, so a per-request check costs no string per header.
+ */
+export function headerNamesWithPrefix(map: MapType, prefix: string): Array<string> {
+  const out = new Array<string>();
+  if (imports.proxy_get_header_map_pairs(map, RETURN_PTR, RETURN_SIZE) != Status.Ok) return out;
+  const base = load<usize>(RETURN_PTR);
+  const size = load<u32>(RETURN_SIZE);
+  if (base == 0) return out;
+  if (size >= 4) {
+    const count = load<u32>(base);
+    const p = utf8(prefix);
+    const pLen = <u32>p.byteLength;
+    let lengths = base + 4;
+    let data = base + 4 + <usize>count * 8;
+    for (let i: u32 = 0; i < count; i++) {
+      const kLen = load<u32>(lengths);
+      const vLen = load<u32>(lengths + 4);
+      lengths += 8;
+      if (kLen >= pLen && memory.compare(data, changetype<usize>(p), pLen) == 0) out.push(String.UTF8.decodeUnsafe(data, kLen));
+      data += kLen + 1 + vLen + 1;
+    }
+  }
+  heap.free(base);
+  return out;
+}
+
 export function setHeaders(map: MapType, pairs: Array<HeaderPair>): void {
   const bytes = serializeHeaders(pairs);
   imports.proxy_set_header_map_pairs(map, changetype<usize>(bytes), bytes.byteLength);
@@ -293,4 +321,28 @@ export function httpCall(upstream: string, headers: Array<HeaderPair>, body: str
 export function getHttpCallResponseBody(size: u32): string {
   const bytes = getBufferBytes(BufferType.HttpCallResponseBody, 0, size);
   return bytes == null ? "" : String.UTF8.decode(bytes);
+}
+
+// --- time and foreign functions ----------------------------------------------------------------------------
+
+/** The host's wall clock in nanoseconds since the epoch (Weft: the proxy's injected clock). */
+export function getCurrentTimeNanoseconds(): u64 {
+  imports.proxy_get_current_time_nanoseconds(RETURN_PTR);
+  return load<u64>(RETURN_PTR);
+}
+
+/** Calls a host function by name (e.g. `weft.verify_jwt`); null when the host has no such function. */
+export function callForeignFunction(name: string, args: ArrayBuffer): ArrayBuffer | null {
+  const n = utf8(name);
+  const status = imports.proxy_call_foreign_function(
+    changetype<usize>(n), n.byteLength, changetype<usize>(args), args.byteLength, RETURN_PTR, RETURN_SIZE,
+  );
+  if (status != Status.Ok) return null;
+  return takeReturnedBytes();
+}
+
+/** The data a deferred foreign function delivered (inside onForeignFunction). */
+export function getForeignFunctionData(size: u32): ArrayBuffer {
+  const bytes = getBufferBytes(BufferType.ForeignFunctionArguments, 0, size);
+  return bytes == null ? new ArrayBuffer(0) : bytes;
 }

@@ -76,3 +76,11 @@ export declare function proxy_http_call(upstreamPtr: usize, upstreamSize: usize,
 // @ts-ignore: decorator
 @external("env", "proxy_set_buffer_bytes")
 export declare function proxy_set_buffer_bytes(bufferType: u32, start: u32, size: u32, valuePtr: usize, valueSize: usize): u32;
+
+// @ts-ignore: decorator
+@external("env", "proxy_get_current_time_nanoseconds")
+export declare function proxy_get_current_time_nanoseconds(returnTime: usize): u32;
+
+// @ts-ignore: decorator
+@external("env", "proxy_call_foreign_function")
+export declare function proxy_call_foreign_function(namePtr: usize, nameSize: usize, argsPtr: usize, argsSize: usize, returnPtr: usize, returnSize: usize): u32;

@@ -8,17 +8,21 @@ export {
   addHeader,
   addRequestHeader,
   addResponseHeader,
+  callForeignFunction,
   continueRequest,
   continueResponse,
   defineMetric,
   deserializeHeaders,
   getBufferBytes,
+  getCurrentTimeNanoseconds,
+  getForeignFunctionData,
   getHeader,
   getHeaders,
   getHttpCallResponseBody,
   getProperty,
   getRequestHeader,
   getResponseHeader,
+  headerNamesWithPrefix,
   getSharedData,
   httpCall,
   incrementMetric,
@@ -39,4 +43,6 @@ export {
   setSharedData,
   setTickPeriodMilliseconds,
 } from "./host";
-export { JsonValue, JsonKind, parseJson } from "./json";
+export { JsonValue, JsonKind, formatNumber, numberField, parseJson, stringArrayField, stringifyJson } from "./json";
+export { cookieValue, decodeBase64Url, hash64, hashPercentBucket, jsonEscape } from "./util";
+export { CLAIM_HEADER_PREFIX, ValueSource, claimHeader } from "./source";

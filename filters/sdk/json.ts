@@ -1,5 +1,6 @@
 // A small JSON reader for filter configuration: objects, arrays, strings (with escapes), numbers, booleans,
 // null. Configurations are small and read once in onConfigure, so clarity beats speed here.
+import { jsonEscape } from "./util";
 
 export enum JsonKind {
   Null = 0,
@@ -10,14 +11,20 @@ export enum JsonKind {
   Object = 5,
 }
 
+// Scalars share these empty containers (never written: the parser gives arrays and objects their own), so
+// parsing a verifier's answer per request does not allocate two arrays and a map for every string in it.
+const NO_ITEMS = new Array<JsonValue>(0);
+const NO_KEYS = new Array<string>(0);
+const NO_FIELDS = new Map<string, JsonValue>();
+
 export class JsonValue {
   kind: JsonKind = JsonKind.Null;
   bool: bool = false;
   num: f64 = 0;
   str: string = "";
-  items: Array<JsonValue> = [];
-  keys: Array<string> = [];
-  fields: Map<string, JsonValue> = new Map<string, JsonValue>();
+  items: Array<JsonValue> = NO_ITEMS;
+  keys: Array<string> = NO_KEYS;
+  fields: Map<string, JsonValue> = NO_FIELDS;
 
   isString(): bool {
     return this.kind == JsonKind.String;
@@ -69,7 +76,8 @@ class Parser {
   }
 
   literal(word: string): bool {
-    if (this.text.substr(this.pos, word.length) != word) return false;
+    if (this.pos + word.length > this.text.length) return false;
+    for (let i = 0; i < word.length; i++) if (this.text.charCodeAt(this.pos + i) != word.charCodeAt(i)) return false;
     this.pos += word.length;
     return true;
   }
@@ -79,9 +87,9 @@ class Parser {
     if (depth > 64) return this.fail();
     this.skipSpace();
     const c = this.peek();
-    const v = new JsonValue();
     if (c == 0x7b) return this.object(depth);
     if (c == 0x5b) return this.array(depth);
+    const v = new JsonValue();
     if (c == 0x22) {
       v.kind = JsonKind.String;
       v.str = this.string();
@@ -150,6 +158,7 @@ class Parser {
   array(depth: i32): JsonValue {
     const v = new JsonValue();
     v.kind = JsonKind.Array;
+    v.items = new Array<JsonValue>();
     this.pos++;
     this.skipSpace();
     if (this.peek() == 0x5d) {
@@ -170,6 +179,8 @@ class Parser {
   object(depth: i32): JsonValue {
     const v = new JsonValue();
     v.kind = JsonKind.Object;
+    v.keys = new Array<string>();
+    v.fields = new Map<string, JsonValue>();
     this.pos++;
     this.skipSpace();
     if (this.peek() == 0x7d) {
@@ -203,4 +214,48 @@ export function parseJson(text: string): JsonValue | null {
   parser.skipSpace();
   if (parser.failed || parser.pos != text.length) return null;
   return v;
+}
+
+/** A number field, or `fallback` when absent or not a number. */
+export function numberField(value: JsonValue, key: string, fallback: f64): f64 {
+  const v = value.get(key);
+  if (v == null || v.kind != JsonKind.Number) return fallback;
+  return v.num;
+}
+
+/** A string-array field; null when absent, not an array, or holding a non-string. */
+export function stringArrayField(value: JsonValue, key: string): Array<string> | null {
+  const v = value.get(key);
+  if (v == null || !v.isArray()) return null;
+  const out = new Array<string>();
+  for (let i = 0; i < v.items.length; i++) {
+    if (!v.items[i].isString()) return null;
+    out.push(v.items[i].str);
+  }
+  return out;
+}
+
+/** Serialises a parsed value back to JSON text (object keys in their original order). */
+export function stringifyJson(v: JsonValue): string {
+  if (v.kind == JsonKind.Null) return "null";
+  if (v.kind == JsonKind.Bool) return v.bool ? "true" : "false";
+  if (v.kind == JsonKind.Number) return formatNumber(v.num);
+  if (v.kind == JsonKind.String) return '"' + jsonEscape(v.str) + '"';
+  let out = v.kind == JsonKind.Array ? "[" : "{";
+  const n = v.kind == JsonKind.Array ? v.items.length : v.keys.length;
+  for (let i = 0; i < n; i++) {
+    if (i > 0) out += ",";
+    if (v.kind == JsonKind.Array) {
+      out += stringifyJson(v.items[i]);
+    } else {
+      out += '"' + jsonEscape(v.keys[i]) + '":' + stringifyJson(v.fields.get(v.keys[i]));
+    }
+  }
+  return out + (v.kind == JsonKind.Array ? "]" : "}");
+}
+
+/** Whole numbers without AssemblyScript's trailing ".0" (a claim `"exp": 1700000000` stays as written). */
+export function formatNumber(n: f64): string {
+  if (isFinite(n) && Math.floor(n) == n && Math.abs(n) < 9007199254740992) return (<i64>n).toString();
+  return n.toString();
 }

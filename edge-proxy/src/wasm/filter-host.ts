@@ -1,6 +1,7 @@
 import { Action } from './abi'
 import { silentLogger, type FilterLogger } from './filter-logger'
 import { FilterMetrics } from './filter-metrics'
+import { weftForeignFunctions } from './foreign-functions'
 import { DEFAULT_LOG_LEVEL, FilterVm, type StreamState, type StreamWake } from './filter-vm'
 import type { HeaderPairs } from './header-map'
 import type { FilterHttpCall, FilterHttpCallResponse, ForeignFunction, LocalResponse } from './proxy-imports'
@@ -119,7 +120,9 @@ export function createFilterHost(options: FilterHostOptions): FilterHost {
   const sharedData = options.sharedData ?? new SharedData()
   const queues = options.sharedQueues ?? new SharedQueues()
   const metrics = options.metrics ?? new FilterMetrics()
-  const foreignFunctions = new Map(Object.entries(options.foreignFunctions ?? {}))
+  // Weft's own foreign functions (weft.verify_jwt) unless the proxy passes its set (filters work; see
+  // foreign-functions.ts — the lead reconciles this default with the wasmhost registry).
+  const foreignFunctions = new Map(Object.entries(options.foreignFunctions ?? weftForeignFunctions()))
 
   const newVm = (): FilterVm =>
     new FilterVm({

@@ -401,6 +401,37 @@ export class FilterVm implements ProxyImportHost {
     }
   }
 
+  // Deferred foreign functions (seam for weft.verify_jwt, see proxy-imports.ts ForeignCall): answered like an
+  // HTTP call, through proxy_on_foreign_function on the context that made the call.
+  deferForeignFunction(answer: Promise<Uint8Array>): number {
+    const id = this.#nextCallId++
+    const contextId = this.#effective
+    this.#pendingCalls.set(id, contextId)
+    answer.then(
+      (data) => this.#deliverForeign(id, contextId, data),
+      (error: unknown) => {
+        if (!this.#pendingCalls.delete(id)) return
+        this.#streams.get(contextId)?.wake({ error })
+      },
+    )
+    return id
+  }
+
+  #deliverForeign(id: number, contextId: number, data: Uint8Array): void {
+    if (!this.#pendingCalls.delete(id) || this.broken) return
+    if (contextId !== this.rootContextId && !this.#streams.has(contextId)) return
+    this.#callbackBuffers.set(BufferType.FOREIGN_FUNCTION_ARGUMENTS, data)
+    try {
+      this.#inContext(contextId, () => this.#call('proxy_on_foreign_function', contextId, id, data.length))
+    } catch (error) {
+      this.broken = error
+      this.#streams.get(contextId)?.wake({ error })
+      this.#options.onAsyncTrap(error)
+    } finally {
+      this.#callbackBuffers.clear()
+    }
+  }
+
   /** Streams still open in this VM, so a host can fail them when the VM is replaced. */
   openStreams(): Iterable<StreamState> {
     return this.#streams.values()

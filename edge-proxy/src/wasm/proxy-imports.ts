@@ -35,8 +35,23 @@ export type FilterHttpCall = {
 
 export type FilterHttpCallResponse = { headers: HeaderPairs; body: Uint8Array; trailers?: HeaderPairs }
 
+/**
+ * What a foreign function may do besides answering at once (filters/README.md, "Foreign functions").
+ * Seam added by the filters work for `weft.verify_jwt`; the lead reconciles it with the wasmhost registry.
+ */
+export type ForeignCall = {
+  /** The host's clock (ms since the epoch), so functions see the same time as the filter. */
+  now(): number
+  /**
+   * For work that cannot finish synchronously (WebCrypto): returns an id at once; when `answer` resolves, the
+   * host calls `proxy_on_foreign_function(calling context, id, size)` with the bytes readable as buffer
+   * FOREIGN_FUNCTION_ARGUMENTS (ABI 0.2.1). A rejection fails the calling stream by its failure policy.
+   */
+  defer(answer: Promise<Uint8Array>): number
+}
+
 /** A host function a filter can call with `proxy_call_foreign_function` (e.g. `weft.verify_jwt`). */
-export type ForeignFunction = (args: Uint8Array) => Uint8Array
+export type ForeignFunction = (args: Uint8Array, call: ForeignCall) => Uint8Array
 
 /** What the host functions act on: the VM's state at the moment of the call. */
 export interface ProxyImportHost {
@@ -62,6 +77,8 @@ export interface ProxyImportHost {
   setEffectiveContext(id: number): number
   done(): number
   httpCall(call: FilterHttpCall): number | { callId: number }
+  /** See ForeignCall.defer. */
+  deferForeignFunction(answer: Promise<Uint8Array>): number
   callStatus(): { code: number; message: string }
 }
 
@@ -352,7 +369,8 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
       if (!inBounds([nPtr, nLen], [aPtr, aLen], [retPtr, 4], [retSize, 4])) return Status.INVALID_MEMORY_ACCESS
       const fn = host.foreignFunctions.get(str(nPtr, nLen))
       if (!fn) return Status.NOT_FOUND
-      mem().returnBytes(fn(bytes(aPtr, aLen)), retPtr, retSize)
+      const call: ForeignCall = { now: () => host.now(), defer: (answer) => host.deferForeignFunction(answer) }
+      mem().returnBytes(fn(bytes(aPtr, aLen), call), retPtr, retSize)
       return Status.OK
     },
 

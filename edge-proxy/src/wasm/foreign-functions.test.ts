@@ -1,0 +1,75 @@
+import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { createVerifyJwt, type VerifyJwtAnswer, type VerifyJwtFunction } from './foreign-functions'
+import type { ForeignCall } from './proxy-imports'
+
+const ISSUER = 'https://auth.test'
+const T0 = Date.UTC(2026, 3, 1)
+let key: CryptoKey
+let jwk: JWK
+
+beforeAll(async () => {
+  const pair = await generateKeyPair('ES256')
+  key = pair.privateKey as CryptoKey
+  jwk = { ...(await exportJWK(pair.publicKey)), kid: 'a', alg: 'ES256' }
+})
+
+const encode = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v))
+const decode = (b: Uint8Array) => JSON.parse(new TextDecoder().decode(b))
+
+/** Calls the function as the host does: a clock, and `defer` handing out ids for late answers. */
+function caller(fn: VerifyJwtFunction, clock = { ms: T0 }) {
+  const deferred = new Map<number, Promise<Uint8Array>>()
+  const call: ForeignCall = { now: () => clock.ms, defer: (p) => (deferred.set(deferred.size + 1, p), deferred.size) }
+  return async (args: unknown): Promise<{ immediate: boolean; answer: VerifyJwtAnswer }> => {
+    const first = decode(fn(encode(args), call))
+    if (first.pending === undefined) return { immediate: true, answer: first }
+    return { immediate: false, answer: decode(await deferred.get(first.pending)!) }
+  }
+}
+
+const sign = (sub: string, exp?: number) => {
+  const jwt = new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'a' }).setIssuer(ISSUER).setSubject(sub).setIssuedAt(T0 / 1000)
+  return (exp === undefined ? jwt : jwt.setExpirationTime(exp)).sign(key)
+}
+const args = (token: string) => ({ token, issuer: ISSUER, audiences: [], jwks: { keys: [jwk] } })
+
+describe('weft.verify_jwt', () => {
+  it('answers later the first time, at once from the cache after, and keeps at most cacheSize tokens', async () => {
+    const fn = createVerifyJwt({ cacheSize: 2 })
+    const verify = caller(fn)
+    const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((s) => sign(s, T0 / 1000 + 600)))
+    expect(await verify(args(a!))).toEqual({ immediate: false, answer: { valid: true, claims: expect.objectContaining({ sub: 'a' }) } })
+    expect((await verify(args(a!))).immediate).toBe(true)
+    await verify(args(b!))
+    await verify(args(c!))
+    expect(fn.stats().cached).toBe(2)
+    // a was least recently used: evicted, so verified again.
+    expect((await verify(args(a!))).immediate).toBe(false)
+    expect(fn.stats()).toMatchObject({ hits: 1, verifications: 4 })
+  })
+
+  it('caches a token without exp for maxCacheMs only', async () => {
+    const clock = { ms: T0 }
+    const verify = caller(createVerifyJwt({ maxCacheMs: 1000 }), clock)
+    const token = await sign('no-exp')
+    await verify(args(token))
+    clock.ms += 999
+    expect((await verify(args(token))).immediate).toBe(true)
+    clock.ms += 1
+    expect((await verify(args(token))).immediate).toBe(false)
+  })
+
+  it.each([
+    ['not JSON', 'nope', /ERR_WEFT_VERIFY_JWT_ARGS/],
+    ['no token', { issuer: ISSUER, audiences: [], jwks: { keys: [] } }, /ERR_WEFT_VERIFY_JWT_ARGS: token/],
+    ['a key set without keys', { token: 'a.b.c', issuer: ISSUER, audiences: [], jwks: {} }, /ERR_WEFT_VERIFY_JWT_ARGS: jwks/],
+    ['a garbage token', { token: 'a.b.c', issuer: ISSUER, audiences: [], jwks: { keys: [] } }, /^ERR_J/],
+  ])('answers invalid, never throws, for %s', async (_case, bad, error) => {
+    const fn = createVerifyJwt()
+    const { answer } = await caller(fn)(bad)
+    expect(answer.valid).toBe(false)
+    if (!answer.valid) expect(answer.error).toMatch(error)
+    expect(fn.stats().cached).toBe(0)
+  })
+})

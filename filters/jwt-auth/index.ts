@@ -1,0 +1,233 @@
+// jwt-auth: end-user JWT authentication, like Istio's RequestAuthentication. Config:
+//   {"issuers": [{"issuer": "https://auth.example.com", "audiences": ["orders"], "jwks": {"keys": [...]}}],
+//    "from": {"header": "authorization"}, "forwardClaims": ["sub", "plan"], "required": false,
+//    "forwardToken": false}
+// The token comes from `from` (default: Authorization: Bearer …; any other header carries the bare token; or
+// {"cookie": name}). Its unverified `iss` only picks the issuer entry; the signature, iss, aud, exp and nbf are
+// checked by the host's `weft.verify_jwt` (WebCrypto via jose), which answers at once from its cache or later
+// through proxy_on_foreign_function while this filter pauses. Verified claims go upstream as x-jwt-claim-<name>;
+// such headers from the client are always removed. No token: the request passes unless `required`; a bad token
+// → 401 problem+json.
+import {
+  Action,
+  CLAIM_HEADER_PREFIX,
+  HeaderPair,
+  HttpContext,
+  JsonKind,
+  JsonValue,
+  MapType,
+  RootContext,
+  ValueSource,
+  callForeignFunction,
+  claimHeader,
+  decodeBase64Url,
+  formatNumber,
+  getForeignFunctionData,
+  headerNamesWithPrefix,
+  jsonEscape,
+  logError,
+  parseJson,
+  registerRootContext,
+  removeRequestHeader,
+  replaceRequestHeader,
+  sendLocalResponse,
+  continueRequest,
+  stringArrayField,
+  stringifyJson,
+} from "../sdk";
+
+export * from "../sdk/exports";
+
+const VERIFY_JWT = "weft.verify_jwt";
+// Real tokens are well under this; a bigger one is refused before any decoding.
+const MAX_TOKEN_LENGTH = 8192;
+
+class JwtAuthRoot extends RootContext {
+  /** Per issuer, the verify_jwt arguments up to the token: `{"issuer":…,"audiences":…,"jwks":…,"token":"`. */
+  argsPrefix: Map<string, string> = new Map<string, string>();
+  /** The only issuer's prefix when there is one issuer. */
+  onlyPrefix: string | null = null;
+  from: ValueSource = new ValueSource("header", "authorization");
+  forwardClaims: Array<string> = [];
+  required: bool = false;
+  forwardToken: bool = false;
+
+  onConfigure(configuration: string): bool {
+    const config = parseJson(configuration);
+    if (config == null || !config.isObject()) return fail("configuration must be a JSON object");
+    const issuers = config.get("issuers");
+    if (issuers == null || !issuers.isArray() || issuers.items.length == 0) return fail('"issuers" must be a non-empty array');
+    for (let i = 0; i < issuers.items.length; i++) {
+      const entry = issuers.items[i];
+      const issuer: string | null = entry.isObject() ? entry.getString("issuer") : null;
+      const audiences: Array<string> | null = !entry.isObject() ? null
+        : entry.get("audiences") == null ? new Array<string>() : stringArrayField(entry, "audiences");
+      const jwks: JsonValue | null = entry.isObject() ? entry.get("jwks") : null;
+      const keys: JsonValue | null = jwks == null ? null : jwks.get("keys");
+      if (issuer == null || issuer.length == 0 || audiences == null || keys == null || !keys.isArray() || keys.items.length == 0) {
+        return fail("issuers[" + i.toString() + '] needs "issuer", "jwks": {"keys": [...]} and optional "audiences" strings');
+      }
+      let audienceList = "";
+      for (let a = 0; a < audiences.length; a++) audienceList += (a > 0 ? "," : "") + '"' + jsonEscape(audiences[a]) + '"';
+      this.argsPrefix.set(
+        issuer,
+        '{"issuer":"' + jsonEscape(issuer) + '","audiences":[' + audienceList + '],"jwks":' + stringifyJson(jwks!) + ',"token":"',
+      );
+    }
+    if (this.argsPrefix.size == 1) this.onlyPrefix = this.argsPrefix.values()[0];
+    const from = config.get("from");
+    if (from != null) {
+      const source = ValueSource.parse(from);
+      if (source == null || source.kind == "claim") return fail('"from" must be {"header": name} or {"cookie": name}');
+      this.from = source;
+    }
+    if (config.get("forwardClaims") != null) {
+      const claims = stringArrayField(config, "forwardClaims");
+      if (claims == null) return fail('"forwardClaims" must be an array of claim names');
+      this.forwardClaims = claims;
+    }
+    this.required = flag(config, "required");
+    this.forwardToken = flag(config, "forwardToken");
+    return true;
+  }
+
+  createHttpContext(id: u32): HttpContext {
+    return new JwtAuth(id, this);
+  }
+}
+
+function flag(config: JsonValue, key: string): bool {
+  const v = config.get(key);
+  return v != null && v.bool;
+}
+
+function fail(message: string): bool {
+  logError("jwt-auth: " + message);
+  return false;
+}
+
+/** Base64url segments separated by exactly two dots: also what keeps the token safe to splice into JSON. */
+function wellFormed(token: string): bool {
+  if (token.length == 0 || token.length > MAX_TOKEN_LENGTH) return false;
+  let dots = 0;
+  for (let i = 0; i < token.length; i++) {
+    const c = token.charCodeAt(i);
+    if (c == 0x2e) dots++;
+    else if (!((c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x2d || c == 0x5f)) {
+      return false;
+    }
+  }
+  return dots == 2;
+}
+
+/** The `iss` of the token's payload, unverified: it only chooses which issuer's keys verify it. */
+function unverifiedIssuer(token: string): string | null {
+  const start = token.indexOf(".") + 1;
+  const payload = decodeBase64Url(token.substring(start, token.indexOf(".", start)));
+  if (payload == null) return null;
+  const claims = parseJson(String.UTF8.decode(payload));
+  return claims == null ? null : claims.getString("iss");
+}
+
+/** A claim as a header value: strings as is, numbers and booleans as JSON, string arrays comma-joined. */
+function claimValue(v: JsonValue): string {
+  let text: string;
+  if (v.kind == JsonKind.String) text = v.str;
+  else if (v.kind == JsonKind.Number) text = formatNumber(v.num);
+  else if (v.kind == JsonKind.Array) {
+    text = "";
+    for (let i = 0; i < v.items.length; i++) {
+      text += (i > 0 ? "," : "") + (v.items[i].kind == JsonKind.String ? v.items[i].str : stringifyJson(v.items[i]));
+    }
+  } else text = stringifyJson(v);
+  // A header value cannot hold control characters (a claim can): they become spaces.
+  let out = "";
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) >= 0x20 && text.charCodeAt(i) != 0x7f) continue;
+    out += text.substring(start, i) + " ";
+    start = i + 1;
+  }
+  return out + text.substring(start);
+}
+
+class JwtAuth extends HttpContext {
+  pendingId: u32 = 0;
+
+  onRequestHeaders(numHeaders: u32, endOfStream: bool): Action {
+    const root = changetype<JwtAuthRoot>(this.root);
+    let token = root.from.read();
+    if (token != null && root.from.kind == "header" && root.from.name == "authorization") {
+      token = token.length > 7 && token.substring(0, 7).toLowerCase() == "bearer " ? token.substring(7).trim() : "";
+    }
+    // The credential never goes upstream unless forwardToken; removing it now (a refused request is not forwarded
+    // at all) also keeps the ~1 KB token out of the header-map copy below.
+    if (token != null && !root.forwardToken && root.from.kind == "header") removeRequestHeader(root.from.name);
+    // Claims reach the upstream (and later filters: claim-route, ratelimit) only from this filter.
+    const forged = headerNamesWithPrefix(MapType.RequestHeaders, CLAIM_HEADER_PREFIX);
+    for (let i = 0; i < forged.length; i++) removeRequestHeader(forged[i]);
+    if (token == null || token.length == 0) {
+      if (!root.required) return Action.Continue;
+      return this.reject("missing token", 'Bearer realm="weft"');
+    }
+    if (!wellFormed(token)) return this.reject("malformed token", 'Bearer error="invalid_token"');
+    // With one issuer there is nothing to choose: the host checks `iss` anyway, so skip decoding the payload here.
+    let prefix = root.onlyPrefix;
+    if (prefix == null) {
+      const issuer = unverifiedIssuer(token);
+      if (issuer == null || !root.argsPrefix.has(issuer)) return this.reject("unknown issuer", 'Bearer error="invalid_token"');
+      prefix = root.argsPrefix.get(issuer);
+    }
+    const answer = callForeignFunction(VERIFY_JWT, String.UTF8.encode(prefix! + token + '"}'));
+    if (answer == null) {
+      logError("jwt-auth: the host offers no " + VERIFY_JWT + "; refusing the request");
+      sendLocalResponse(503, "jwt_verifier_unavailable",
+        '{"type":"https://weft.dev/problems/filters/jwt-auth","title":"JWT verification unavailable","status":503}',
+        [new HeaderPair("content-type", "application/problem+json")]);
+      return Action.Pause;
+    }
+    return this.apply(answer, false);
+  }
+
+  onForeignFunction(functionId: u32, dataSize: u32): void {
+    if (functionId != this.pendingId) return;
+    this.pendingId = 0;
+    if (this.apply(getForeignFunctionData(dataSize), true) == Action.Continue) continueRequest();
+  }
+
+  /** Acts on a verify_jwt answer: forward claims, wait for a pending one, or refuse. */
+  apply(bytes: ArrayBuffer, resumed: bool): Action {
+    const answer = parseJson(String.UTF8.decode(bytes));
+    if (answer == null) return this.reject("verifier answered nonsense", 'Bearer error="invalid_token"');
+    const pending = answer.get("pending");
+    if (pending != null && !resumed) {
+      this.pendingId = <u32>pending.num;
+      return Action.Pause;
+    }
+    const valid = answer.get("valid");
+    const claims = answer.get("claims");
+    if (valid == null || !valid.bool || claims == null) {
+      const error = answer.getString("error");
+      return this.reject(error == null ? "invalid token" : error, 'Bearer error="invalid_token"');
+    }
+    const root = changetype<JwtAuthRoot>(this.root);
+    for (let i = 0; i < root.forwardClaims.length; i++) {
+      const claim = claims.get(root.forwardClaims[i]);
+      if (claim != null && claim.kind != JsonKind.Null) replaceRequestHeader(claimHeader(root.forwardClaims[i]), claimValue(claim));
+    }
+    return Action.Continue;
+  }
+
+  reject(detail: string, challenge: string): Action {
+    sendLocalResponse(
+      401,
+      "jwt_rejected",
+      '{"type":"https://weft.dev/problems/filters/jwt-auth","title":"Unauthorized","status":401,"detail":"' +
+        jsonEscape(detail) + '"}',
+      [new HeaderPair("content-type", "application/problem+json"), new HeaderPair("www-authenticate", challenge)],
+    );
+    return Action.Pause;
+  }
+}
+
+registerRootContext((id: u32): RootContext => new JwtAuthRoot(id));
