@@ -6,6 +6,8 @@ import { CircuitBreakers } from './circuit-breaker'
 import type { CoreContext } from './core-context'
 import { EndpointPools } from './endpoint-pool'
 import { EndpointRegistry, endpointKey } from './endpoint-state'
+import { FilterChainRunner } from './filter-chain'
+import { renderFilterMetrics } from './filter-metrics-export'
 import { createInboundHandler } from './inbound'
 import { createOutboundHandler } from './outbound'
 import { OutlierDetector } from './outlier-detector'
@@ -117,12 +119,13 @@ export function createProxyCore(deps: ProxyCoreDeps): ProxyCore {
     outliers,
     breakers: new CircuitBreakers(),
     retryBudgets: new RetryBudgets(limits.retryBudgetWindowMs),
+    filters: new FilterChainRunner({ modules: deps.filterModules, logger, now, foreignFunctions: deps.filterForeignFunctions }),
   }
 
   return {
     inbound: createInboundHandler(ctx),
     outbound: createOutboundHandler(ctx),
-    metrics: { render: () => metrics.render() },
+    metrics: { render: () => metrics.render() + renderFilterMetrics(ctx.filters) },
     endpoints: () =>
       [...endpoints.values()].map((s) => ({
         service: s.service,

@@ -1,4 +1,4 @@
-import { Action } from './abi'
+import { Action, BufferType, MapType } from './abi'
 import { silentLogger, type FilterLogger } from './filter-logger'
 import { FilterMetrics } from './filter-metrics'
 import { DEFAULT_LOG_LEVEL, FilterVm, type StreamState, type StreamWake } from './filter-vm'
@@ -59,6 +59,13 @@ export type RespondResult = {
 
 export type FilterResult = ContinueResult | RespondResult
 
+/**
+ * A body callback's result. `buffering`: the filter returned Pause before the end of the stream, which for a body
+ * means "hold this data and call me again with more" (Envoy's StopIterationAndBuffer): the caller keeps `body`
+ * (as the filter left it) and passes nothing on yet. On a fail-open failure `body` is the body as it arrived.
+ */
+export type BodyResult = (ContinueResult & { body: Uint8Array; buffering: boolean }) | RespondResult
+
 export type FilterFailure = { filter: string; error: string; policy: FailurePolicy }
 
 export type FilterHostStats = {
@@ -72,9 +79,9 @@ export type FilterHostStats = {
 /** One request through one filter: the proxy-wasm stream context, from request headers to done. */
 export interface FilterStream {
   onRequestHeaders(headers: HeadersInit, options?: { endOfStream?: boolean }): Promise<FilterResult>
-  onRequestBody(body: Uint8Array, options?: { endOfStream?: boolean }): Promise<FilterResult & { body?: Uint8Array }>
+  onRequestBody(body: Uint8Array, options?: { endOfStream?: boolean }): Promise<BodyResult>
   onResponseHeaders(headers: HeadersInit, options: { status: number; endOfStream?: boolean }): Promise<FilterResult>
-  onResponseBody(body: Uint8Array, options?: { endOfStream?: boolean }): Promise<FilterResult & { body?: Uint8Array }>
+  onResponseBody(body: Uint8Array, options?: { endOfStream?: boolean }): Promise<BodyResult>
   /** proxy_on_done/on_log/on_delete; call once the response is sent (also after a respond result). */
   finish(): void
 }
@@ -188,13 +195,17 @@ export function createFilterHost(options: FilterHostOptions): FilterHost {
     }
     let failed: FilterFailure | undefined = startError === undefined ? undefined : recordFailure(startError, 'context create')
 
-    /** Runs one callback, waits out a Pause, and maps any failure through the policy. */
+    /**
+     * Runs one callback, waits out a Pause, and maps any failure through the policy. With `pauseBuffers` (a body
+     * chunk before the end of the stream) a Pause returns at once with `buffering` set instead of waiting.
+     */
     async function run(
       during: string,
       call: (vm: FilterVm, stream: StreamState) => number,
       pass: () => ContinueResult,
       original: HeaderPairs,
-    ): Promise<FilterResult> {
+      pauseBuffers = false,
+    ): Promise<FilterResult & { buffering?: boolean }> {
       if (failed) return failureResult(failed, original)
       if (!owner || !stream || owner.broken !== undefined) {
         failed = recordFailure(new Error('filter VM was replaced during the request'), during)
@@ -204,6 +215,7 @@ export function createFilterHost(options: FilterHostOptions): FilterHost {
         const action = call(owner, stream)
         if (stream.closed) throw new Error('filter closed the stream')
         if (!stream.localResponse && action === Action.PAUSE) {
+          if (pauseBuffers && !stream.continued) return { ...pass(), buffering: true }
           const wake = await withDeadline(stream.waitForWake(), pauseTimeoutMs)
           if (typeof wake === 'object') throw wake.error
         }
@@ -213,6 +225,22 @@ export function createFilterHost(options: FilterHostOptions): FilterHost {
         failed = recordFailure(error, during)
         return failureResult(failed, original)
       }
+    }
+
+    /** A body callback: the body as the filter left it, or as it arrived when the filter failed open. */
+    async function runBody(
+      during: string,
+      bufferType: number,
+      body: Uint8Array,
+      endOfStream: boolean,
+      call: (vm: FilterVm, stream: StreamState) => number,
+      pass: () => ContinueResult,
+      original: HeaderPairs,
+    ): Promise<BodyResult> {
+      const result = await run(during, call, pass, original, !endOfStream)
+      if (result.action === 'respond') return result
+      const left = result.failure ? body : (stream?.buffers.get(bufferType) ?? body)
+      return { ...result, body: left, buffering: result.buffering === true }
     }
 
     /** Failing open ignores the filter: the request goes on as it arrived, not as a failed filter left it. */
@@ -252,10 +280,10 @@ export function createFilterHost(options: FilterHostOptions): FilterHost {
         return run('request headers', (v, s) => v.onRequestHeaders(s, requestHeaders, opts?.endOfStream ?? false), () =>
           continueResult(current(0, requestHeaders)), requestHeaders)
       },
-      async onRequestBody(body, opts) {
-        const result = await run('request body', (v, s) => v.onRequestBody(s, body, opts?.endOfStream ?? true), () =>
-          continueResult(current(0, requestHeaders)), requestHeaders)
-        return result.action === 'continue' ? { ...result, body: stream?.buffers.get(0) ?? body } : result
+      onRequestBody(body, opts) {
+        const eos = opts?.endOfStream ?? true
+        return runBody('request body', BufferType.HTTP_REQUEST_BODY, body, eos, (v, s) => v.onRequestBody(s, body, eos), () =>
+          continueResult(current(MapType.HTTP_REQUEST_HEADERS, requestHeaders)), requestHeaders)
       },
       onResponseHeaders(headers, opts) {
         responseHeaders = [[':status', String(opts.status)], ...pairsOf(headers)]
@@ -266,10 +294,10 @@ export function createFilterHost(options: FilterHostOptions): FilterHost {
           responseHeaders,
         )
       },
-      async onResponseBody(body, opts) {
-        const result = await run('response body', (v, s) => v.onResponseBody(s, body, opts?.endOfStream ?? true), () =>
-          continueResult(current(2, responseHeaders)), responseHeaders)
-        return result.action === 'continue' ? { ...result, body: stream?.buffers.get(1) ?? body } : result
+      onResponseBody(body, opts) {
+        const eos = opts?.endOfStream ?? true
+        return runBody('response body', BufferType.HTTP_RESPONSE_BODY, body, eos, (v, s) => v.onResponseBody(s, body, eos), () =>
+          continueResult(current(MapType.HTTP_RESPONSE_HEADERS, responseHeaders)), responseHeaders)
       },
       finish() {
         if (!owner || !stream || owner.broken !== undefined) return

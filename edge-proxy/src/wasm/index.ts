@@ -1,6 +1,7 @@
 // The proxy-wasm host's public surface for the proxy core (README.md beside this file).
 export {
   createFilterHost,
+  type BodyResult,
   type ContinueResult,
   type FailurePolicy,
   type FilterFailure,
