@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Snapshot, SnapshotFilter } from '../../../mesh/src/snapshot/types'
 import { buildTestFilter } from '../../../filters/build'
+import { meterWasm } from '../wasm/index'
 import { listen, memoryLogger, rawRequest, readBody, serveHandler, fetchApp, type Loopback } from '../../test-support/loopback'
 import { snapshotOf } from '../../test-support/snapshots'
 import { createProxyCore, type ProxyCore } from './create-proxy-core'
@@ -19,9 +20,10 @@ const modules = new Map<string, WebAssembly.Module>()
 const digests: Record<string, string> = {}
 
 beforeAll(async () => {
-  for (const name of ['response-header', 'body-rewrite', 'trap-filter']) {
+  for (const name of ['response-header', 'body-rewrite', 'trap-filter', 'runaway']) {
     const built = await buildTestFilter(name)
-    modules.set(built.sha256, new WebAssembly.Module(await readFile(built.file)))
+    // Metered as the sidecar meters what it fetches.
+    modules.set(built.sha256, new WebAssembly.Module(meterWasm(new Uint8Array(await readFile(built.file)))))
     digests[name] = built.sha256
   }
   app = await listen(async (req, res) => {
@@ -134,5 +136,23 @@ describe('FilterChain through the proxy core', () => {
     const open = await rawRequest(port, '/x', { headers: { 'x-trap': '1' } })
     expect(open.status).toBe(200)
     expect(appSeen[0]!.headers['x-trap-filter']).toBeUndefined()
+  })
+
+  it('stops a filter that loops forever or allocates without bound, per policy, and keeps serving', async () => {
+    const snapshot = withChain([attach('runaway', null, 'closed')])
+    const { port, core, logger } = await sidecar(() => snapshot)
+    const loop = await rawRequest(port, '/x', { headers: { 'x-loop': '1' } })
+    expect(loop.status).toBe(503)
+    expect(loop.body).toContain('ran past its time budget')
+    const alloc = await rawRequest(port, '/x', { headers: { 'x-alloc': '1' } })
+    expect(alloc.status).toBe(503)
+    appSeen.length = 0
+    expect((await rawRequest(port, '/x')).status).toBe(200)
+    expect(appSeen[0]!.headers['x-runaway']).toBe('ok')
+    const metrics = core.metrics.render()
+    expect(metrics).toMatch(/weft_filter_runaways_total\{filter="runaway"\} 1/)
+    expect(metrics).toMatch(/weft_filter_failures_total\{filter="runaway"\} 2/)
+    expect(metrics).toMatch(/weft_filter_vm_restarts_total\{filter="runaway"\} 2/)
+    expect(logger.lines.filter((l) => l.msg === 'filter failed')).toHaveLength(2)
   })
 })

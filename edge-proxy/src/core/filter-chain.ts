@@ -345,7 +345,7 @@ function refusalOf(filter: string, result: RespondResult): ChainRefusal {
 
 function addStats(a: FilterHostStats | undefined, b: Readonly<FilterHostStats>): FilterHostStats {
   if (!a) return { ...b }
-  return { requests: a.requests + b.requests, failures: a.failures + b.failures, reinstantiations: a.reinstantiations + b.reinstantiations }
+  return { requests: a.requests + b.requests, failures: a.failures + b.failures, reinstantiations: a.reinstantiations + b.reinstantiations, runaways: a.runaways + b.runaways }
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

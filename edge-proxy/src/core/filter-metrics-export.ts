@@ -14,10 +14,12 @@ export function renderFilterMetrics(filters: FilterChainRunner): string {
     const requests = registry.counter('weft_filter_requests_total', 'Requests that reached a filter.', ['filter'])
     const failures = registry.counter('weft_filter_failures_total', 'Filter failures: traps, out of memory, runaway calls, exits.', ['filter'])
     const restarts = registry.counter('weft_filter_vm_restarts_total', 'Filter VMs re-instantiated after a failure.', ['filter'])
+    const runaways = registry.counter('weft_filter_runaways_total', 'Filter calls stopped for running past their time budget (fuel).', ['filter'])
     for (const [filter, s] of stats) {
       requests.inc([filter], s.requests)
       failures.inc([filter], s.failures)
       restarts.inc([filter], s.reinstantiations)
+      runaways.inc([filter], s.runaways)
     }
   }
   const out = [registry.render()]

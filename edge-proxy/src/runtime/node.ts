@@ -9,6 +9,7 @@ import { createControlClient } from '../control/index'
 import { FileSnapshotStore } from '../control/file-snapshot-store'
 import { createProxyCore, PROMETHEUS_CONTENT_TYPE, upstreamUrl } from '../core/index'
 import type { ProxyLogger } from '../core/proxy-deps'
+import { meterWasm } from '../wasm/index'
 
 // DESIGN.md's ports: Istio's, so operators recognise them.
 export const DEFAULT_INBOUND_PORT = 15006
@@ -93,7 +94,8 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
     const bytes = new Uint8Array(await res.arrayBuffer())
     const digest = Buffer.from(await crypto.subtle.digest('SHA-256', bytes)).toString('hex')
     if (digest !== sha256) throw new Error(`filter module ${sha256} arrived with sha256 ${digest}`)
-    return new WebAssembly.Module(bytes)
+    // Metered before compiling: a filter call that never ends traps instead of hanging the sidecar (meter-wasm.ts).
+    return new WebAssembly.Module(meterWasm(bytes))
   }
 
   const core = createProxyCore({

@@ -6,7 +6,8 @@ import type { HeaderPairs } from './header-map'
 import type { FilterHttpCall, FilterHttpCallResponse, ForeignFunction, LocalResponse } from './proxy-imports'
 import type { RequestProperties } from './request-properties'
 import { SharedData, SharedQueues } from './shared-data'
-import { FilterHostError, FilterLoadError } from './wasm-errors'
+import { DEFAULT_FUEL } from './meter-wasm'
+import { FilterHostError, FilterLoadError, FilterRunawayError } from './wasm-errors'
 
 /** What to do with a request when the filter fails (trap, abort, bad ABI use, pause past its deadline). */
 export type FailurePolicy = 'closed' | 'open'
@@ -33,6 +34,11 @@ export type FilterHostOptions = {
   sharedQueues?: SharedQueues
   metrics?: FilterMetrics
   foreignFunctions?: Record<string, ForeignFunction>
+  /**
+   * Per-call budget of a metered module (meterWasm): function entries plus loop iterations. A call that uses it
+   * up traps and fails per failurePolicy. Default DEFAULT_FUEL (about 0.1 s of a tight loop).
+   */
+  fuel?: number
   httpCall?: (call: FilterHttpCall) => Promise<FilterHttpCallResponse>
 }
 
@@ -74,6 +80,8 @@ export type FilterHostStats = {
   failures: number
   /** VMs created after the first (one per failure that broke the VM). */
   reinstantiations: number
+  /** Failures that were calls running past their fuel budget (counted in `failures` too). */
+  runaways: number
 }
 
 /** One request through one filter: the proxy-wasm stream context, from request headers to done. */
@@ -89,6 +97,8 @@ export interface FilterStream {
 export interface FilterHost {
   readonly rootId: string
   readonly abi: '0.2.0' | '0.2.1'
+  /** Built with meterWasm: runaway calls trap instead of hanging the proxy. */
+  readonly metered: boolean
   readonly failurePolicy: FailurePolicy
   readonly stats: Readonly<FilterHostStats>
   readonly metrics: FilterMetrics
@@ -122,7 +132,7 @@ export function createFilterHost(options: FilterHostOptions): FilterHost {
   const logger = options.logger ?? silentLogger
   const failurePolicy = options.failurePolicy ?? 'closed'
   const pauseTimeoutMs = options.pauseTimeoutMs ?? DEFAULT_PAUSE_TIMEOUT_MS
-  const stats: FilterHostStats = { requests: 0, failures: 0, reinstantiations: 0 }
+  const stats: FilterHostStats = { requests: 0, failures: 0, reinstantiations: 0, runaways: 0 }
   const sharedData = options.sharedData ?? new SharedData()
   const queues = options.sharedQueues ?? new SharedQueues()
   const metrics = options.metrics ?? new FilterMetrics()
@@ -141,6 +151,7 @@ export function createFilterHost(options: FilterHostOptions): FilterHost {
       queues,
       metrics,
       foreignFunctions,
+      fuel: options.fuel ?? DEFAULT_FUEL,
       httpCall: options.httpCall,
       onAsyncTrap: (error) => recordFailure(error, 'async callback'),
     })
@@ -154,9 +165,12 @@ export function createFilterHost(options: FilterHostOptions): FilterHost {
     throw new FilterLoadError(`filter ${options.rootId} failed to start: ${describe(error)}`, { cause: error })
   }
   const abi = vm.abi
+  const metered = vm.metered
+  if (!metered) logger.warn({ filter: options.rootId }, 'filter module is not metered (meterWasm): a call that never ends would hang the proxy')
 
   function recordFailure(error: unknown, during: string): FilterFailure {
     stats.failures += 1
+    if (error instanceof FilterRunawayError) stats.runaways += 1
     const failure: FilterFailure = { filter: options.rootId, error: describe(error), policy: failurePolicy }
     logger.error({ filter: options.rootId, during, err: failure.error, failurePolicy }, 'filter failed')
     if (vm?.broken === undefined && vm) vm.broken = error
@@ -313,6 +327,7 @@ export function createFilterHost(options: FilterHostOptions): FilterHost {
   return {
     rootId: options.rootId,
     abi,
+    metered,
     failurePolicy,
     get stats() {
       return { ...stats }

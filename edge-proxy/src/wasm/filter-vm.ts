@@ -14,7 +14,8 @@ import {
 import { resolveProperty, type RequestProperties } from './request-properties'
 import type { SharedData, SharedQueues } from './shared-data'
 import { createWasiImports, WASI_MODULES } from './wasi-imports'
-import { FilterConfigError, FilterLoadError, GuestExit, UnknownImportError } from './wasm-errors'
+import { FUEL_EXPORT } from './meter-wasm'
+import { FilterConfigError, FilterLoadError, FilterRunawayError, GuestExit, UnknownImportError } from './wasm-errors'
 
 export type FilterVmOptions = {
   module: WebAssembly.Module
@@ -31,6 +32,8 @@ export type FilterVmOptions = {
   foreignFunctions: ReadonlyMap<string, ForeignFunction>
   /** Dispatches `proxy_http_call`; absent, every upstream is unknown (BAD_ARGUMENT). */
   httpCall?: (call: FilterHttpCall) => Promise<FilterHttpCallResponse>
+  /** Fuel per outermost guest call when the module is metered (meter-wasm.ts); ignored otherwise. */
+  fuel: number
   /** Called when a guest callback run outside a request call (an HTTP call's answer, a tick) traps. */
   onAsyncTrap: (error: unknown) => void
 }
@@ -114,6 +117,9 @@ export class FilterVm implements ProxyImportHost {
   #callStatus = { code: 0, message: '' }
   #pendingCalls = new Map<number, number>()
   #nextCallId = 1
+  /** The metering global, when the module was metered; refilled before each outermost guest call. */
+  #fuel: WebAssembly.Global | undefined
+  #depth = 0
 
   /**
    * Instantiates, runs `_initialize`/`_start`, creates the root context and configures it.
@@ -141,6 +147,8 @@ export class FilterVm implements ProxyImportHost {
     // be replaced between two requests without an await.
     const instance = new WebAssembly.Instance(options.module, imports)
     this.#exports = instance.exports
+    const fuel = this.#exports[FUEL_EXPORT]
+    this.#fuel = fuel instanceof WebAssembly.Global ? fuel : undefined
     const memory = this.#exports.memory
     if (!(memory instanceof WebAssembly.Memory)) throw new FilterLoadError('filter module exports no memory')
     const allocator = (this.#exports.proxy_on_memory_allocate ?? this.#exports.malloc) as GuestFn | undefined
@@ -172,10 +180,25 @@ export class FilterVm implements ProxyImportHost {
     }
   }
 
+  /** Whether the module meters itself (meter-wasm.ts): only then can a runaway call be stopped. */
+  get metered(): boolean {
+    return this.#fuel !== undefined
+  }
+
   #guest(fn: GuestFn, ...args: Array<number | bigint>): number | bigint | undefined {
+    // A host function may call back into the guest (the allocator): one budget covers the outermost call.
+    const outermost = this.#depth === 0
+    if (outermost && this.#fuel) this.#fuel.value = this.#options.fuel
+    this.#depth++
     try {
       return fn(...args)
+    } catch (error) {
+      if (outermost && this.#fuel && (this.#fuel.value as number) < 0) {
+        throw new FilterRunawayError(`filter ran past its time budget (${this.#options.fuel} units of fuel)`, { cause: error })
+      }
+      throw error
     } finally {
+      this.#depth--
       this.#memory?.invalidate()
     }
   }
