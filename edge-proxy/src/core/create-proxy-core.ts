@@ -122,9 +122,12 @@ export function createProxyCore(deps: ProxyCoreDeps): ProxyCore {
     filters: new FilterChainRunner({ modules: deps.filterModules, logger, now, foreignFunctions: deps.filterForeignFunctions }),
   }
 
+  const outbound = createOutboundHandler(ctx)
+  // Filters' HTTP calls go through this proxy's own outbound side, so they are mesh calls like the app's.
+  ctx.filters.useOutbound(outbound)
   return {
     inbound: createInboundHandler(ctx),
-    outbound: createOutboundHandler(ctx),
+    outbound,
     metrics: { render: () => metrics.render() + renderFilterMetrics(ctx.filters) },
     endpoints: () =>
       [...endpoints.values()].map((s) => ({

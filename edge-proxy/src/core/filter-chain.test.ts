@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Snapshot, SnapshotFilter } from '../../../mesh/src/snapshot/types'
 import { buildTestFilter } from '../../../filters/build'
 import { meterWasm } from '../wasm/index'
-import { listen, memoryLogger, rawRequest, readBody, serveHandler, fetchApp, type Loopback } from '../../test-support/loopback'
-import { snapshotOf } from '../../test-support/snapshots'
+import { fetchApp, fetchUpstream, listen, memoryLogger, rawRequest, readBody, serveHandler, type Loopback } from '../../test-support/loopback'
+import { endpoint, outboundService, snapshotOf } from '../../test-support/snapshots'
 import { createProxyCore, type ProxyCore } from './create-proxy-core'
 import type { ProxyCoreDeps } from './proxy-deps'
 
@@ -20,7 +20,7 @@ const modules = new Map<string, WebAssembly.Module>()
 const digests: Record<string, string> = {}
 
 beforeAll(async () => {
-  for (const name of ['response-header', 'body-rewrite', 'trap-filter', 'runaway']) {
+  for (const name of ['response-header', 'body-rewrite', 'trap-filter', 'runaway', 'http-call', 'abi-conformance', 'abi-probe']) {
     const built = await buildTestFilter(name)
     // Metered as the sidecar meters what it fetches.
     modules.set(built.sha256, new WebAssembly.Module(meterWasm(new Uint8Array(await readFile(built.file)))))
@@ -154,5 +154,47 @@ describe('FilterChain through the proxy core', () => {
     expect(metrics).toMatch(/weft_filter_failures_total\{filter="runaway"\} 2/)
     expect(metrics).toMatch(/weft_filter_vm_restarts_total\{filter="runaway"\} 2/)
     expect(logger.lines.filter((l) => l.msg === 'filter failed')).toHaveLength(2)
+  })
+
+  it("dispatches a filter's proxy_http_call through the mesh: the proxy's outbound side, with identity and trace", async () => {
+    const authzSeen: Array<Record<string, string | string[] | undefined>> = []
+    const authz = await listen((req, res) => {
+      authzSeen.push({ url: req.url, ...req.headers })
+      res.writeHead(200)
+      res.end('granted')
+    })
+    open.push(authz)
+    const snapshot: Snapshot = { ...withChain([attach('http-call')]), outbound: { authz: outboundService('authz', [endpoint('a1', authz.port)]) } }
+    const { port } = await sidecar(() => snapshot, { upstream: fetchUpstream, identity: { tokenFor: async (audience) => `svid-for-${audience}` } })
+    appSeen.length = 0
+    const r = await rawRequest(port, '/x')
+    expect(r.status).toBe(200)
+    expect(appSeen[0]!.headers['x-authz']).toBe('granted')
+    expect(authzSeen[0]).toMatchObject({ url: '/check', 'weft-identity': 'svid-for-spiffe://acme.weft/svc/authz' })
+    expect(authzSeen[0]!.traceparent).toMatch(/^00-/)
+  })
+
+  it("exports a filter's counter, gauge and histogram in the proxy's /metrics", async () => {
+    const snapshot = withChain([attach('abi-conformance')])
+    const { port, core } = await sidecar(() => snapshot)
+    expect((await rawRequest(port, '/x', { headers: { 'x-case': 'metrics' } })).status).toBe(200)
+    const text = core.metrics.render()
+    expect(text).toContain('# TYPE weft_filter_conformance_requests_total counter\nweft_filter_conformance_requests_total 2\n')
+    expect(text).toContain('# TYPE weft_filter_conformance_in_flight gauge\nweft_filter_conformance_in_flight 4\n')
+    expect(text).toContain('# TYPE weft_filter_conformance_latency_ms summary\nweft_filter_conformance_latency_ms_sum 30\nweft_filter_conformance_latency_ms_count 2\n')
+  })
+
+  it('drives proxy_on_tick from traffic once the period the filter asked for has passed', async () => {
+    let clock = 1_000_000
+    const snapshot = withChain([attach('abi-probe')])
+    const { port, core } = await sidecar(() => snapshot, { now: () => clock })
+    await rawRequest(port, '/x')
+    expect(core.metrics.render()).toContain('weft_filter_probe_ticks_total 0')
+    clock += 100
+    await rawRequest(port, '/x')
+    expect(core.metrics.render()).toContain('weft_filter_probe_ticks_total 0')
+    clock += 200
+    await rawRequest(port, '/x')
+    expect(core.metrics.render()).toContain('weft_filter_probe_ticks_total 1')
   })
 })

@@ -8,6 +8,8 @@ import {
   type FilterHost,
   type FilterHostStats,
   type FilterStream,
+  type FilterHttpCall,
+  type FilterHttpCallResponse,
   type ForeignFunction,
   type RespondResult,
 } from '../wasm/index'
@@ -35,6 +37,8 @@ export type FilterChainOptions = {
   now: () => number
   /** `proxy_call_foreign_function` targets, e.g. `weft.verify_jwt` (see FilterHostOptions.foreignFunctions). */
   foreignFunctions?: Record<string, ForeignFunction>
+  /** `proxy_http_call` targets are mesh services: the core passes its outbound handler (Route, identity, retries). */
+  outbound?: (request: Request, destination: string) => Promise<Response>
 }
 
 export type RequestFacts = { method: string; path: string; authority: string; sourcePrincipal: string | null; destinationService: string }
@@ -63,6 +67,11 @@ export class FilterChainRunner {
   private readonly retired = new Map<string, FilterHostStats>()
 
   constructor(private readonly options: FilterChainOptions) {}
+
+  /** Set once by the core, which creates its outbound handler after the runner. */
+  useOutbound(outbound: (request: Request, destination: string) => Promise<Response>): void {
+    this.options.outbound = outbound
+  }
 
   /** One request through the chain: request phase in order, response phase in reverse. */
   async start(chain: Chain, facts: RequestFacts): Promise<FilterChainRun> {
@@ -146,6 +155,7 @@ export class FilterChainRunner {
         sharedQueues: this.sharedQueues,
         metrics: this.metrics,
         ...(this.options.foreignFunctions ? { foreignFunctions: this.options.foreignFunctions } : {}),
+        ...(this.options.outbound ? { httpCall: meshHttpCall(this.options.outbound) } : {}),
         logger: {
           trace: (o, m) => logger.debug({ filter: f.filter, ...o }, m),
           debug: (o, m) => logger.debug({ filter: f.filter, ...o }, m),
@@ -340,6 +350,25 @@ function refusalOf(filter: string, result: RespondResult): ChainRefusal {
     filter,
     failure: result.failure !== undefined,
     detail: result.failure ? `filter ${filter} failed: ${result.failure.error}` : `filter ${filter} answered: ${result.details || result.status}`,
+  }
+}
+
+/**
+ * A filter's `proxy_http_call` as a mesh call: `upstream` names the service, the pseudo-headers give method, path
+ * and authority, and the answer comes back as pairs with `:status` first, the body as bytes.
+ */
+function meshHttpCall(outbound: (request: Request, destination: string) => Promise<Response>) {
+  return async (call: FilterHttpCall): Promise<FilterHttpCallResponse> => {
+    const pseudo = new Map(call.headers.filter(([k]) => k.startsWith(':')))
+    const headers = new Headers()
+    for (const [k, v] of call.headers) if (!k.startsWith(':')) headers.append(k, v)
+    const method = pseudo.get(':method') ?? 'GET'
+    const path = pseudo.get(':path') ?? '/'
+    const init: RequestInit = { method, headers, signal: AbortSignal.timeout(call.timeoutMs > 0 ? call.timeoutMs : 5_000) }
+    if (call.body.length > 0 && method !== 'GET' && method !== 'HEAD') init.body = call.body as Uint8Array<ArrayBuffer>
+    const response = await outbound(new Request(`http://${call.upstream}${path.startsWith('/') ? path : `/${path}`}`, init), call.upstream)
+    const body = new Uint8Array(await response.arrayBuffer())
+    return { headers: [[':status', String(response.status)], ...response.headers.entries()], body }
   }
 }
 

@@ -424,6 +424,16 @@ export class FilterVm implements ProxyImportHost {
     }
   }
 
+  onQueueReady(queueId: number): void {
+    if (this.broken !== undefined) return
+    try {
+      this.#inContext(this.rootContextId, () => this.#call('proxy_on_queue_ready', this.rootContextId, queueId))
+    } catch (error) {
+      this.broken = error
+      this.#options.onAsyncTrap(error)
+    }
+  }
+
   /** Streams still open in this VM, so a host can fail them when the VM is replaced. */
   openStreams(): Iterable<StreamState> {
     return this.#streams.values()

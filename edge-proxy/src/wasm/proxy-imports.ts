@@ -35,7 +35,13 @@ export type FilterHttpCall = {
 
 export type FilterHttpCallResponse = { headers: HeaderPairs; body: Uint8Array; trailers?: HeaderPairs }
 
-/** A host function a filter can call with `proxy_call_foreign_function` (e.g. `weft.verify_jwt`). */
+/**
+ * A host function a filter calls with `proxy_call_foreign_function(name, args)`, e.g. `weft.verify_jwt`. The whole
+ * seam: register functions by name in `foreignFunctions` (FilterHostOptions; the proxy core takes
+ * `filterForeignFunctions`). A function receives a copy of the argument bytes and returns the result bytes
+ * synchronously (the ABI call cannot wait); what they mean is up to the function and its filters. A name not
+ * registered answers NOT_FOUND; a function that throws answers INTERNAL_FAILURE (logged), the VM stays healthy.
+ */
 export type ForeignFunction = (args: Uint8Array) => Uint8Array
 
 /** What the host functions act on: the VM's state at the moment of the call. */
@@ -63,6 +69,8 @@ export interface ProxyImportHost {
   done(): number
   httpCall(call: FilterHttpCall): number | { callId: number }
   callStatus(): { code: number; message: string }
+  /** Runs `proxy_on_queue_ready` on the root context of the VM that registered the queue. */
+  onQueueReady(queueId: number): void
 }
 
 const LOG_METHODS = ['trace', 'debug', 'info', 'warn', 'error', 'error'] as const
@@ -309,7 +317,7 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
     },
     proxy_register_shared_queue(nPtr: number, nLen: number, retId: number): number {
       if (!inBounds([nPtr, nLen], [retId, 4])) return Status.INVALID_MEMORY_ACCESS
-      mem().setU32(retId, host.queues.register(str(nPtr, nLen)))
+      mem().setU32(retId, host.queues.register(str(nPtr, nLen), (id) => host.onQueueReady(id)))
       return Status.OK
     },
     proxy_resolve_shared_queue(_vPtr: number, _vLen: number, nPtr: number, nLen: number, retId: number): number {
@@ -350,9 +358,18 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
 
     proxy_call_foreign_function(nPtr: number, nLen: number, aPtr: number, aLen: number, retPtr: number, retSize: number): number {
       if (!inBounds([nPtr, nLen], [aPtr, aLen], [retPtr, 4], [retSize, 4])) return Status.INVALID_MEMORY_ACCESS
-      const fn = host.foreignFunctions.get(str(nPtr, nLen))
+      const name = str(nPtr, nLen)
+      const fn = host.foreignFunctions.get(name)
       if (!fn) return Status.NOT_FOUND
-      mem().returnBytes(fn(bytes(aPtr, aLen)), retPtr, retSize)
+      let result: Uint8Array
+      try {
+        result = fn(bytes(aPtr, aLen))
+      } catch (error) {
+        // A host-side failure is the filter's to handle (a status), not a reason to break its VM.
+        host.logger.warn({ function: name, err: String(error) }, 'foreign function failed')
+        return Status.INTERNAL_FAILURE
+      }
+      mem().returnBytes(result, retPtr, retSize)
       return Status.OK
     },
 
