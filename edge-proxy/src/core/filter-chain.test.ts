@@ -197,4 +197,29 @@ describe('FilterChain through the proxy core', () => {
     await rawRequest(port, '/x')
     expect(core.metrics.render()).toContain('weft_filter_probe_ticks_total 1')
   })
+
+  it('fails requests by policy while a filter cannot load, and retries the load a few seconds later', async () => {
+    let clock = 5_000_000
+    let attempts = 0
+    const snapshot = withChain([attach('response-header', { tag: 'r' })])
+    const { port } = await sidecar(() => snapshot, {
+      now: () => clock,
+      filterModules: async (sha256) => {
+        attempts++
+        if (attempts === 1) throw new Error('the filter registry answered 503')
+        return modules.get(sha256)!
+      },
+    })
+    const first = await rawRequest(port, '/x')
+    expect(first.status).toBe(503)
+    expect(first.body).toContain('could not load')
+    clock += 1_000
+    expect((await rawRequest(port, '/x')).status).toBe(503)
+    expect(attempts).toBe(1)
+    clock += 5_000
+    const retried = await rawRequest(port, '/x')
+    expect(attempts).toBe(2)
+    expect(retried.status).toBe(200)
+    expect(retried.headers['x-filter-order']).toBe('r')
+  })
 })

@@ -44,6 +44,8 @@ export type FilterChainOptions = {
 export type RequestFacts = { method: string; path: string; authority: string; sourcePrincipal: string | null; destinationService: string }
 
 const EMPTY = new Uint8Array(0)
+// A filter whose blob could not be fetched or compiled fails its requests by policy; its load is retried this often.
+const RETRY_FAILED_LOAD_MS = 5_000
 
 /**
  * Runs a service's FilterChain after the core policies. Hosts are keyed by what the attachment loads (digest,
@@ -58,8 +60,9 @@ export class FilterChainRunner {
   readonly sharedData = new SharedData()
   readonly sharedQueues = new SharedQueues()
   private readonly hosts = new Map<string, Promise<Loaded>>()
-  private readonly chains = new WeakMap<Chain, Promise<Loaded[]>>()
-  private ready: { key: string; loaded: Loaded[] } | null = null
+  private readonly loading = new Map<string, Promise<Loaded[]>>()
+  /** The chain in use; `incomplete` when a filter failed to load (retried every RETRY_FAILED_LOAD_MS). */
+  private ready: { key: string; loaded: Loaded[]; at: number; incomplete: boolean } | null = null
   /** The chain the newest snapshot asks for; an older chain that finishes loading late is not swapped in. */
   private wanted: string | null = null
   private readonly lastTick = new WeakMap<FilterHost, number>()
@@ -83,25 +86,29 @@ export class FilterChainRunner {
   /** The loaded chain to run: the new one when it is ready, the previous one while the new one warms up. */
   private async resolve(chain: Chain): Promise<Loaded[]> {
     const key = chainKey(chain)
-    if (this.ready?.key === key) return this.ready.loaded
+    const ready = this.ready
+    if (ready?.key === key && !(ready.incomplete && this.options.now() - ready.at >= RETRY_FAILED_LOAD_MS)) return ready.loaded
     this.wanted = key
-    let loading = this.chains.get(chain)
+    let loading = this.loading.get(key)
     if (!loading) {
-      loading = Promise.all(chain.filters.map((f) => this.host(f)))
-      this.chains.set(chain, loading)
-      void loading.then((loaded) => {
+      // Hosts that loaded are reused from `hosts`; a failed load was dropped there, so this retries it.
+      const started = Promise.all(chain.filters.map((f) => this.host(f)))
+      loading = started
+      this.loading.set(key, started)
+      void started.then((loaded) => {
+        this.loading.delete(key)
         if (this.wanted !== key) return
-        this.ready = { key, loaded }
+        this.ready = { key, loaded, at: this.options.now(), incomplete: loaded.some((l) => l.host === null) }
         this.forgetUnused(loaded)
       })
     }
-    if (this.ready !== null && this.ready.loaded.length > 0) {
+    if (ready !== null && ready.loaded.length > 0) {
       // Warming: the previous chain serves until the new one is loaded (a registry fetch and compile can take a
       // while); a fresh proxy has nothing to fall back on. One timer turn lets an already-compiled module win.
       let timer: ReturnType<typeof setTimeout> | undefined
       const settled = await Promise.race([loading, new Promise<null>((r) => (timer = setTimeout(() => r(null), 0)))])
       clearTimeout(timer)
-      return settled ?? this.ready.loaded
+      return settled ?? ready.loaded
     }
     return loading
   }
