@@ -9,7 +9,7 @@ import { createControlClient } from '../control/index'
 import { FileSnapshotStore } from '../control/file-snapshot-store'
 import { createProxyCore, PROMETHEUS_CONTENT_TYPE, upstreamUrl } from '../core/index'
 import type { ProxyLogger } from '../core/proxy-deps'
-import { meterWasm } from '../wasm/index'
+import { meterWasm, type MeterOptions } from '../wasm/index'
 
 // DESIGN.md's ports: Istio's, so operators recognise them.
 export const DEFAULT_INBOUND_PORT = 15006
@@ -37,6 +37,8 @@ export type SidecarOptions = {
   advertiseAddress?: string
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent'
   drainMs?: number
+  /** Bounds for filter modules (meterWasm): per-call fuel and memory maximum; defaults 10 M units and 64 MiB. */
+  filterLimits?: MeterOptions
 }
 
 export type Sidecar = {
@@ -95,7 +97,7 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
     const digest = Buffer.from(await crypto.subtle.digest('SHA-256', bytes)).toString('hex')
     if (digest !== sha256) throw new Error(`filter module ${sha256} arrived with sha256 ${digest}`)
     // Metered before compiling: a filter call that never ends traps instead of hanging the sidecar (meter-wasm.ts).
-    return new WebAssembly.Module(meterWasm(bytes))
+    return new WebAssembly.Module(meterWasm(bytes, options.filterLimits))
   }
 
   const core = createProxyCore({

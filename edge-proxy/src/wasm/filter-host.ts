@@ -6,7 +6,6 @@ import type { HeaderPairs } from './header-map'
 import type { FilterHttpCall, FilterHttpCallResponse, ForeignFunction, LocalResponse } from './proxy-imports'
 import type { RequestProperties } from './request-properties'
 import { SharedData, SharedQueues } from './shared-data'
-import { DEFAULT_FUEL } from './meter-wasm'
 import { FilterHostError, FilterLoadError, FilterRunawayError } from './wasm-errors'
 
 /** What to do with a request when the filter fails (trap, abort, bad ABI use, pause past its deadline). */
@@ -36,7 +35,8 @@ export type FilterHostOptions = {
   foreignFunctions?: Record<string, ForeignFunction>
   /**
    * Per-call budget of a metered module (meterWasm): function entries plus loop iterations. A call that uses it
-   * up traps and fails per failurePolicy. Default DEFAULT_FUEL (about 0.1 s of a tight loop).
+   * up traps and fails per failurePolicy. Default: the budget meterWasm baked in (DEFAULT_FUEL, about 0.1 s of a
+   * tight loop, unless the build chose another).
    */
   fuel?: number
   httpCall?: (call: FilterHttpCall) => Promise<FilterHttpCallResponse>
@@ -151,7 +151,7 @@ export function createFilterHost(options: FilterHostOptions): FilterHost {
       queues,
       metrics,
       foreignFunctions,
-      fuel: options.fuel ?? DEFAULT_FUEL,
+      ...(options.fuel !== undefined ? { fuel: options.fuel } : {}),
       httpCall: options.httpCall,
       onAsyncTrap: (error) => recordFailure(error, 'async callback'),
     })

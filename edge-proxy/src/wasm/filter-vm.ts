@@ -14,7 +14,7 @@ import {
 import { resolveProperty, type RequestProperties } from './request-properties'
 import type { SharedData, SharedQueues } from './shared-data'
 import { createWasiImports, WASI_MODULES } from './wasi-imports'
-import { FUEL_EXPORT } from './meter-wasm'
+import { FUEL_BUDGET_EXPORT, FUEL_EXPORT } from './meter-wasm'
 import { FilterConfigError, FilterLoadError, FilterRunawayError, GuestExit, UnknownImportError } from './wasm-errors'
 
 export type FilterVmOptions = {
@@ -32,8 +32,8 @@ export type FilterVmOptions = {
   foreignFunctions: ReadonlyMap<string, ForeignFunction>
   /** Dispatches `proxy_http_call`; absent, every upstream is unknown (BAD_ARGUMENT). */
   httpCall?: (call: FilterHttpCall) => Promise<FilterHttpCallResponse>
-  /** Fuel per outermost guest call when the module is metered (meter-wasm.ts); ignored otherwise. */
-  fuel: number
+  /** Fuel per outermost guest call of a metered module; default the budget meterWasm baked in. */
+  fuel?: number
   /** Called when a guest callback run outside a request call (an HTTP call's answer, a tick) traps. */
   onAsyncTrap: (error: unknown) => void
 }
@@ -119,6 +119,7 @@ export class FilterVm implements ProxyImportHost {
   #nextCallId = 1
   /** The metering global, when the module was metered; refilled before each outermost guest call. */
   #fuel: WebAssembly.Global | undefined
+  #budget = 0
   #depth = 0
 
   /**
@@ -149,6 +150,8 @@ export class FilterVm implements ProxyImportHost {
     this.#exports = instance.exports
     const fuel = this.#exports[FUEL_EXPORT]
     this.#fuel = fuel instanceof WebAssembly.Global ? fuel : undefined
+    const budget = this.#exports[FUEL_BUDGET_EXPORT]
+    this.#budget = options.fuel ?? (budget instanceof WebAssembly.Global ? (budget.value as number) : 0)
     const memory = this.#exports.memory
     if (!(memory instanceof WebAssembly.Memory)) throw new FilterLoadError('filter module exports no memory')
     const allocator = (this.#exports.proxy_on_memory_allocate ?? this.#exports.malloc) as GuestFn | undefined
@@ -188,13 +191,13 @@ export class FilterVm implements ProxyImportHost {
   #guest(fn: GuestFn, ...args: Array<number | bigint>): number | bigint | undefined {
     // A host function may call back into the guest (the allocator): one budget covers the outermost call.
     const outermost = this.#depth === 0
-    if (outermost && this.#fuel) this.#fuel.value = this.#options.fuel
+    if (outermost && this.#fuel) this.#fuel.value = this.#budget
     this.#depth++
     try {
       return fn(...args)
     } catch (error) {
       if (outermost && this.#fuel && (this.#fuel.value as number) < 0) {
-        throw new FilterRunawayError(`filter ran past its time budget (${this.#options.fuel} units of fuel)`, { cause: error })
+        throw new FilterRunawayError(`filter ran past its time budget (${this.#budget} units of fuel)`, { cause: error })
       }
       throw error
     } finally {

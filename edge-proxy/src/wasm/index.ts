@@ -13,7 +13,7 @@ export {
   type RespondResult,
 } from './filter-host'
 export { detectAbi } from './filter-vm'
-export { DEFAULT_FUEL, DEFAULT_MAX_MEMORY_BYTES, FUEL_EXPORT, meterWasm, WasmMeterError, type MeterOptions } from './meter-wasm'
+export { DEFAULT_FUEL, DEFAULT_MAX_MEMORY_BYTES, FUEL_BUDGET_EXPORT, FUEL_EXPORT, meterWasm, WasmMeterError, type MeterOptions } from './meter-wasm'
 export { silentLogger, type FilterLogger } from './filter-logger'
 export { FilterMetrics, type FilterMetric, type FilterMetricKind } from './filter-metrics'
 export { SharedData, SharedQueues } from './shared-data'

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { buildFilters, buildTestFilter, listFilters } from '../../../filters/build'
 import { createFilterHost, type FilterHost } from './filter-host'
-import { FUEL_EXPORT, meterWasm, WasmMeterError } from './meter-wasm'
+import { FUEL_BUDGET_EXPORT, FUEL_EXPORT, meterWasm, WasmMeterError } from './meter-wasm'
 import { assembleModule, op } from './test-wasm-binary'
 import { UnknownImportError } from './wasm-errors'
 
@@ -17,6 +17,7 @@ describe('meterWasm', () => {
     const { exports } = new WebAssembly.Instance(new WebAssembly.Module(metered), {})
     const fuel = exports[FUEL_EXPORT] as WebAssembly.Global
     expect(fuel.value).toBe(1000)
+    expect((exports[FUEL_BUDGET_EXPORT] as WebAssembly.Global).value).toBe(1000)
     expect(() => (exports.spin as () => void)()).toThrow(WebAssembly.RuntimeError)
     expect(fuel.value).toBeLessThan(0)
     fuel.value = 10
@@ -29,7 +30,7 @@ describe('meterWasm', () => {
     const metered = meterWasm(spin, { maxMemoryBytes: 4 * 65536 })
     expect(meterWasm(metered)).toBe(metered)
     const module = new WebAssembly.Module(metered)
-    expect(WebAssembly.Module.exports(module).map((e) => e.name)).toEqual(['spin', 'one', 'memory', FUEL_EXPORT])
+    expect(WebAssembly.Module.exports(module).map((e) => e.name)).toEqual(['spin', 'one', 'memory', FUEL_EXPORT, FUEL_BUDGET_EXPORT])
     const memory = new WebAssembly.Instance(module, {}).exports.memory as WebAssembly.Memory
     expect(memory.grow(3)).toBe(1)
     expect(() => memory.grow(1)).toThrow(RangeError)
@@ -40,7 +41,7 @@ describe('meterWasm', () => {
     expect(() => meterWasm(spin, { maxMemoryBytes: 1024 })).toThrow(WasmMeterError)
   })
 
-  it('meters every filter the build produces, which still load and run', async () => {
+  it('meters every filter the build produces into modules that still compile', async () => {
     for (const built of await buildFilters(await listFilters())) {
       const module = new WebAssembly.Module(meterWasm(new Uint8Array(await readFile(built.file))))
       expect(WebAssembly.Module.exports(module).some((e) => e.name === FUEL_EXPORT)).toBe(true)
@@ -88,6 +89,13 @@ describe('runaway, exhausting, trapping and unlinkable filters in the host', () 
     expect(r.action === 'continue' && r.headers.get('x-runaway')).toBeNull()
     expect(h.stats).toMatchObject({ failures: 1, runaways: 0 })
     expect((await request(h)).action === 'continue').toBe(true)
+  })
+
+  it('refills to the budget baked in at metering time when the host is given none', async () => {
+    const h = createFilterHost({ module: new WebAssembly.Module(meterWasm(runaway, { fuel: 12_345 })), rootId: 'runaway' })
+    const r = await request(h, 'x-loop')
+    expect(r.failure?.error).toContain('(12345 units of fuel)')
+    expect((await request(h)).action).toBe('continue')
   })
 
   it('turns unbounded recursion into a failure, not a crash', async () => {

@@ -2,7 +2,8 @@
  * Bounds a filter module's CPU and memory by rewriting its binary, so a runaway filter traps instead of hanging
  * the proxy. JavaScript cannot interrupt a synchronous WebAssembly call on its own thread, so the module meters
  * itself: a mutable i32 global (`fuel`) is appended to the global section (no existing index shifts: imported
- * globals come first and defined ones keep their order) and exported as `__weft_fuel`; every function entry and
+ * globals come first and defined ones keep their order) and exported as `__weft_fuel`, with an immutable twin
+ * `__weft_fuel_budget` holding the per-call budget; every function entry and
  * every loop header decrements it and executes `unreachable` once it drops below zero. The host sets the global
  * before each outermost guest call (filter-vm.ts), so the fuel is a per-call budget. Every memory the module
  * defines gets a maximum (default 64 MiB), so an allocator without bound meets a failing `memory.grow`, which
@@ -14,13 +15,15 @@
 
 /** The exported global the host refills before each call. */
 export const FUEL_EXPORT = '__weft_fuel'
+/** An immutable exported global holding the per-call budget chosen at metering time. */
+export const FUEL_BUDGET_EXPORT = '__weft_fuel_budget'
 /** Function entries plus loop iterations per guest call: about 0.1 s of a tight AssemblyScript loop in Node 20. */
 export const DEFAULT_FUEL = 10_000_000
 export const DEFAULT_MAX_MEMORY_BYTES = 64 * 1024 * 1024
 const PAGE = 65536
 
 export type MeterOptions = {
-  /** Initial value of the fuel global (the host refills it per call with its own budget). */
+  /** Per-call budget, baked into the module (`__weft_fuel_budget`); the host refills the fuel to it per call. */
   fuel?: number
   /** Upper bound of every defined memory, in bytes (rounded down to 64 KiB pages). */
   maxMemoryBytes?: number
@@ -65,18 +68,25 @@ export function meterWasm(bytes: Uint8Array, options: MeterOptions = {}): Uint8A
   const definedGlobals = globalSection ? new Reader(globalSection.body).u32() : 0
   const fuelIndex = importedGlobals + definedGlobals
 
-  const newGlobal = [0x7f, 0x01, 0x41, ...sleb(fuel), 0x0b] // mutable i32 = fuel
-  const newExport = [...vecBytes(new TextEncoder().encode(FUEL_EXPORT)), 0x03, ...uleb(fuelIndex)]
+  const utf8 = new TextEncoder()
+  const newGlobals = [
+    [0x7f, 0x01, 0x41, ...sleb(fuel), 0x0b], // mutable i32 fuel
+    [0x7f, 0x00, 0x41, ...sleb(fuel), 0x0b], // immutable i32 budget
+  ]
+  const newExports = [
+    [...vecBytes(utf8.encode(FUEL_EXPORT)), 0x03, ...uleb(fuelIndex)],
+    [...vecBytes(utf8.encode(FUEL_BUDGET_EXPORT)), 0x03, ...uleb(fuelIndex + 1)],
+  ]
   const out: Array<{ id: number; body: Uint8Array }> = []
   for (const s of sections) {
-    if (s.id === SECTION.global) out.push({ id: s.id, body: appendToVector(s.body, newGlobal) })
-    else if (s.id === SECTION.export) out.push({ id: s.id, body: appendToVector(s.body, newExport) })
+    if (s.id === SECTION.global) out.push({ id: s.id, body: appendToVector(s.body, newGlobals) })
+    else if (s.id === SECTION.export) out.push({ id: s.id, body: appendToVector(s.body, newExports) })
     else if (s.id === SECTION.memory) out.push({ id: s.id, body: boundMemories(s.body, maxPages) })
     else if (s.id === SECTION.code) out.push({ id: s.id, body: meterCode(s.body, fuelIndex) })
     else out.push(s)
   }
-  if (!globalSection) insertInOrder(out, { id: SECTION.global, body: Uint8Array.from([1, ...newGlobal]) })
-  if (!exportSection) insertInOrder(out, { id: SECTION.export, body: Uint8Array.from([1, ...newExport]) })
+  if (!globalSection) insertInOrder(out, { id: SECTION.global, body: appendToVector(Uint8Array.of(0), newGlobals) })
+  if (!exportSection) insertInOrder(out, { id: SECTION.export, body: appendToVector(Uint8Array.of(0), newExports) })
 
   const chunks: Uint8Array[] = [bytes.subarray(0, 8)]
   for (const s of out) chunks.push(Uint8Array.from([s.id, ...uleb(s.body.length)]), s.body)
@@ -90,11 +100,11 @@ function insertInOrder(sections: Array<{ id: number; body: Uint8Array }>, sectio
   else sections.splice(at, 0, section)
 }
 
-function appendToVector(body: Uint8Array, entry: number[]): Uint8Array {
+function appendToVector(body: Uint8Array, entries: number[][]): Uint8Array {
   const r = new Reader(body)
   const count = r.u32()
   const rest = body.subarray(r.pos)
-  return concat([uleb(count + 1), rest, entry])
+  return concat([uleb(count + entries.length), rest, ...entries])
 }
 
 function exportNames(body: Uint8Array): string[] {
