@@ -23,6 +23,11 @@ export type ProxyCore = {
    * HTTP proxy sees `http://payments/charge`).
    */
   outbound(request: Request, destination?: string): Promise<Response>
+  /**
+   * Loads the snapshot's FilterChain before its first request (fetch by digest, verify, compile, instantiate);
+   * resolves when the chain is ready to swap in. Runtimes call it when a snapshot arrives. Never rejects.
+   */
+  prepareFilters(snapshot: Snapshot): Promise<void>
   /** Prometheus text for `/metrics`. */
   readonly metrics: { render(): string }
   /** For `/config_dump` and tests: per-endpoint state the proxy has learnt. */
@@ -128,6 +133,7 @@ export function createProxyCore(deps: ProxyCoreDeps): ProxyCore {
   return {
     inbound: createInboundHandler(ctx),
     outbound,
+    prepareFilters: (s) => ctx.filters.prepare(s.inbound.filterChain),
     metrics: { render: () => metrics.render() + renderFilterMetrics(ctx.filters) },
     endpoints: () =>
       [...endpoints.values()].map((s) => ({

@@ -222,4 +222,24 @@ describe('FilterChain through the proxy core', () => {
     expect(retried.status).toBe(200)
     expect(retried.headers['x-filter-order']).toBe('r')
   })
+
+  it('prepareFilters loads a new chain when its snapshot arrives, before any request, and the next request uses it', async () => {
+    let snapshot = withChain([attach('response-header', { tag: 'p1' })])
+    const asked: string[] = []
+    const { port, core } = await sidecar(() => snapshot, {
+      filterModules: async (sha256) => {
+        asked.push(sha256)
+        return modules.get(sha256)!
+      },
+    })
+    await core.prepareFilters(snapshot)
+    expect(asked).toEqual([digests['response-header']])
+    expect((await rawRequest(port, '/x')).headers['x-filter-order']).toBe('p1')
+    snapshot = withChain([attach('body-rewrite')])
+    await core.prepareFilters(snapshot)
+    expect(asked).toEqual([digests['response-header'], digests['body-rewrite']])
+    const r = await rawRequest(port, '/x')
+    expect(r.headers['x-filter-order']).toBeUndefined()
+    expect(r.body).toBe('<<hello world|11>>')
+  })
 })

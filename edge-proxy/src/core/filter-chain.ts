@@ -83,8 +83,32 @@ export class FilterChainRunner {
     return new FilterChainRun(loaded, facts, this.options.logger)
   }
 
+  /**
+   * Loads a chain ahead of its first request: the sidecar calls it when a snapshot arrives, so a new digest is
+   * fetched, verified and compiled before traffic needs it. Never rejects (a failed load fails by policy).
+   */
+  async prepare(chain: Chain | null): Promise<void> {
+    if (chain !== null && chain.filters.length > 0) await this.loadChain(chain)
+  }
+
   /** The loaded chain to run: the new one when it is ready, the previous one while the new one warms up. */
   private async resolve(chain: Chain): Promise<Loaded[]> {
+    const ready = this.ready
+    const loading = this.loadChain(chain)
+    if (Array.isArray(loading)) return loading
+    if (ready !== null && ready.loaded.length > 0) {
+      // Warming: the previous chain serves until the new one is loaded (a registry fetch and compile can take a
+      // while); a fresh proxy has nothing to fall back on. One timer turn lets an already-compiled module win.
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const settled = await Promise.race([loading, new Promise<null>((r) => (timer = setTimeout(() => r(null), 0)))])
+      clearTimeout(timer)
+      return settled ?? ready.loaded
+    }
+    return loading
+  }
+
+  /** The chain when it is in use already, else its loading (started here unless under way). */
+  private loadChain(chain: Chain): Loaded[] | Promise<Loaded[]> {
     const key = chainKey(chain)
     const ready = this.ready
     if (ready?.key === key && !(ready.incomplete && this.options.now() - ready.at >= RETRY_FAILED_LOAD_MS)) return ready.loaded
@@ -101,14 +125,6 @@ export class FilterChainRunner {
         this.ready = { key, loaded, at: this.options.now(), incomplete: loaded.some((l) => l.host === null) }
         this.forgetUnused(loaded)
       })
-    }
-    if (ready !== null && ready.loaded.length > 0) {
-      // Warming: the previous chain serves until the new one is loaded (a registry fetch and compile can take a
-      // while); a fresh proxy has nothing to fall back on. One timer turn lets an already-compiled module win.
-      let timer: ReturnType<typeof setTimeout> | undefined
-      const settled = await Promise.race([loading, new Promise<null>((r) => (timer = setTimeout(() => r(null), 0)))])
-      clearTimeout(timer)
-      return settled ?? ready.loaded
     }
     return loading
   }

@@ -127,6 +127,10 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
     },
   })
 
+  // A new FilterChain is loaded when its snapshot arrives (not at its first request); the revision is
+  // acknowledged as applied once it is ready, and requests swap to it then.
+  control.onSnapshot((snapshot) => core.prepareFilters(snapshot))
+
   let inFlight = 0
   let draining = false
   const counted = (handler: (req: Request) => Promise<Response>) => async (req: Request) => {
