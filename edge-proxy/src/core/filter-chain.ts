@@ -41,6 +41,9 @@ export type FilterChainOptions = {
   outbound?: (request: Request, destination: string) => Promise<Response>
 }
 
+/** A filter's counters across the hosts it has had (swaps keep the old ones' counts). */
+export type FilterStats = FilterHostStats & { runaways: number }
+
 export type RequestFacts = { method: string; path: string; authority: string; sourcePrincipal: string | null; destinationService: string }
 
 const EMPTY = new Uint8Array(0)
@@ -67,7 +70,7 @@ export class FilterChainRunner {
   private wanted: string | null = null
   private readonly lastTick = new WeakMap<FilterHost, number>()
   /** Failure counts of hosts swapped out, by filter, so exported counters never go down. */
-  private readonly retired = new Map<string, FilterHostStats>()
+  private readonly retired = new Map<string, FilterStats>()
 
   constructor(private readonly options: FilterChainOptions) {}
 
@@ -136,16 +139,16 @@ export class FilterChainRunner {
       void host.then((h) => {
         if (keep.has(h) || this.hosts.get(key) !== host) return
         this.hosts.delete(key)
-        if (h.host) this.retired.set(h.filter, addStats(this.retired.get(h.filter), h.host.stats))
+        if (h.host) this.retired.set(h.filter, addStats(this.retired.get(h.filter), h.host))
       })
     }
   }
 
   /** Per filter: requests, failures (traps, runaways, exits) and VM re-instantiations, for `/metrics`. */
-  stats(): Map<string, FilterHostStats> {
-    const out = new Map<string, FilterHostStats>()
+  stats(): Map<string, FilterStats> {
+    const out = new Map<string, FilterStats>()
     for (const [filter, stats] of this.retired) out.set(filter, { ...stats })
-    for (const { host, filter } of this.ready?.loaded ?? []) if (host) out.set(filter, addStats(out.get(filter), host.stats))
+    for (const { host, filter } of this.ready?.loaded ?? []) if (host) out.set(filter, addStats(out.get(filter), host))
     return out
   }
 
@@ -395,9 +398,10 @@ function meshHttpCall(outbound: (request: Request, destination: string) => Promi
   }
 }
 
-function addStats(a: FilterHostStats | undefined, b: Readonly<FilterHostStats>): FilterHostStats {
-  if (!a) return { ...b }
-  return { requests: a.requests + b.requests, failures: a.failures + b.failures, reinstantiations: a.reinstantiations + b.reinstantiations, runaways: a.runaways + b.runaways }
+function addStats(a: FilterStats | undefined, host: FilterHost): FilterStats {
+  const b = host.stats
+  if (!a) return { ...b, runaways: host.runaways }
+  return { requests: a.requests + b.requests, failures: a.failures + b.failures, reinstantiations: a.reinstantiations + b.reinstantiations, runaways: a.runaways + host.runaways }
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

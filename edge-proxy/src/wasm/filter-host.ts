@@ -80,8 +80,6 @@ export type FilterHostStats = {
   failures: number
   /** VMs created after the first (one per failure that broke the VM). */
   reinstantiations: number
-  /** Failures that were calls running past their fuel budget (counted in `failures` too). */
-  runaways: number
 }
 
 /** One request through one filter: the proxy-wasm stream context, from request headers to done. */
@@ -101,6 +99,8 @@ export interface FilterHost {
   readonly metered: boolean
   readonly failurePolicy: FailurePolicy
   readonly stats: Readonly<FilterHostStats>
+  /** Failures that were calls running past their fuel budget (counted in `stats.failures` too). */
+  readonly runaways: number
   readonly metrics: FilterMetrics
   readonly sharedData: SharedData
   /** Starts one request's stream context. Never throws. */
@@ -132,7 +132,8 @@ export function createFilterHost(options: FilterHostOptions): FilterHost {
   const logger = options.logger ?? silentLogger
   const failurePolicy = options.failurePolicy ?? 'closed'
   const pauseTimeoutMs = options.pauseTimeoutMs ?? DEFAULT_PAUSE_TIMEOUT_MS
-  const stats: FilterHostStats = { requests: 0, failures: 0, reinstantiations: 0, runaways: 0 }
+  const stats: FilterHostStats = { requests: 0, failures: 0, reinstantiations: 0 }
+  let runaways = 0
   const sharedData = options.sharedData ?? new SharedData()
   const queues = options.sharedQueues ?? new SharedQueues()
   const metrics = options.metrics ?? new FilterMetrics()
@@ -170,7 +171,7 @@ export function createFilterHost(options: FilterHostOptions): FilterHost {
 
   function recordFailure(error: unknown, during: string): FilterFailure {
     stats.failures += 1
-    if (error instanceof FilterRunawayError) stats.runaways += 1
+    if (error instanceof FilterRunawayError) runaways += 1
     const failure: FilterFailure = { filter: options.rootId, error: describe(error), policy: failurePolicy }
     logger.error({ filter: options.rootId, during, err: failure.error, failurePolicy }, 'filter failed')
     if (vm?.broken === undefined && vm) vm.broken = error
@@ -331,6 +332,9 @@ export function createFilterHost(options: FilterHostOptions): FilterHost {
     failurePolicy,
     get stats() {
       return { ...stats }
+    },
+    get runaways() {
+      return runaways
     },
     metrics,
     sharedData,
