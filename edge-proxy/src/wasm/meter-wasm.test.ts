@@ -1,6 +1,7 @@
 // Isolation against runaway filters: metering (fuel) and bounded memory, on hand-assembled modules and on real
 // AssemblyScript fixtures (filters/testdata/runaway, trap-filter, unknown-import) run through the host.
 import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { buildFilters, buildTestFilter, listFilters } from '../../../filters/build'
 import { createFilterHost, type FilterHost } from './filter-host'
@@ -47,6 +48,15 @@ describe('meterWasm', () => {
       expect(WebAssembly.Module.exports(module).some((e) => e.name === FUEL_EXPORT)).toBe(true)
     }
   }, 120_000)
+
+  it.each([
+    ['Rust (wasm-bindgen)', 'node_modules/blake3-wasm/dist/wasm/nodejs/blake3_js_bg.wasm'],
+    ['Emscripten (PostgreSQL, 9 MB)', 'node_modules/@electric-sql/pglite/dist/pglite.wasm'],
+  ])('meters a module from another toolchain, %s, into one that compiles', async (_, file) => {
+    const bytes = new Uint8Array(await readFile(fileURLToPath(new URL(`../../../${file}`, import.meta.url))))
+    const module = new WebAssembly.Module(meterWasm(bytes, { maxMemoryBytes: 2 ** 31 }))
+    expect(WebAssembly.Module.exports(module).some((e) => e.name === FUEL_EXPORT)).toBe(true)
+  }, 60_000)
 })
 
 describe('runaway, exhausting, trapping and unlinkable filters in the host', () => {
