@@ -23,12 +23,18 @@ export function renderFilterMetrics(filters: FilterChainRunner): string {
     }
   }
   const out = [registry.render()]
-  for (const metric of filters.metrics.snapshot()) out.push(renderOne(metric))
+  // Two filters may define one name (or two names may clean up alike): Prometheus takes one family per name.
+  const seen = new Set<string>()
+  for (const metric of filters.metrics.snapshot()) {
+    const name = `weft_filter_${metric.name.replace(/[^a-zA-Z0-9_:]/g, '_')}`
+    if (seen.has(name)) continue
+    seen.add(name)
+    out.push(renderOne(name, metric))
+  }
   return out.join('')
 }
 
-function renderOne(metric: FilterMetric): string {
-  const name = `weft_filter_${metric.name.replace(/[^a-zA-Z0-9_:]/g, '_')}`
+function renderOne(name: string, metric: FilterMetric): string {
   const help = `# HELP ${name} Defined by a filter as ${JSON.stringify(metric.name).replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}.\n`
   if (metric.kind === 'histogram') {
     return `${help}# TYPE ${name} summary\n${name}_sum ${metric.sum}\n${name}_count ${metric.count}\n`

@@ -33,6 +33,7 @@ export function createInboundHandler(ctx: CoreContext): (request: Request) => Pr
       return response
     }
     const method = request.method
+    let run: FilterChainRun | null = null
 
     try {
       if (snapshot === null) {
@@ -101,7 +102,6 @@ export function createInboundHandler(ctx: CoreContext): (request: Request) => Pr
 
       // The FilterChain (filter-chain.ts): request phase here, response phase once the app answered.
       const chain = evaluation.filterChain !== null && evaluation.filterChain.filters.length > 0 ? evaluation.filterChain : null
-      let run: FilterChainRun | null = null
       const refused = (outcome: ChainRefusal): Response => {
         run?.finish()
         if (outcome.failure) {
@@ -158,6 +158,7 @@ export function createInboundHandler(ctx: CoreContext): (request: Request) => Pr
       }
       return done(response, '')
     } catch (err) {
+      run?.finish()
       logger.error({ direction: 'inbound', err: String(err), stack: (err as Error)?.stack }, 'inbound request failed in the proxy')
       return done(problemResponse('proxy-error', { detail: 'the proxy failed while handling this request; see its log', method }), 'proxy-error')
     }

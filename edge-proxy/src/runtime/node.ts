@@ -9,7 +9,8 @@ import { createControlClient } from '../control/index'
 import { FileSnapshotStore } from '../control/file-snapshot-store'
 import { createProxyCore, PROMETHEUS_CONTENT_TYPE, upstreamUrl } from '../core/index'
 import type { ProxyLogger } from '../core/proxy-deps'
-import { meterWasm, type MeterOptions } from '../wasm/index'
+import type { MeterOptions } from '../wasm/index'
+import { FilterModuleCache } from './filter-blobs'
 
 // DESIGN.md's ports: Istio's, so operators recognise them.
 export const DEFAULT_INBOUND_PORT = 15006
@@ -88,17 +89,7 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
       dispatcher,
     }) as unknown as Promise<Response>
 
-  // Filter modules are content-addressed: fetched from the registry once, checked against their hash, compiled.
-  const modules = new Map<string, Promise<WebAssembly.Module>>()
-  const loadModule = async (sha256: string): Promise<WebAssembly.Module> => {
-    const res = await fetch(new URL(`/v1/filters/blobs/${sha256}`, options.controlUrl), { headers: { authorization: `Bearer ${await control.controlToken()}` } })
-    if (!res.ok) throw new Error(`the filter registry answered ${res.status} for ${sha256}`)
-    const bytes = new Uint8Array(await res.arrayBuffer())
-    const digest = Buffer.from(await crypto.subtle.digest('SHA-256', bytes)).toString('hex')
-    if (digest !== sha256) throw new Error(`filter module ${sha256} arrived with sha256 ${digest}`)
-    // Metered before compiling: a filter call that never ends traps instead of hanging the sidecar (meter-wasm.ts).
-    return new WebAssembly.Module(meterWasm(bytes, options.filterLimits))
-  }
+  const filterModules = new FilterModuleCache({ controlUrl: options.controlUrl, token: () => control.controlToken(), limits: options.filterLimits })
 
   const core = createProxyCore({
     snapshot: () => control.snapshot(),
@@ -110,15 +101,7 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
     identity: { tokenFor: (audience) => control.tokenFor(audience) },
     logger,
     zone: options.zone ?? null,
-    filterModules: async (sha256) => {
-      let module = modules.get(sha256)
-      if (!module) {
-        module = loadModule(sha256)
-        modules.set(sha256, module)
-        module.catch(() => modules.delete(sha256))
-      }
-      return module
-    },
+    filterModules: (sha256) => filterModules.get(sha256),
     fetchJwks: async () => {
       const slug = control.snapshot()?.tenant.slug
       const res = await fetch(new URL(`/v1/tenants/${slug}/jwks.json`, options.controlUrl))
@@ -129,7 +112,10 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
 
   // A new FilterChain is loaded when its snapshot arrives (not at its first request); the revision is
   // acknowledged as applied once it is ready, and requests swap to it then.
-  control.onSnapshot((snapshot) => core.prepareFilters(snapshot))
+  control.onSnapshot((snapshot) => {
+    filterModules.retain((snapshot.inbound.filterChain?.filters ?? []).map((f) => f.sha256))
+    return core.prepareFilters(snapshot)
+  })
 
   let inFlight = 0
   let draining = false
