@@ -123,6 +123,22 @@ describe('FilterChain through the proxy core', () => {
     expect(r.body).toBe('refused after 1000 bytes')
   })
 
+  it('fails a filter that traps in the request body by its policy: closed answers 503, open forwards the body untouched', async () => {
+    let snapshot = withChain([attach('body-rewrite', null, 'closed')])
+    const { port } = await sidecar(() => snapshot)
+    const closed = await rawRequest(port, '/echo', { method: 'POST', body: 'abc', headers: { 'x-trap-body': '1' } })
+    expect(closed.status).toBe(503)
+    expect(closed.headers['weft-reason']).toBe('filter-failure')
+    snapshot = withChain([attach('body-rewrite', null, 'open')])
+    appSeen.length = 0
+    const open = await rawRequest(port, '/echo', { method: 'POST', body: 'abc', headers: { 'x-trap-body': '1' } })
+    expect(open.status).toBe(200)
+    expect(appSeen[0]!.body).toBe('abc')
+    appSeen.length = 0
+    expect((await rawRequest(port, '/echo', { method: 'POST', body: 'abc' })).status).toBe(200)
+    expect(appSeen[0]!.body).toBe('ABC')
+  })
+
   it('fails a trapping filter closed or open per its attachment, and serves the next request', async () => {
     let snapshot = withChain([attach('trap-filter', null, 'closed')])
     const { port, logger } = await sidecar(() => snapshot)

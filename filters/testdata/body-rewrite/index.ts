@@ -1,5 +1,5 @@
 // Test fixture for bodies. Request body: streamed, each chunk upper-cased as it passes (no buffering); a request
-// with `x-refuse-body` is answered 413 once its whole body has been seen. Response body: buffered (Pause until
+// with `x-refuse-body` is answered 413 once its whole body has been seen; `x-trap-body` traps in the body callback. Response body: buffered (Pause until
 // the end of the stream), then wrapped as `<<body|size>>`.
 import {
   Action,
@@ -17,14 +17,17 @@ export * from "../../sdk/exports";
 
 class BodyRewrite extends HttpContext {
   refuse: bool = false;
+  trap: bool = false;
   seen: u32 = 0;
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): Action {
     this.refuse = getRequestHeader("x-refuse-body") != null;
+    this.trap = getRequestHeader("x-trap-body") != null;
     return Action.Continue;
   }
 
   onRequestBody(bodySize: u32, endOfStream: bool): Action {
+    if (this.trap) unreachable();
     this.seen = bodySize; // a buffered body arrives whole: the size so far
     if (this.refuse) {
       if (!endOfStream) return Action.Pause;
