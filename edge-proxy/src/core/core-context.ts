@@ -3,6 +3,7 @@ import type { CallerVerifier } from './caller-identity'
 import type { CircuitBreakers } from './circuit-breaker'
 import type { EndpointPools } from './endpoint-pool'
 import type { EndpointRegistry } from './endpoint-state'
+import type { FilterChainRunner } from './filter-chain'
 import type { OutlierDetector } from './outlier-detector'
 import type { ProxyCoreDeps, ProxyLimits, ProxyLogger } from './proxy-deps'
 import type { ProxyMetrics } from './proxy-metrics'
@@ -24,4 +25,6 @@ export type CoreContext = {
   readonly outliers: OutlierDetector
   readonly breakers: CircuitBreakers
   readonly retryBudgets: RetryBudgets
+  /** The service's FilterChain: loaded filters, their shared data and metrics. */
+  readonly filters: FilterChainRunner
 }

@@ -6,6 +6,8 @@ import { CircuitBreakers } from './circuit-breaker'
 import type { CoreContext } from './core-context'
 import { EndpointPools } from './endpoint-pool'
 import { EndpointRegistry, endpointKey } from './endpoint-state'
+import { FilterChainRunner } from './filter-chain'
+import { renderFilterMetrics } from './filter-metrics-export'
 import { createInboundHandler } from './inbound'
 import { createOutboundHandler } from './outbound'
 import { OutlierDetector } from './outlier-detector'
@@ -21,6 +23,11 @@ export type ProxyCore = {
    * HTTP proxy sees `http://payments/charge`).
    */
   outbound(request: Request, destination?: string): Promise<Response>
+  /**
+   * Loads the snapshot's FilterChain before its first request (fetch by digest, verify, compile, instantiate);
+   * resolves when the chain is ready to swap in. Runtimes call it when a snapshot arrives. Never rejects.
+   */
+  prepareFilters(snapshot: Snapshot): Promise<void>
   /** Prometheus text for `/metrics`. */
   readonly metrics: { render(): string }
   /** For `/config_dump` and tests: per-endpoint state the proxy has learnt. */
@@ -117,12 +124,17 @@ export function createProxyCore(deps: ProxyCoreDeps): ProxyCore {
     outliers,
     breakers: new CircuitBreakers(),
     retryBudgets: new RetryBudgets(limits.retryBudgetWindowMs),
+    filters: new FilterChainRunner({ modules: deps.filterModules, logger, now, foreignFunctions: deps.filterForeignFunctions }),
   }
 
+  const outbound = createOutboundHandler(ctx)
+  // Filters' HTTP calls go through this proxy's own outbound side, so they are mesh calls like the app's.
+  ctx.filters.useOutbound(outbound)
   return {
     inbound: createInboundHandler(ctx),
-    outbound: createOutboundHandler(ctx),
-    metrics: { render: () => metrics.render() },
+    outbound,
+    prepareFilters: (s) => ctx.filters.prepare(s.inbound.filterChain),
+    metrics: { render: () => metrics.render() + renderFilterMetrics(ctx.filters) },
     endpoints: () =>
       [...endpoints.values()].map((s) => ({
         service: s.service,

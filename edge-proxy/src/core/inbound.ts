@@ -1,7 +1,6 @@
 import { evaluateInbound, rollFaults, type TakeResult } from '../../../mesh/src/policy/index'
-import type { FilterStream } from '../wasm/index'
 import type { CoreContext } from './core-context'
-import { FilterChainRunner } from './filter-chain'
+import type { ChainRefusal, FilterChainRun } from './filter-chain'
 import { sleep } from './deadline'
 import { forwardableHeaders, WEFT_IDENTITY_HEADER, WEFT_SOURCE_PRINCIPAL_HEADER } from './forwarded-headers'
 import { meshRequestOf } from './mesh-request-of'
@@ -21,7 +20,6 @@ type Forward = RequestInit & { duplex?: 'half' }
  */
 export function createInboundHandler(ctx: CoreContext): (request: Request) => Promise<Response> {
   const { deps, now, random, logger, metrics } = ctx
-  const filters = new FilterChainRunner(deps.filterModules, logger, now)
 
   return async function inbound(request: Request): Promise<Response> {
     const started = now()
@@ -35,6 +33,7 @@ export function createInboundHandler(ctx: CoreContext): (request: Request) => Pr
       return response
     }
     const method = request.method
+    let run: FilterChainRun | null = null
 
     try {
       if (snapshot === null) {
@@ -101,47 +100,65 @@ export function createInboundHandler(ctx: CoreContext): (request: Request) => Pr
         }
       }
 
-      let streams: FilterStream[] = []
-      if (evaluation.filterChain !== null && evaluation.filterChain.filters.length > 0) {
-        const outcome = await filters.onRequest(evaluation.filterChain, headers, {
+      // The FilterChain (filter-chain.ts): request phase here, response phase once the app answered.
+      const chain = evaluation.filterChain !== null && evaluation.filterChain.filters.length > 0 ? evaluation.filterChain : null
+      const refused = (outcome: ChainRefusal): Response => {
+        run?.finish()
+        if (outcome.failure) {
+          const rule = chain!.filters.findIndex((f) => f.filter === outcome.filter)
+          return done(problemResponse('filter-failure', { detail: outcome.detail, policy: chain!.policy, rule, method }), 'filter-failure')
+        }
+        // The filter's own answer, as it made it, marked so nobody mistakes it for the app's.
+        const answer = new Response(outcome.body.length ? (outcome.body as Uint8Array<ArrayBuffer>) : null, { status: outcome.status, headers: outcome.headers })
+        answer.headers.set('weft-reason', 'filter-response')
+        return done(answer, 'filter-response')
+      }
+      if (chain !== null) {
+        run = await ctx.filters.start(chain, {
           method,
           path: `${normalized.path}${url.search}`,
           authority: url.host,
           sourcePrincipal: principal,
           destinationService: destination,
         })
-        streams = outcome.streams
-        if (outcome.action === 'respond') {
-          for (const s of streams) s.finish()
-          const policy = evaluation.filterChain.policy
-          if (outcome.failure) {
-            const rule = evaluation.filterChain.filters.findIndex((f) => f.filter === outcome.filter)
-            return done(problemResponse('filter-failure', { detail: outcome.detail, policy, rule, method }), 'filter-failure')
-          }
-          // The filter's own answer, as it made it, marked so nobody mistakes it for the app's.
-          const answer = new Response(outcome.body.length ? (outcome.body as Uint8Array<ArrayBuffer>) : null, { status: outcome.status, headers: outcome.headers })
-          answer.headers.set('weft-reason', 'filter-response')
-          return done(answer, 'filter-response')
-        }
+        const outcome = await run.onRequestHeaders(headers, request.body === null)
+        if (outcome.action === 'respond') return refused(outcome)
         headers = outcome.headers
       }
       if (principal !== null) headers.set(WEFT_SOURCE_PRINCIPAL_HEADER, principal)
       nextHop(headers)
-      const init: Forward = { method, headers, body: request.body, redirect: 'manual', signal: request.signal }
+      let body: ReadableStream<Uint8Array> | null = request.body
+      if (run !== null && body !== null) {
+        // Filters may change the body's length: it is forwarded chunked.
+        body = run.requestBody(body)
+        headers.delete('content-length')
+      }
+      const init: Forward = { method, headers, body: body as ReadableStream<Uint8Array<ArrayBuffer>> | null, redirect: 'manual', signal: request.signal }
       if (request.body !== null) init.duplex = 'half'
       const forwarded = new Request(`${url.origin}${normalized.path}${url.search}`, init)
       let response: Response
       try {
         response = await deps.app(forwarded)
       } catch (err) {
+        if (run?.refusal) return refused(run.refusal)
+        run?.finish()
         const failure = classifyUpstreamError(err)
         const reason = failure === 'connect-failure' ? 'connect-failure' : 'upstream-reset'
         logger.warn({ direction: 'inbound', err: errorText(err), failure }, 'the local application did not answer')
         return done(problemResponse(reason, { detail: `the local application of ${JSON.stringify(destination)} did not answer (${failure})`, method }), reason)
       }
-      for (const st of streams) st.finish()
+      if (run !== null) {
+        if (run.refusal) {
+          await response.body?.cancel().catch(() => {})
+          return refused(run.refusal)
+        }
+        const outcome = await run.onResponse(response)
+        if (outcome.action === 'respond') return refused(outcome)
+        response = outcome.response
+      }
       return done(response, '')
     } catch (err) {
+      run?.finish()
       logger.error({ direction: 'inbound', err: String(err), stack: (err as Error)?.stack }, 'inbound request failed in the proxy')
       return done(problemResponse('proxy-error', { detail: 'the proxy failed while handling this request; see its log', method }), 'proxy-error')
     }

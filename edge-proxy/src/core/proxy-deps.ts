@@ -1,3 +1,4 @@
+import type { ForeignFunction } from '../wasm/index'
 import type { Jwks } from '../../../mesh/src/identity/index'
 import type { RateLimitStore } from '../../../mesh/src/policy/index'
 import type { Snapshot } from '../../../mesh/src/snapshot/types'
@@ -63,6 +64,12 @@ export type ProxyCoreDeps = {
    * not compile WASM at run time). Absent: a FilterChain cannot run, and its filters fail per failurePolicy.
    */
   filterModules?: (sha256: string) => Promise<WebAssembly.Module>
+  /**
+   * What a filter may call with `proxy_call_foreign_function`, by name (e.g. `weft.verify_jwt`). The seam is just
+   * this record: a function takes the argument bytes and returns the result bytes, synchronously; a name not
+   * here answers NOT_FOUND. Absent: none.
+   */
+  filterForeignFunctions?: Record<string, ForeignFunction>
 }
 
 export type ProxyLimits = {

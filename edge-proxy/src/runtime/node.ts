@@ -12,6 +12,8 @@ import type { ProxyLogger } from '../core/proxy-deps'
 import { adminBindHost } from './admin-host'
 import { createUpstreamPool } from './upstream-pool'
 import { checkListenerLimits, createLimitedServer, DEFAULT_LISTENER_LIMITS, type ListenerLimits } from './listener-limits'
+import type { MeterOptions } from '../wasm/index'
+import { FilterModuleCache } from './filter-blobs'
 
 // DESIGN.md's ports: Istio's, so operators recognise them.
 export const DEFAULT_INBOUND_PORT = 15006
@@ -48,6 +50,8 @@ export type SidecarOptions = {
   /** Where admin binds; loopback only unless `allowRemoteAdmin` (it serves the snapshot without authentication). */
   adminHost?: string
   allowRemoteAdmin?: boolean
+  /** Bounds for filter modules (meterWasm): per-call fuel and memory maximum; defaults 10 M units and 64 MiB. */
+  filterLimits?: MeterOptions
 }
 
 export type Sidecar = {
@@ -107,16 +111,7 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
       dispatcher,
     }) as unknown as Promise<Response>
 
-  // Filter modules are content-addressed: fetched from the registry once, checked against their hash, compiled.
-  const modules = new Map<string, Promise<WebAssembly.Module>>()
-  const loadModule = async (sha256: string): Promise<WebAssembly.Module> => {
-    const res = await fetch(new URL(`/v1/filters/blobs/${sha256}`, options.controlUrl), { headers: { authorization: `Bearer ${await control.controlToken()}` } })
-    if (!res.ok) throw new Error(`the filter registry answered ${res.status} for ${sha256}`)
-    const bytes = new Uint8Array(await res.arrayBuffer())
-    const digest = Buffer.from(await crypto.subtle.digest('SHA-256', bytes)).toString('hex')
-    if (digest !== sha256) throw new Error(`filter module ${sha256} arrived with sha256 ${digest}`)
-    return new WebAssembly.Module(bytes)
-  }
+  const filterModules = new FilterModuleCache({ controlUrl: options.controlUrl, token: () => control.controlToken(), limits: options.filterLimits })
 
   const core = createProxyCore({
     snapshot: () => control.snapshot(),
@@ -128,21 +123,20 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
     identity: { tokenFor: (audience) => control.tokenFor(audience) },
     logger,
     zone: options.zone ?? null,
-    filterModules: async (sha256) => {
-      let module = modules.get(sha256)
-      if (!module) {
-        module = loadModule(sha256)
-        modules.set(sha256, module)
-        module.catch(() => modules.delete(sha256))
-      }
-      return module
-    },
+    filterModules: (sha256) => filterModules.get(sha256),
     fetchJwks: async () => {
       const slug = control.snapshot()?.tenant.slug
       const res = await fetch(new URL(`/v1/tenants/${slug}/jwks.json`, options.controlUrl))
       if (!res.ok) throw new Error(`JWKS fetch answered ${res.status}`)
       return (await res.json()) as { keys: never[] }
     },
+  })
+
+  // A new FilterChain is loaded when its snapshot arrives (not at its first request); the revision is
+  // acknowledged as applied once it is ready, and requests swap to it then.
+  control.onSnapshot((snapshot) => {
+    filterModules.retain((snapshot.inbound.filterChain?.filters ?? []).map((f) => f.sha256))
+    return core.prepareFilters(snapshot)
   })
 
   let inFlight = 0

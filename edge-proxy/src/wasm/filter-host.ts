@@ -1,4 +1,4 @@
-import { Action } from './abi'
+import { Action, BufferType, MapType } from './abi'
 import { silentLogger, type FilterLogger } from './filter-logger'
 import { FilterMetrics } from './filter-metrics'
 import { weftForeignFunctions } from './foreign-functions'
@@ -7,7 +7,7 @@ import type { HeaderPairs } from './header-map'
 import type { FilterHttpCall, FilterHttpCallResponse, ForeignFunction, LocalResponse } from './proxy-imports'
 import type { RequestProperties } from './request-properties'
 import { SharedData, SharedQueues } from './shared-data'
-import { FilterHostError, FilterLoadError } from './wasm-errors'
+import { FilterHostError, FilterLoadError, FilterRunawayError } from './wasm-errors'
 
 /** What to do with a request when the filter fails (trap, abort, bad ABI use, pause past its deadline). */
 export type FailurePolicy = 'closed' | 'open'
@@ -34,6 +34,12 @@ export type FilterHostOptions = {
   sharedQueues?: SharedQueues
   metrics?: FilterMetrics
   foreignFunctions?: Record<string, ForeignFunction>
+  /**
+   * Per-call budget of a metered module (meterWasm): function entries plus loop iterations. A call that uses it
+   * up traps and fails per failurePolicy. Default: the budget meterWasm baked in (DEFAULT_FUEL, about 0.1 s of a
+   * tight loop, unless the build chose another).
+   */
+  fuel?: number
   httpCall?: (call: FilterHttpCall) => Promise<FilterHttpCallResponse>
 }
 
@@ -60,6 +66,13 @@ export type RespondResult = {
 
 export type FilterResult = ContinueResult | RespondResult
 
+/**
+ * A body callback's result. `buffering`: the filter returned Pause before the end of the stream, which for a body
+ * means "hold this data and call me again with more" (Envoy's StopIterationAndBuffer): the caller keeps `body`
+ * (as the filter left it) and passes nothing on yet. On a fail-open failure `body` is the body as it arrived.
+ */
+export type BodyResult = (ContinueResult & { body: Uint8Array; buffering: boolean }) | RespondResult
+
 export type FilterFailure = { filter: string; error: string; policy: FailurePolicy }
 
 export type FilterHostStats = {
@@ -73,9 +86,9 @@ export type FilterHostStats = {
 /** One request through one filter: the proxy-wasm stream context, from request headers to done. */
 export interface FilterStream {
   onRequestHeaders(headers: HeadersInit, options?: { endOfStream?: boolean }): Promise<FilterResult>
-  onRequestBody(body: Uint8Array, options?: { endOfStream?: boolean }): Promise<FilterResult & { body?: Uint8Array }>
+  onRequestBody(body: Uint8Array, options?: { endOfStream?: boolean }): Promise<BodyResult>
   onResponseHeaders(headers: HeadersInit, options: { status: number; endOfStream?: boolean }): Promise<FilterResult>
-  onResponseBody(body: Uint8Array, options?: { endOfStream?: boolean }): Promise<FilterResult & { body?: Uint8Array }>
+  onResponseBody(body: Uint8Array, options?: { endOfStream?: boolean }): Promise<BodyResult>
   /** proxy_on_done/on_log/on_delete; call once the response is sent (also after a respond result). */
   finish(): void
 }
@@ -83,8 +96,12 @@ export interface FilterStream {
 export interface FilterHost {
   readonly rootId: string
   readonly abi: '0.2.0' | '0.2.1'
+  /** Built with meterWasm: runaway calls trap instead of hanging the proxy. */
+  readonly metered: boolean
   readonly failurePolicy: FailurePolicy
   readonly stats: Readonly<FilterHostStats>
+  /** Failures that were calls running past their fuel budget (counted in `stats.failures` too). */
+  readonly runaways: number
   readonly metrics: FilterMetrics
   readonly sharedData: SharedData
   /** Starts one request's stream context. Never throws. */
@@ -117,6 +134,7 @@ export function createFilterHost(options: FilterHostOptions): FilterHost {
   const failurePolicy = options.failurePolicy ?? 'closed'
   const pauseTimeoutMs = options.pauseTimeoutMs ?? DEFAULT_PAUSE_TIMEOUT_MS
   const stats: FilterHostStats = { requests: 0, failures: 0, reinstantiations: 0 }
+  let runaways = 0
   const sharedData = options.sharedData ?? new SharedData()
   const queues = options.sharedQueues ?? new SharedQueues()
   const metrics = options.metrics ?? new FilterMetrics()
@@ -137,6 +155,7 @@ export function createFilterHost(options: FilterHostOptions): FilterHost {
       queues,
       metrics,
       foreignFunctions,
+      ...(options.fuel !== undefined ? { fuel: options.fuel } : {}),
       httpCall: options.httpCall,
       onAsyncTrap: (error) => recordFailure(error, 'async callback'),
     })
@@ -150,9 +169,12 @@ export function createFilterHost(options: FilterHostOptions): FilterHost {
     throw new FilterLoadError(`filter ${options.rootId} failed to start: ${describe(error)}`, { cause: error })
   }
   const abi = vm.abi
+  const metered = vm.metered
+  if (!metered) logger.warn({ filter: options.rootId }, 'filter module is not metered (meterWasm): a call that never ends would hang the proxy')
 
   function recordFailure(error: unknown, during: string): FilterFailure {
     stats.failures += 1
+    if (error instanceof FilterRunawayError) runaways += 1
     const failure: FilterFailure = { filter: options.rootId, error: describe(error), policy: failurePolicy }
     logger.error({ filter: options.rootId, during, err: failure.error, failurePolicy }, 'filter failed')
     if (vm?.broken === undefined && vm) vm.broken = error
@@ -191,13 +213,17 @@ export function createFilterHost(options: FilterHostOptions): FilterHost {
     }
     let failed: FilterFailure | undefined = startError === undefined ? undefined : recordFailure(startError, 'context create')
 
-    /** Runs one callback, waits out a Pause, and maps any failure through the policy. */
+    /**
+     * Runs one callback, waits out a Pause, and maps any failure through the policy. With `pauseBuffers` (a body
+     * chunk before the end of the stream) a Pause returns at once with `buffering` set instead of waiting.
+     */
     async function run(
       during: string,
       call: (vm: FilterVm, stream: StreamState) => number,
       pass: () => ContinueResult,
       original: HeaderPairs,
-    ): Promise<FilterResult> {
+      pauseBuffers = false,
+    ): Promise<FilterResult & { buffering?: boolean }> {
       if (failed) return failureResult(failed, original)
       if (!owner || !stream || owner.broken !== undefined) {
         failed = recordFailure(new Error('filter VM was replaced during the request'), during)
@@ -207,6 +233,7 @@ export function createFilterHost(options: FilterHostOptions): FilterHost {
         const action = call(owner, stream)
         if (stream.closed) throw new Error('filter closed the stream')
         if (!stream.localResponse && action === Action.PAUSE) {
+          if (pauseBuffers && !stream.continued) return { ...pass(), buffering: true }
           const wake = await withDeadline(stream.waitForWake(), pauseTimeoutMs)
           if (typeof wake === 'object') throw wake.error
         }
@@ -216,6 +243,22 @@ export function createFilterHost(options: FilterHostOptions): FilterHost {
         failed = recordFailure(error, during)
         return failureResult(failed, original)
       }
+    }
+
+    /** A body callback: the body as the filter left it, or as it arrived when the filter failed open. */
+    async function runBody(
+      during: string,
+      bufferType: number,
+      body: Uint8Array,
+      endOfStream: boolean,
+      call: (vm: FilterVm, stream: StreamState) => number,
+      pass: () => ContinueResult,
+      original: HeaderPairs,
+    ): Promise<BodyResult> {
+      const result = await run(during, call, pass, original, !endOfStream)
+      if (result.action === 'respond') return result
+      const left = result.failure ? body : (stream?.buffers.get(bufferType) ?? body)
+      return { ...result, body: left, buffering: result.buffering === true }
     }
 
     /** Failing open ignores the filter: the request goes on as it arrived, not as a failed filter left it. */
@@ -255,10 +298,10 @@ export function createFilterHost(options: FilterHostOptions): FilterHost {
         return run('request headers', (v, s) => v.onRequestHeaders(s, requestHeaders, opts?.endOfStream ?? false), () =>
           continueResult(current(0, requestHeaders)), requestHeaders)
       },
-      async onRequestBody(body, opts) {
-        const result = await run('request body', (v, s) => v.onRequestBody(s, body, opts?.endOfStream ?? true), () =>
-          continueResult(current(0, requestHeaders)), requestHeaders)
-        return result.action === 'continue' ? { ...result, body: stream?.buffers.get(0) ?? body } : result
+      onRequestBody(body, opts) {
+        const eos = opts?.endOfStream ?? true
+        return runBody('request body', BufferType.HTTP_REQUEST_BODY, body, eos, (v, s) => v.onRequestBody(s, body, eos), () =>
+          continueResult(current(MapType.HTTP_REQUEST_HEADERS, requestHeaders)), requestHeaders)
       },
       onResponseHeaders(headers, opts) {
         responseHeaders = [[':status', String(opts.status)], ...pairsOf(headers)]
@@ -269,10 +312,10 @@ export function createFilterHost(options: FilterHostOptions): FilterHost {
           responseHeaders,
         )
       },
-      async onResponseBody(body, opts) {
-        const result = await run('response body', (v, s) => v.onResponseBody(s, body, opts?.endOfStream ?? true), () =>
-          continueResult(current(2, responseHeaders)), responseHeaders)
-        return result.action === 'continue' ? { ...result, body: stream?.buffers.get(1) ?? body } : result
+      onResponseBody(body, opts) {
+        const eos = opts?.endOfStream ?? true
+        return runBody('response body', BufferType.HTTP_RESPONSE_BODY, body, eos, (v, s) => v.onResponseBody(s, body, eos), () =>
+          continueResult(current(MapType.HTTP_RESPONSE_HEADERS, responseHeaders)), responseHeaders)
       },
       finish() {
         if (!owner || !stream || owner.broken !== undefined) return
@@ -288,9 +331,13 @@ export function createFilterHost(options: FilterHostOptions): FilterHost {
   return {
     rootId: options.rootId,
     abi,
+    metered,
     failurePolicy,
     get stats() {
       return { ...stats }
+    },
+    get runaways() {
+      return runaways
     },
     metrics,
     sharedData,

@@ -14,7 +14,8 @@ import {
 import { resolveProperty, type RequestProperties } from './request-properties'
 import type { SharedData, SharedQueues } from './shared-data'
 import { createWasiImports, WASI_MODULES } from './wasi-imports'
-import { FilterConfigError, FilterLoadError, GuestExit, UnknownImportError } from './wasm-errors'
+import { FUEL_BUDGET_EXPORT, FUEL_EXPORT } from './meter-wasm'
+import { FilterConfigError, FilterLoadError, FilterRunawayError, GuestExit, UnknownImportError } from './wasm-errors'
 
 export type FilterVmOptions = {
   module: WebAssembly.Module
@@ -31,6 +32,8 @@ export type FilterVmOptions = {
   foreignFunctions: ReadonlyMap<string, ForeignFunction>
   /** Dispatches `proxy_http_call`; absent, every upstream is unknown (BAD_ARGUMENT). */
   httpCall?: (call: FilterHttpCall) => Promise<FilterHttpCallResponse>
+  /** Fuel per outermost guest call of a metered module; default the budget meterWasm baked in. */
+  fuel?: number
   /** Called when a guest callback run outside a request call (an HTTP call's answer, a tick) traps. */
   onAsyncTrap: (error: unknown) => void
 }
@@ -114,6 +117,10 @@ export class FilterVm implements ProxyImportHost {
   #callStatus = { code: 0, message: '' }
   #pendingCalls = new Map<number, number>()
   #nextCallId = 1
+  /** The metering global, when the module was metered; refilled before each outermost guest call. */
+  #fuel: WebAssembly.Global | undefined
+  #budget = 0
+  #depth = 0
 
   /**
    * Instantiates, runs `_initialize`/`_start`, creates the root context and configures it.
@@ -141,6 +148,10 @@ export class FilterVm implements ProxyImportHost {
     // be replaced between two requests without an await.
     const instance = new WebAssembly.Instance(options.module, imports)
     this.#exports = instance.exports
+    const fuel = this.#exports[FUEL_EXPORT]
+    this.#fuel = fuel instanceof WebAssembly.Global ? fuel : undefined
+    const budget = this.#exports[FUEL_BUDGET_EXPORT]
+    this.#budget = options.fuel ?? (budget instanceof WebAssembly.Global ? (budget.value as number) : 0)
     const memory = this.#exports.memory
     if (!(memory instanceof WebAssembly.Memory)) throw new FilterLoadError('filter module exports no memory')
     const allocator = (this.#exports.proxy_on_memory_allocate ?? this.#exports.malloc) as GuestFn | undefined
@@ -172,10 +183,25 @@ export class FilterVm implements ProxyImportHost {
     }
   }
 
+  /** Whether the module meters itself (meter-wasm.ts): only then can a runaway call be stopped. */
+  get metered(): boolean {
+    return this.#fuel !== undefined
+  }
+
   #guest(fn: GuestFn, ...args: Array<number | bigint>): number | bigint | undefined {
+    // A host function may call back into the guest (the allocator): one budget covers the outermost call.
+    const outermost = this.#depth === 0
+    if (outermost && this.#fuel) this.#fuel.value = this.#budget
+    this.#depth++
     try {
       return fn(...args)
+    } catch (error) {
+      if (outermost && this.#fuel && (this.#fuel.value as number) < 0) {
+        throw new FilterRunawayError(`filter ran past its time budget (${this.#budget} units of fuel)`, { cause: error })
+      }
+      throw error
     } finally {
+      this.#depth--
       this.#memory?.invalidate()
     }
   }
@@ -429,6 +455,16 @@ export class FilterVm implements ProxyImportHost {
       this.#options.onAsyncTrap(error)
     } finally {
       this.#callbackBuffers.clear()
+      }
+    }
+
+  onQueueReady(queueId: number): void {
+    if (this.broken !== undefined) return
+    try {
+      this.#inContext(this.rootContextId, () => this.#call('proxy_on_queue_ready', this.rootContextId, queueId))
+    } catch (error) {
+      this.broken = error
+      this.#options.onAsyncTrap(error)
     }
   }
 

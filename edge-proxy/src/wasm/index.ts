@@ -1,6 +1,7 @@
 // The proxy-wasm host's public surface for the proxy core (README.md beside this file).
 export {
   createFilterHost,
+  type BodyResult,
   type ContinueResult,
   type FailurePolicy,
   type FilterFailure,
@@ -12,6 +13,7 @@ export {
   type RespondResult,
 } from './filter-host'
 export { detectAbi } from './filter-vm'
+export { DEFAULT_FUEL, DEFAULT_MAX_MEMORY_BYTES, FUEL_BUDGET_EXPORT, FUEL_EXPORT, meterWasm, WasmMeterError, type MeterOptions } from './meter-wasm'
 export { silentLogger, type FilterLogger } from './filter-logger'
 export { FilterMetrics, type FilterMetric, type FilterMetricKind } from './filter-metrics'
 export { SharedData, SharedQueues } from './shared-data'
@@ -23,6 +25,7 @@ export {
   FilterConfigError,
   FilterHostError,
   FilterLoadError,
+  FilterRunawayError,
   GuestAbort,
   GuestExit,
   UnknownImportError,

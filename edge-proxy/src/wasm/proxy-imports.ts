@@ -36,8 +36,8 @@ export type FilterHttpCall = {
 export type FilterHttpCallResponse = { headers: HeaderPairs; body: Uint8Array; trailers?: HeaderPairs }
 
 /**
+/**
  * What a foreign function may do besides answering at once (filters/README.md, "Foreign functions").
- * Seam added by the filters work for `weft.verify_jwt`; the lead reconciles it with the wasmhost registry.
  */
 export type ForeignCall = {
   /** The host's clock (ms since the epoch), so functions see the same time as the filter. */
@@ -50,7 +50,13 @@ export type ForeignCall = {
   defer(answer: Promise<Uint8Array>): number
 }
 
-/** A host function a filter can call with `proxy_call_foreign_function` (e.g. `weft.verify_jwt`). */
+/**
+ * A host function a filter calls with `proxy_call_foreign_function(name, args)`, e.g. `weft.verify_jwt`. The whole
+ * seam: register functions by name in `foreignFunctions` (FilterHostOptions; the proxy core takes
+ * `filterForeignFunctions`). A function receives a copy of the argument bytes and returns the result bytes
+ * synchronously (the ABI call cannot wait; for async work it answers a pending id and uses `call.defer`). A name
+ * not registered answers NOT_FOUND; a function that throws answers INTERNAL_FAILURE (logged), the VM stays healthy.
+ */
 export type ForeignFunction = (args: Uint8Array, call: ForeignCall) => Uint8Array
 
 /** What the host functions act on: the VM's state at the moment of the call. */
@@ -80,6 +86,8 @@ export interface ProxyImportHost {
   /** See ForeignCall.defer. */
   deferForeignFunction(answer: Promise<Uint8Array>): number
   callStatus(): { code: number; message: string }
+  /** Runs `proxy_on_queue_ready` on the root context of the VM that registered the queue. */
+  onQueueReady(queueId: number): void
 }
 
 const LOG_METHODS = ['trace', 'debug', 'info', 'warn', 'error', 'error'] as const
@@ -326,7 +334,7 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
     },
     proxy_register_shared_queue(nPtr: number, nLen: number, retId: number): number {
       if (!inBounds([nPtr, nLen], [retId, 4])) return Status.INVALID_MEMORY_ACCESS
-      mem().setU32(retId, host.queues.register(str(nPtr, nLen)))
+      mem().setU32(retId, host.queues.register(str(nPtr, nLen), (id) => host.onQueueReady(id)))
       return Status.OK
     },
     proxy_resolve_shared_queue(_vPtr: number, _vLen: number, nPtr: number, nLen: number, retId: number): number {
@@ -367,10 +375,19 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
 
     proxy_call_foreign_function(nPtr: number, nLen: number, aPtr: number, aLen: number, retPtr: number, retSize: number): number {
       if (!inBounds([nPtr, nLen], [aPtr, aLen], [retPtr, 4], [retSize, 4])) return Status.INVALID_MEMORY_ACCESS
-      const fn = host.foreignFunctions.get(str(nPtr, nLen))
+      const name = str(nPtr, nLen)
+      const fn = host.foreignFunctions.get(name)
       if (!fn) return Status.NOT_FOUND
       const call: ForeignCall = { now: () => host.now(), defer: (answer) => host.deferForeignFunction(answer) }
-      mem().returnBytes(fn(bytes(aPtr, aLen), call), retPtr, retSize)
+      let result: Uint8Array
+      try {
+        result = fn(bytes(aPtr, aLen), call)
+      } catch (error) {
+        // A host-side failure is the filter's to handle (a status), not a reason to break its VM.
+        host.logger.warn({ function: name, err: String(error) }, 'foreign function failed')
+        return Status.INTERNAL_FAILURE
+      }
+      mem().returnBytes(result, retPtr, retSize)
       return Status.OK
     },
 

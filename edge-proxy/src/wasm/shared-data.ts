@@ -30,14 +30,17 @@ export class SharedData {
 export class SharedQueues {
   #ids = new Map<string, number>()
   #queues = new Map<number, Uint8Array[]>()
+  /** The registering VM's `proxy_on_queue_ready`, by queue; a VM that registers again (re-instantiated) replaces it. */
+  #listeners = new Map<number, (id: number) => void>()
 
-  register(name: string): number {
+  register(name: string, onReady?: (id: number) => void): number {
     let id = this.#ids.get(name)
     if (id === undefined) {
       id = this.#ids.size + 1
       this.#ids.set(name, id)
       this.#queues.set(id, [])
     }
+    if (onReady) this.#listeners.set(id, onReady)
     return id
   }
 
@@ -49,6 +52,9 @@ export class SharedQueues {
     const queue = this.#queues.get(id)
     if (!queue) return Status.NOT_FOUND
     queue.push(value)
+    // After the enqueuing call returns: a guest callback never runs inside another guest's host call.
+    const listener = this.#listeners.get(id)
+    if (listener) queueMicrotask(() => listener(id))
     return Status.OK
   }
 

@@ -53,3 +53,9 @@ export class GuestAbort extends FilterHostError {
   static override code = 'ERR_WEFT_FILTER_ABORT'
   override code = GuestAbort.code
 }
+
+/** A guest call used up its fuel (meter-wasm.ts): it ran past its time budget, e.g. a loop that never ends. */
+export class FilterRunawayError extends FilterHostError {
+  static override code = 'ERR_WEFT_FILTER_RUNAWAY'
+  override code = FilterRunawayError.code
+}
