@@ -30,6 +30,7 @@ import { policyRoutes } from './routes/policies'
 import { proxyConfigRoutes } from './routes/proxy-config'
 import { proxyRoutes } from './routes/proxies'
 import { simulateRoutes } from './routes/simulate'
+import { telemetryRoutes } from './routes/telemetry'
 import { SnapshotCache } from './snapshot/snapshot-cache'
 import { identityRoutes } from './routes/identity'
 import { joinTokenRoutes } from './routes/join-tokens'
@@ -161,6 +162,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   app.route('/', proxyConfigRoutes(snapshots, deps.revisions))
   app.route('/', simulateRoutes(snapshots))
   app.route('/', proxyRoutes)
+  app.route('/', telemetryRoutes)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

@@ -5,6 +5,7 @@ import {
   customType,
   bigserial,
   check,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -389,4 +390,57 @@ export const idempotencyKeys = pgTable(
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.scope, t.key] }), index('idempotency_keys_created_idx').on(t.createdAt)],
+)
+
+/**
+ * Telemetry rollups: what the tenant's proxies reported, summed per period and series. The same columns at
+ * two resolutions: minutes (kept WEFT_TELEMETRY_MINUTE_RETENTION, 48 h) and hours (downsampled from the
+ * minutes, kept 30 days). `reporter` is the side that measured (an edge is seen by the caller's proxy,
+ * outbound, and the callee's, inbound). Latency is recorded per (…, status class) on the row whose reason is
+ * "": the proxies' histograms do not split by reason, their request counts do.
+ */
+function telemetryRollup(name: string) {
+  return pgTable(
+    name,
+    {
+      tenantId: uuid('tenant_id')
+        .notNull()
+        .references(() => tenants.id, { onDelete: 'cascade' }),
+      bucketStart: timestamp('bucket_start', { mode: 'date', precision: 3, withTimezone: true }).notNull(),
+      reporter: text('reporter').notNull(),
+      source: text('source').notNull(),
+      destination: text('destination').notNull(),
+      route: text('route').notNull(),
+      statusClass: text('status_class').notNull(),
+      reason: text('reason').notNull(),
+      requests: bigint('requests', { mode: 'number' }).notNull(),
+      /** Counts per bucket of mesh/src/telemetry/latency-histogram.ts (the last is +Inf); all zero on reason rows. */
+      latencyBuckets: bigint('latency_buckets', { mode: 'number' }).array().notNull(),
+      latencySumSeconds: doublePrecision('latency_sum_seconds').notNull(),
+    },
+    (t) => [
+      // Named: the generated name would pass Postgres' 63-character limit and be cut.
+      primaryKey({ name: `${name}_pkey`, columns: [t.tenantId, t.bucketStart, t.reporter, t.source, t.destination, t.route, t.statusClass, t.reason] }),
+      // Retention deletes by age across tenants.
+      index(`${name}_bucket_idx`).on(t.bucketStart),
+      check(`${name}_reporter_check`, sql`${t.reporter} in ('inbound', 'outbound')`),
+    ],
+  )
+}
+
+export const telemetryMinutes = telemetryRollup('telemetry_minutes')
+export const telemetryHours = telemetryRollup('telemetry_hours')
+
+/** Pushes already counted, so that a retried push (same proxy, same seq) is not counted twice. */
+export const telemetryBatches = pgTable(
+  'telemetry_batches',
+  {
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    proxyId: uuid('proxy_id').notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    receivedAt: timestamp('received_at', { mode: 'date', precision: 3, withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.proxyId, t.seq] }), index('telemetry_batches_received_idx').on(t.receivedAt)],
 )

@@ -12,6 +12,8 @@ import { migrations } from '../db/migrations.generated'
 import { NotConfigured, toProblem } from '../errors'
 import { importMasterKey } from '../identity/master-key'
 import { rotateDueKeys } from '../identity/rotation-schedule'
+import { HOUR_MS } from '../telemetry/record-telemetry'
+import { sweepTelemetry } from '../telemetry/telemetry-retention'
 import { jsonLogger, type Logger } from '../logger'
 
 /** The bindings this Worker reads (wrangler.jsonc). Declared here so the repo needs no global workers-types. */
@@ -123,21 +125,25 @@ export default {
     }
   },
 
-  /** The cron trigger in wrangler.jsonc: rotates signing keys that have signed for a whole period. */
+  /** The cron trigger in wrangler.jsonc: telemetry downsampling and retention; rotates signing keys that have signed for a whole period. */
   async scheduled(_controller: unknown, env: Env, ctx: ExecutionContext): Promise<void> {
     const strings = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'))
     if (env.HYPERDRIVE) strings.DATABASE_URL = env.HYPERDRIVE.connectionString
     const config = loadConfig(strings)
     const logger = jsonLogger({ level: config.logLevel, bindings: { component: 'weft-control-api', runtime: 'workers' } })
-    if (config.database.kind !== 'postgres' || !config.masterKey) {
-      logger.warn({}, 'scheduled key rotation skipped: DATABASE_URL and WEFT_MASTER_KEY are both needed')
+    if (config.database.kind !== 'postgres') {
+      logger.warn({}, 'scheduled work skipped: DATABASE_URL is needed')
       return
     }
     const url = config.database.url
     const d = new URL(url).hostname.endsWith('.neon.tech') ? await connectNeon(url) : await connectPgClient(url)
     try {
       await (migrated ??= applyMigrations(d, logger))
-      await rotateDueKeys(d.db, await importMasterKey(config.masterKey), new Date(), config.keyRotationMs, logger)
+      const now = new Date()
+      // The cron is hourly: downsample what the last period may have changed (with margin), expire old rows.
+      await sweepTelemetry(d.db, now, new Date(now.getTime() - 2 * HOUR_MS))
+      if (config.masterKey) await rotateDueKeys(d.db, await importMasterKey(config.masterKey), now, config.keyRotationMs, logger)
+      else logger.warn({}, 'scheduled key rotation skipped: WEFT_MASTER_KEY is needed')
     } finally {
       ctx.waitUntil(d.close())
     }
