@@ -10,7 +10,7 @@ import { createInboundHandler } from './inbound'
 import { createOutboundHandler } from './outbound'
 import { OutlierDetector } from './outlier-detector'
 import { DEFAULT_LIMITS, type ProxyCoreDeps, type ProxyLimits } from './proxy-deps'
-import { createProxyMetrics } from './proxy-metrics'
+import { createProxyMetrics, type ProxyMetrics } from './proxy-metrics'
 import { RetryBudgets } from './retry-budget'
 
 export type ProxyCore = {
@@ -21,8 +21,8 @@ export type ProxyCore = {
    * HTTP proxy sees `http://payments/charge`).
    */
   outbound(request: Request, destination?: string): Promise<Response>
-  /** Prometheus text for `/metrics`. */
-  readonly metrics: { render(): string }
+  /** Prometheus text for `/metrics`; the request counter and duration histogram for the telemetry push. */
+  readonly metrics: { render(): string; readonly requests: ProxyMetrics['requests']; readonly duration: ProxyMetrics['duration'] }
   /** For `/config_dump` and tests: per-endpoint state the proxy has learnt. */
   endpoints(): EndpointReport[]
   /** Counters of the caller verifier (cache hits, signature checks); null before the first token. */
@@ -122,7 +122,7 @@ export function createProxyCore(deps: ProxyCoreDeps): ProxyCore {
   return {
     inbound: createInboundHandler(ctx),
     outbound: createOutboundHandler(ctx),
-    metrics: { render: () => metrics.render() },
+    metrics: { render: () => metrics.render(), requests: metrics.requests, duration: metrics.duration },
     endpoints: () =>
       [...endpoints.values()].map((s) => ({
         service: s.service,
