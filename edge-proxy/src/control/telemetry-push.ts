@@ -7,6 +7,8 @@ import type { FetchLike } from './control-http'
 export const DEFAULT_TELEMETRY_INTERVAL_MS = 5_000
 // A push's answer must come within this; it is retried on the next tick otherwise.
 export const DEFAULT_TELEMETRY_TIMEOUT_MS = 10_000
+// The last push at shutdown gets less: a stopping sidecar should not wait on a control API that is gone.
+export const SHUTDOWN_TIMEOUT_MS = 2_000
 // The control API takes at most this many series of each kind per push (mesh MAX_TELEMETRY_SERIES); an
 // unsent delta is kept up to this many series, and series first seen beyond it are dropped and counted.
 export const MAX_PENDING_SERIES = 5_000
@@ -103,6 +105,7 @@ export function createTelemetryPusher(options: TelemetryPusherOptions): Telemetr
   let timer: ReturnType<typeof setTimeout> | null = null
   let running: Promise<boolean> | null = null
   let lastAttempt = 0
+  let shuttingDown = false
   const stats: TelemetryPusherStats = { seq: 0, acknowledged: 0, duplicates: 0, failures: 0, rejected: 0, droppedSeries: 0, pendingSeq: null, lastPushAt: null, lastError: null }
 
   const room = (map: Map<Key, unknown>, key: Key) => {
@@ -165,17 +168,30 @@ export function createTelemetryPusher(options: TelemetryPusherOptions): Telemetr
   async function send(batch: TelemetryPush): Promise<'ok' | 'retry'> {
     for (let attempt = 0; attempt < 2; attempt++) {
       const ctl = new AbortController()
-      const t = setTimeout(() => ctl.abort(), timeoutMs)
+      const limit = shuttingDown ? Math.min(timeoutMs, SHUTDOWN_TIMEOUT_MS) : timeoutMs
+      let t: ReturnType<typeof setTimeout> | undefined
+      // The token too: without an identity yet (control API down since start) it would wait indefinitely.
+      const deadline = new Promise<never>((_, reject) => {
+        t = setTimeout(() => {
+          ctl.abort()
+          reject(new Error(`no answer within ${limit} ms`))
+        }, limit)
+      })
       let res: Response
       let text: string
       try {
-        res = await fetchImpl(url, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${await options.token()}`, 'content-type': 'application/json', accept: 'application/json' },
-          body: JSON.stringify(batch),
-          signal: ctl.signal,
-        })
-        text = await res.text()
+        const exchange = (async () => {
+          const bearer = await options.token()
+          const r = await fetchImpl(url, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json', accept: 'application/json' },
+            body: JSON.stringify(batch),
+            signal: ctl.signal,
+          })
+          return { r, body: await r.text() }
+        })()
+        exchange.catch(() => {})
+        ;({ r: res, body: text } = await Promise.race([exchange, deadline]))
       } catch (err) {
         const e = err as { message?: string; cause?: { code?: string } }
         stats.failures++
@@ -249,6 +265,7 @@ export function createTelemetryPusher(options: TelemetryPusherOptions): Telemetr
     async stop() {
       if (timer !== null) clearTimeout(timer)
       timer = null
+      shuttingDown = true
       await running
       const done = await flush()
       if (!done) logger.warn({ pendingSeq: stats.pendingSeq }, 'telemetry left unsent at shutdown')
