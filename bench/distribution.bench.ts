@@ -41,7 +41,7 @@ import { compileOutbound, compileSnapshot, serialise, sha256Hex } from '../contr
 import { MAX_WAIT_SECONDS } from '../control-api/src/routes/proxy-config'
 import { SnapshotCache } from '../control-api/src/snapshot/snapshot-cache'
 import { loadTenantModel } from '../control-api/src/snapshot/tenant-model'
-import { canaryRoute, routeName, seedLargeTenant, serviceName, type LargeTenantShape } from './distribution/seed-large-tenant'
+import { canaryRoute, declareDependencies, routeName, seedLargeTenant, serviceName, type LargeTenantShape } from './distribution/seed-large-tenant'
 import type { FromWatchers, RoundResult, ToWatchers, Watcher } from './distribution/watchers.worker'
 
 // The support module warns on import when TEST_DATABASE_URL is unset; this benchmark says so itself.
@@ -64,6 +64,8 @@ const WAIT_SECONDS = MAX_WAIT_SECONDS
 const SETTLE_MS = 100
 const ARM_TIMEOUT_MS = 120_000
 const SMALL_SERVICES = 10
+/** Declared dependencies per service in the scoped run (Kuma's reachable services, Istio's Sidecar egress). */
+const DEPENDENCIES_PER_SERVICE = 5
 const LARGE: LargeTenantShape = { services: 1000, endpointsPerService: 5, policyEvery: 5, endpointTtlSeconds: 3600 }
 const COLD_ROUNDS = 5
 /** Tenant models held at once while measuring one's memory, so it stands out of the allocator's noise. */
@@ -503,6 +505,24 @@ async function benchBackend(open: () => Promise<Backend>, thread: WatcherThread)
         backend: backend.name,
         topology: backend.b ? 'watch B, write A' : 'one instance',
         tenant: `${LARGE.services} services`,
+        watchOn: backend.b ?? backend.a,
+        writeOn: backend.a,
+        adminKey: tenant.adminKey,
+        watchers: big.watchers,
+        rounds: LARGE_ROUNDS,
+        nextWrite: big.nextWrite,
+      })),
+    )
+
+    // The same tenant once every service declares what it calls: each snapshot carries ~6 services, not 1000.
+    console.log(`${backend.name}: large tenant, every service declaring ${DEPENDENCIES_PER_SERVICE} dependencies`)
+    await declareDependencies(backend.db, tenant.id, LARGE, DEPENDENCIES_PER_SERVICE)
+    rows.push(
+      ...(await propagation({
+        thread,
+        backend: backend.name,
+        topology: backend.b ? 'watch B, write A' : 'one instance',
+        tenant: `${LARGE.services} services, ${DEPENDENCIES_PER_SERVICE} deps each`,
         watchOn: backend.b ?? backend.a,
         writeOn: backend.a,
         adminKey: tenant.adminKey,

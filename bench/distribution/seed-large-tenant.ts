@@ -5,6 +5,7 @@
  */
 import { PolicyInput } from '../../mesh/src/policy/schemas'
 import type { Db } from '../../control-api/src/db/client'
+import { and, eq } from 'drizzle-orm'
 import { endpoints, policies, policyVersions, services, type Actor } from '../../control-api/src/db/schema'
 import { recordChange } from '../../control-api/src/repo/audit'
 
@@ -112,5 +113,19 @@ export async function seedLargeTenant(db: Db, tenantId: string, shape: LargeTena
       (chunk) => tx.insert(policyVersions).values(chunk),
     )
     return revision
+  })
+}
+
+/**
+ * Gives every service of the seeded tenant declared dependencies: the next `perService` services (wrapping
+ * around), as a call graph where each service talks to a handful of others would. Returns the new revision.
+ */
+export async function declareDependencies(db: Db, tenantId: string, shape: LargeTenantShape, perService: number): Promise<number> {
+  return db.transaction(async (tx) => {
+    for (let i = 0; i < shape.services; i++) {
+      const dependencies = Array.from({ length: perService }, (_, d) => serviceName((i + 1 + d) % shape.services)).sort()
+      await tx.update(services).set({ dependencies }).where(and(eq(services.tenantId, tenantId), eq(services.name, serviceName(i))))
+    }
+    return (await recordChange(tx, { tenantId, actor, action: 'bench.dependencies', resourceType: 'tenant', after: { perService } }))!
   })
 }

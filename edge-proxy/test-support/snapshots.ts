@@ -38,7 +38,7 @@ export function snapshotOf(service: string, outbound: OutboundService[], inbound
     revision: 1,
     tenant: { slug: 'acme', trustDomain: TD },
     issuer: ISSUER,
-    service: { name: service, spiffeId: spiffe(service), protocol: 'http', port: 8080, labels: {} },
+    service: { name: service, spiffeId: spiffe(service), protocol: 'http', port: 8080, labels: {}, dependencies: null },
     inbound: {
       authorization: (inbound.authorization ?? []).map((p) => ({ name: p.name, createdAt: CREATED, spec: AuthorizationPolicySpec.parse(p.spec) })),
       rateLimits: (inbound.rateLimits ?? []).map((p) => ({ name: p.name, createdAt: CREATED, spec: RateLimitPolicySpec.parse(p.spec) })),

@@ -42,8 +42,8 @@ describe('weft output', () => {
     const r = await weft('services', 'list', '--json')
     expect(r.code).toBe(0)
     expect(JSON.parse(normalise(r.stdout))).toEqual([
-      { id: '<id>', name: 'orders', protocol: 'http', port: 8080, labels: { team: 'shop' }, description: '', version: 2, createdAt: '<time>', updatedAt: '<time>' },
-      { id: '<id>', name: 'payments', protocol: 'http', port: 9090, labels: { team: 'pay' }, description: '', version: 2, createdAt: '<time>', updatedAt: '<time>' },
+      { id: '<id>', name: 'orders', protocol: 'http', port: 8080, labels: { team: 'shop' }, description: '', dependencies: null, version: 2, createdAt: '<time>', updatedAt: '<time>' },
+      { id: '<id>', name: 'payments', protocol: 'http', port: 9090, labels: { team: 'pay' }, description: '', dependencies: null, version: 2, createdAt: '<time>', updatedAt: '<time>' },
     ])
     // -o json is the same thing, and so is the kubectl-style alias
     expect((await weft('get', 'services', '-o', 'json')).stdout).toBe(r.stdout)
@@ -86,7 +86,7 @@ describe('weft output', () => {
     expect(parse(y.stdout)).toMatchObject({ kind: 'RateLimitPolicy', name: 'payments-rl', targetRef: { service: 'payments' }, version: 1 })
     const one = await weft('services', 'get', 'payments')
     // the file's labels replaced the ones given at create: apply is declarative
-    expect(normalise(one.stdout)).toBe('id: <id>\nname: payments\nprotocol: http\nport: 9090\nlabels:\n  team: pay\ndescription: ""\nversion: 2\ncreatedAt: <time>\nupdatedAt: <time>\n')
+    expect(normalise(one.stdout)).toBe('id: <id>\nname: payments\nprotocol: http\nport: 9090\nlabels:\n  team: pay\ndescription: ""\ndependencies: null\nversion: 2\ncreatedAt: <time>\nupdatedAt: <time>\n')
   })
 
   it('policies history shows each version', async () => {

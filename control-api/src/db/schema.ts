@@ -101,6 +101,8 @@ export const services = pgTable(
     port: integer('port').notNull(),
     labels: jsonb('labels').$type<Labels>().notNull(),
     description: text('description').notNull().default(''),
+    /** Services this one calls (sorted, unique), or null for "any service of the tenant". Scopes its snapshot. */
+    dependencies: jsonb('dependencies').$type<string[]>(),
     version: integer('version').notNull().default(1),
     createdAt: createdAt(),
     updatedAt: updatedAt(),

@@ -37,6 +37,7 @@ export function toService(s: typeof services.$inferSelect) {
     port: s.port,
     labels: s.labels,
     description: s.description,
+    dependencies: s.dependencies ?? null,
     version: s.version,
     createdAt: s.createdAt.toISOString(),
     updatedAt: s.updatedAt.toISOString(),

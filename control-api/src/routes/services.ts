@@ -1,7 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import { and, asc, count, eq, gt, sql } from 'drizzle-orm'
 import { requireTenant } from '../auth/authenticate'
-import { actorOf } from '../context'
+import type { Context } from 'hono'
+import { actorOf, type AppEnv, type Principal } from '../context'
 import { isUniqueViolation } from '../db/pg-errors'
 import { services, tenants } from '../db/schema'
 import { Conflict, QuotaExceeded } from '../errors'
@@ -86,6 +87,37 @@ const deleteService = createRoute({
   responses: { 204: { description: 'Deleted.' }, ...errorResponses, ...conflictResponses },
 })
 
+type ServiceRow = typeof services.$inferSelect
+type ServiceChange = Pick<ServiceRow, 'protocol' | 'port' | 'labels' | 'description' | 'dependencies'>
+
+/** A set, stored sorted so that snapshots (and their ETags) do not depend on the order it was written in. */
+const normaliseDependencies = (d: string[] | null | undefined) => (d ? [...d].sort() : null)
+
+/** PUT and PATCH: lock the row, check If-Match, write what `change` makes of it, audit, bump the revision. */
+async function updateService(c: Context<AppEnv>, p: Extract<Principal, { kind: 'api-key' }>, name: string, change: (before: ServiceRow) => ServiceChange) {
+  return c.var.db.transaction(async (tx) => {
+    const before = await findService(tx, p.tenant.id, name, { forUpdate: true })
+    checkIfMatch(c.req.header('if-match'), before.version)
+    const [row] = await tx
+      .update(services)
+      .set({ ...change(before), version: sql`${services.version} + 1`, updatedAt: sql`now()` })
+      .where(eq(services.id, before.id))
+      .returning()
+    const revision = await recordChange(tx, {
+      tenantId: p.tenant.id,
+      actor: actorOf(p),
+      action: 'service.update',
+      resourceType: 'service',
+      resourceId: before.id,
+      resourceName: name,
+      before: toService(before),
+      after: toService(row!),
+      requestId: c.var.requestId,
+    })
+    return { row: row!, revision }
+  })
+}
+
 export const serviceRoutes = newRouter()
   .openapi(createService, async (c) => {
     const p = requireTenant(c, 'editor')
@@ -95,7 +127,7 @@ export const serviceRoutes = newRouter()
         const [tenant] = await tx.select({ quotas: tenants.quotas }).from(tenants).where(eq(tenants.id, p.tenant.id)).for('update')
         const [n] = await tx.select({ n: count() }).from(services).where(eq(services.tenantId, p.tenant.id))
         if (tenant && (n?.n ?? 0) >= tenant.quotas.maxServices) throw new QuotaExceeded(`the tenant may have at most ${tenant.quotas.maxServices} services`)
-        const [row] = await tx.insert(services).values({ tenantId: p.tenant.id, ...body }).returning()
+        const [row] = await tx.insert(services).values({ tenantId: p.tenant.id, ...body, dependencies: normaliseDependencies(body.dependencies) }).returning()
         const revision = await recordChange(tx, {
           tenantId: p.tenant.id,
           actor: actorOf(p),
@@ -136,66 +168,25 @@ export const serviceRoutes = newRouter()
   .openapi(replaceService, async (c) => {
     const p = requireTenant(c, 'editor')
     const body = c.req.valid('json')
-    const { name } = c.req.valid('param')
-    const { row, revision } = await c.var.db.transaction(async (tx) => {
-      const before = await findService(tx, p.tenant.id, name, { forUpdate: true })
-      checkIfMatch(c.req.valid('header')['if-match'], before.version)
-      const [row] = await tx
-        .update(services)
-        .set({ ...body, version: sql`${services.version} + 1`, updatedAt: sql`now()` })
-        .where(eq(services.id, before.id))
-        .returning()
-      const revision = await recordChange(tx, {
-        tenantId: p.tenant.id,
-        actor: actorOf(p),
-        action: 'service.update',
-        resourceType: 'service',
-        resourceId: before.id,
-        resourceName: name,
-        before: toService(before),
-        after: toService(row!),
-        requestId: c.var.requestId,
-      })
-      return { row: row!, revision }
-    })
+    const { row, revision } = await updateService(c, p, c.req.valid('param').name, () => ({ ...body, dependencies: normaliseDependencies(body.dependencies) }))
     return c.json(toService(row), 200, { ETag: etagOf(row.version), 'Weft-Revision': String(revision) })
   })
   .openapi(patchService, async (c) => {
     const p = requireTenant(c, 'editor')
     const patch = c.req.valid('json')
-    const { name } = c.req.valid('param')
-    const { row, revision } = await c.var.db.transaction(async (tx) => {
-      const before = await findService(tx, p.tenant.id, name, { forUpdate: true })
-      checkIfMatch(c.req.valid('header')['if-match'], before.version)
+    const { row, revision } = await updateService(c, p, c.req.valid('param').name, (before) => {
       const labels = { ...before.labels }
       for (const [k, v] of Object.entries(patch.labels ?? {})) {
         if (v === null) delete labels[k]
         else labels[k] = v
       }
-      const [row] = await tx
-        .update(services)
-        .set({
-          protocol: patch.protocol ?? before.protocol,
-          port: patch.port ?? before.port,
-          description: patch.description ?? before.description,
-          labels,
-          version: sql`${services.version} + 1`,
-          updatedAt: sql`now()`,
-        })
-        .where(eq(services.id, before.id))
-        .returning()
-      const revision = await recordChange(tx, {
-        tenantId: p.tenant.id,
-        actor: actorOf(p),
-        action: 'service.update',
-        resourceType: 'service',
-        resourceId: before.id,
-        resourceName: name,
-        before: toService(before),
-        after: toService(row!),
-        requestId: c.var.requestId,
-      })
-      return { row: row!, revision }
+      return {
+        protocol: patch.protocol ?? before.protocol,
+        port: patch.port ?? before.port,
+        description: patch.description ?? before.description,
+        labels,
+        dependencies: patch.dependencies === undefined ? before.dependencies : normaliseDependencies(patch.dependencies),
+      }
     })
     return c.json(toService(row), 200, { ETag: etagOf(row.version), 'Weft-Revision': String(revision) })
   })

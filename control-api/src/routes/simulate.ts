@@ -78,8 +78,9 @@ export function simulateRoutes(snapshots: SnapshotCache) {
     if ('service' in body.source) {
       source = await snapshotOf(body.source.service, 'source.service')
     } else {
-      // A caller outside the tenant's services: any snapshot's outbound view is the tenant's, only the identity differs.
-      source = { ...destination, service: { ...destination.service, name: 'external', spiffeId: body.source.principal } }
+      // A caller outside the tenant's services: the destination's snapshot has the destination and everything its
+      // routes send to, which is all such a caller's request can meet; only the identity differs.
+      source = { ...destination, service: { ...destination.service, name: 'external', spiffeId: body.source.principal, dependencies: null } }
     }
     const headers = Object.fromEntries(Object.entries(body.request.headers).map(([k, v]) => [k.toLowerCase(), v]))
     const result = simulate(source, destination, { method: body.request.method, path: body.request.path, headers, query: body.request.query })

@@ -3,11 +3,24 @@ import { DnsLabel, Labels, Timestamp } from './common'
 
 export const Protocol = z.enum(['http', 'grpc']).openapi('Protocol')
 
+/** Kuma calls these "reachable services", Istio's Sidecar resource "egress hosts": the scaling knob of a mesh. */
+const Dependencies = z
+  .array(DnsLabel)
+  .max(1000)
+  .refine((d) => new Set(d).size === d.length, 'each service may be listed once')
+  .nullable()
+  .openapi('ServiceDependencies', {
+    description:
+      'The services this one calls. When set, its proxies receive only these (and the services their routes send traffic to) in their snapshot, so a change elsewhere in a large tenant costs them little; a call to any other service is refused with `Weft-Reason: unknown-service`. null (the default): every service of the tenant. Names of services that do not exist yet are accepted.',
+    example: ['payments', 'inventory'],
+  })
+
 const ServiceFields = {
   protocol: Protocol.default('http'),
   port: z.number().int().min(1).max(65535).default(80).openapi({ description: 'The port the application listens on.' }),
   labels: Labels.default({}),
   description: z.string().max(1000).default(''),
+  dependencies: Dependencies.default(null),
 }
 
 export const ServiceCreate = z
@@ -25,6 +38,7 @@ export const ServicePatch = z
     port: z.number().int().min(1).max(65535).optional(),
     labels: z.record(z.string(), z.string().nullable()).optional(),
     description: z.string().max(1000).optional(),
+    dependencies: Dependencies.optional().openapi({ description: 'Replaces the whole list; null makes every service reachable again.' }),
   })
   .strict()
   .openapi('ServicePatch')
@@ -37,6 +51,7 @@ export const Service = z
     port: z.number().int(),
     labels: z.record(z.string(), z.string()),
     description: z.string(),
+    dependencies: z.array(z.string()).nullable(),
     version: z.number().int(),
     createdAt: Timestamp,
     updatedAt: Timestamp,

@@ -26,6 +26,45 @@ export function compileOutbound(model: TenantModel): Record<string, OutboundServ
   return out
 }
 
+/**
+ * The services a service's proxy needs, when it declared its dependencies: itself, those, and — followed
+ * transitively — every service a route or backend policy of theirs sends or mirrors traffic to (a Route of
+ * `payments` that splits to `payments-v2` makes its callers need `payments-v2`'s endpoints). Null when it
+ * declared none: it may call any service, so it gets the tenant's whole (shared) outbound section.
+ */
+export function outboundScope(model: TenantModel, serviceName: string): string[] | null {
+  const s = model.services.find((x) => x.name === serviceName)
+  if (!s || s.dependencies === null) return null
+  const known = new Set(model.services.map((x) => x.name))
+  const scope = new Set<string>()
+  const pending = [s.name, ...s.dependencies]
+  while (pending.length > 0) {
+    const name = pending.pop()!
+    if (scope.has(name) || !known.has(name)) continue
+    scope.add(name)
+    for (const route of policiesOf<RouteSpec>(model, name, 'Route')) pending.push(...servicesReferencedBy(route.spec))
+  }
+  return [...scope].sort()
+}
+
+/** Every service a Route names: in backendRefs and in mirror filters (of rules and of backendRefs). */
+function servicesReferencedBy(spec: unknown): string[] {
+  // Walk the JSON rather than the Route's shape: any `service` inside a backendRef-like object counts, so a
+  // field added to the schema later cannot silently leave a referenced service out of a scoped snapshot.
+  const found: string[] = []
+  const walk = (v: unknown) => {
+    if (Array.isArray(v)) for (const x of v) walk(x)
+    else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (k === 'service' && typeof x === 'string') found.push(x)
+        else walk(x)
+      }
+    }
+  }
+  walk(spec)
+  return found
+}
+
 function filterChainOf(model: TenantModel, service: string): Snapshot['inbound']['filterChain'] {
   const chain = policiesOf<FilterChainSpec>(model, service, 'FilterChain')[0]
   if (!chain) return null
@@ -48,17 +87,24 @@ export function compileSnapshot(model: TenantModel, serviceName: string, issuer:
     revision: model.revision,
     tenant: { slug: model.slug, trustDomain: model.trustDomain },
     issuer,
-    service: { name: s.name, spiffeId: spiffeIdOf(model.trustDomain, s.name), protocol: s.protocol, port: s.port, labels: s.labels },
+    service: { name: s.name, spiffeId: spiffeIdOf(model.trustDomain, s.name), protocol: s.protocol, port: s.port, labels: s.labels, dependencies: s.dependencies },
     inbound: {
       authorization: policiesOf<AuthorizationPolicySpec>(model, s.name, 'AuthorizationPolicy'),
       rateLimits: policiesOf<RateLimitPolicySpec>(model, s.name, 'RateLimitPolicy'),
       faults: policiesOf<FaultPolicySpec>(model, s.name, 'FaultPolicy'),
       filterChain: filterChainOf(model, s.name),
     },
-    outbound,
+    outbound: scoped(outbound, outboundScope(model, s.name)),
     jwks: { keys: model.jwks },
     revokedWorkloads: model.revokedWorkloads,
   }
+}
+
+function scoped(outbound: Record<string, OutboundService>, scope: string[] | null): Record<string, OutboundService> {
+  if (scope === null) return outbound
+  const out: Record<string, OutboundService> = {}
+  for (const name of scope) if (Object.hasOwn(outbound, name)) out[name] = outbound[name]!
+  return out
 }
 
 export type CompiledSnapshot = {

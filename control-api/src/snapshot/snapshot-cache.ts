@@ -43,7 +43,9 @@ export class SnapshotCache {
       const e = entry
       compiled = e.model.then(({ model, outbound, outboundJson, outboundHash }) => {
         this.compiles++
-        return serialise(compileSnapshot(model, service, this.issuer, outbound), { outboundJson, outboundHash })
+        const snapshot = compileSnapshot(model, service, this.issuer, outbound)
+        // A service with declared dependencies has an outbound section of its own, small: serialised whole.
+        return serialise(snapshot, snapshot.outbound === outbound ? { outboundJson, outboundHash } : undefined)
       })
       e.services.set(service, compiled)
       compiled.catch(() => e.services.delete(service))

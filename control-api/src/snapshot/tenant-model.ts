@@ -17,7 +17,7 @@ export type TenantModel = {
   slug: string
   trustDomain: string
   revision: number
-  services: { id: string; name: string; protocol: 'http' | 'grpc'; port: number; labels: Record<string, string> }[]
+  services: { id: string; name: string; protocol: 'http' | 'grpc'; port: number; labels: Record<string, string>; dependencies: string[] | null }[]
   endpointsByService: Map<string, SnapshotEndpoint[]>
   policiesByTarget: Map<string, PolicyRow[]>
   /** `${filter}@${version}` → sha256, and `${filter}#${sha256}` → version. */
@@ -76,7 +76,7 @@ export async function loadTenantModel(db: Db, tenantId: string, now: Date): Prom
         trustDomain: tenant.trustDomain,
         revision: tenant.revision,
         services: svcRows
-          .map((s) => ({ id: s.id, name: s.name, protocol: s.protocol as 'http' | 'grpc', port: s.port, labels: s.labels }))
+          .map((s) => ({ id: s.id, name: s.name, protocol: s.protocol as 'http' | 'grpc', port: s.port, labels: s.labels, dependencies: s.dependencies ?? null }))
           .sort(byName),
         endpointsByService,
         policiesByTarget,

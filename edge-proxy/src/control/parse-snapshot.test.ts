@@ -7,7 +7,7 @@ const good = {
   revision: 7,
   tenant: { slug: 't', trustDomain: 't.weft' },
   issuer: 'http://x',
-  service: { name: 'orders', spiffeId: 'spiffe://t.weft/svc/orders', protocol: 'http', port: 80, labels: {} },
+  service: { name: 'orders', spiffeId: 'spiffe://t.weft/svc/orders', protocol: 'http', port: 80, labels: {}, dependencies: null },
   inbound: { authorization: [], rateLimits: [], faults: [], filterChain: null },
   outbound: {},
   jwks: { keys: [] },

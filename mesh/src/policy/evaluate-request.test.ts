@@ -29,7 +29,7 @@ function snapshot(name: string, out: OutboundService[], inbound: Partial<Snapsho
     revision: 7,
     tenant: { slug: 'acme', trustDomain: TD },
     issuer: 'http://localhost:8787',
-    service: { name, spiffeId: id(name), protocol: 'http', port: 8080, labels: {} },
+    service: { name, spiffeId: id(name), protocol: 'http', port: 8080, labels: {}, dependencies: null },
     inbound: { authorization: [], rateLimits: [], faults: [], filterChain: null, ...inbound },
     outbound: Object.fromEntries(out.map((o) => [o.name, o])),
     jwks: { keys: [] },

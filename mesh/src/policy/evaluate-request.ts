@@ -60,6 +60,16 @@ function memo<K extends object, V>(cache: WeakMap<K, V>, key: K, make: (key: K) 
   return value
 }
 
+function unknownServiceDetail(source: Snapshot, destination: string): string {
+  const from = JSON.stringify(source.service.name)
+  // Snapshots persisted by an older control API have no `dependencies`: read that as "any service".
+  const declared = source.service.dependencies ?? null
+  if (declared !== null && !declared.includes(destination)) {
+    return `${JSON.stringify(destination)} is not among the dependencies ${from} declared (${declared.map((d) => JSON.stringify(d)).join(', ') || 'none'}); add it to the service's "dependencies" to call it`
+  }
+  return `${JSON.stringify(destination)} is not in the snapshot of ${from}: the tenant has no service of that name`
+}
+
 /** The caller's side: which Route rule applies and which backends it splits across. */
 export function evaluateOutbound(source: Snapshot, destinationName: string, request: MeshRequest): OutboundEvaluation {
   const service = Object.hasOwn(source.outbound, destinationName) ? source.outbound[destinationName]! : null
@@ -72,7 +82,7 @@ export function evaluateOutbound(source: Snapshot, destinationName: string, requ
       backendPolicy: null,
       refusal: {
         reason: 'unknown-service',
-        detail: `${JSON.stringify(destinationName)} is not in the snapshot of ${JSON.stringify(source.service.name)}: no such service, or it may not be called from here`,
+        detail: unknownServiceDetail(source, destinationName),
       },
     }
   }

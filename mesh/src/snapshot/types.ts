@@ -39,14 +39,25 @@ export type Snapshot = {
   tenant: { slug: string; trustDomain: string }
   /** The `iss` of every JWT-SVID of this tenant. */
   issuer: string
-  service: { name: string; spiffeId: string; protocol: 'http' | 'grpc'; port: number; labels: Record<string, string> }
+  service: {
+    name: string
+    spiffeId: string
+    protocol: 'http' | 'grpc'
+    port: number
+    labels: Record<string, string>
+    /** The services it declared it calls; null when it may call any. `outbound` is cut to these (see below). */
+    dependencies: string[] | null
+  }
   inbound: {
     authorization: Compiled<AuthorizationPolicySpec>[]
     rateLimits: Compiled<RateLimitPolicySpec>[]
     faults: Compiled<FaultPolicySpec>[]
     filterChain: { policy: string; filters: SnapshotFilter[] } | null
   }
-  /** Every service of the tenant this one may call, by name (its own included, for loopback calls). */
+  /**
+   * Every service this one may call, by name: its own (for loopback calls), its declared dependencies (all of
+   * the tenant's services when it declared none) and every service their routes send or mirror traffic to.
+   */
   outbound: Record<string, OutboundService>
   jwks: { keys: Record<string, unknown>[] }
   /** Workload ids (the `wid` claim) whose tokens must be refused although still unexpired. */

@@ -5,7 +5,15 @@ import { UsageError } from './exit.js'
 export const POLICY_KINDS: readonly PolicyKind[] = ['Route', 'BackendPolicy', 'AuthorizationPolicy', 'RateLimitPolicy', 'FaultPolicy', 'FilterChain']
 
 /** A `kind: Service` document, with the API's defaults filled in so it compares with what is stored. */
-export type ServiceDoc = { name: string; protocol: 'http' | 'grpc'; port: number; labels: Record<string, string>; description: string }
+export type ServiceDoc = {
+  name: string
+  protocol: 'http' | 'grpc'
+  port: number
+  labels: Record<string, string>
+  description: string
+  /** Sorted, as the API stores it, so that a reordered list is not a change. */
+  dependencies: string[] | null
+}
 export type Manifest = { services: ServiceDoc[]; policies: PolicyInput[] }
 
 export type FieldChange = { path: string; before?: unknown; after?: unknown }
@@ -13,7 +21,7 @@ export type Action = 'create' | 'change' | 'unchanged' | 'prune'
 export type PlanEntry = { kind: 'Service' | PolicyKind; name: string; action: Action; changes: FieldChange[]; version?: number }
 
 // The defaults of ServiceCreate (control-api/src/schemas/services.ts): a service document that omits a field means them.
-const SERVICE_DEFAULTS = { protocol: 'http', port: 80, labels: {}, description: '' } as const
+const SERVICE_DEFAULTS = { protocol: 'http', port: 80, labels: {}, description: '', dependencies: null } as const
 
 /** Reads a multi-document YAML of services and policies; every problem is reported at once. */
 export function parseManifest(text: string, source: string): Manifest {
@@ -33,14 +41,23 @@ export function parseManifest(text: string, source: string): Manifest {
     if (seen.has(key)) return void problems.push(`${where}: ${key} appears twice`)
     seen.add(key)
     if (kind === 'Service') {
-      const extra = Object.keys(value).filter((k) => !['kind', 'name', 'port', 'protocol', 'labels', 'description'].includes(k))
+      const extra = Object.keys(value).filter((k) => !['kind', 'name', 'port', 'protocol', 'labels', 'description', 'dependencies'].includes(k))
       if (extra.length) problems.push(`${where}: Service ${name} has unknown fields ${extra.join(', ')}`)
       const s = { ...SERVICE_DEFAULTS, ...value } as Record<string, unknown>
       if (s.protocol !== 'http' && s.protocol !== 'grpc') problems.push(`${where}: protocol must be http or grpc`)
       if (!Number.isInteger(s.port) || (s.port as number) < 1 || (s.port as number) > 65535) problems.push(`${where}: port must be an integer from 1 to 65535`)
       if (!isObject(s.labels) || Object.values(s.labels).some((v) => typeof v !== 'string')) problems.push(`${where}: labels must map names to strings`)
       if (typeof s.description !== 'string') problems.push(`${where}: description must be a string`)
-      services.push({ name, protocol: s.protocol as 'http' | 'grpc', port: s.port as number, labels: s.labels as Record<string, string>, description: s.description as string })
+      const deps = s.dependencies
+      if (deps !== null && (!Array.isArray(deps) || deps.some((d) => typeof d !== 'string'))) problems.push(`${where}: dependencies must be a list of service names`)
+      services.push({
+        name,
+        protocol: s.protocol as 'http' | 'grpc',
+        port: s.port as number,
+        labels: s.labels as Record<string, string>,
+        description: s.description as string,
+        dependencies: Array.isArray(deps) ? [...(deps as string[])].sort() : null,
+      })
     } else if (POLICY_KINDS.includes(kind as PolicyKind)) {
       if (!isObject(value.targetRef) || typeof value.targetRef.service !== 'string') problems.push(`${where}: ${kind} ${name} needs targetRef.service`)
       if (!isObject(value.spec)) problems.push(`${where}: ${kind} ${name} needs a spec mapping`)
@@ -69,7 +86,7 @@ export function plan(manifest: Manifest, current: { services: Service[]; policie
       continue
     }
     const { name: _n, ...fields } = want
-    const changes = diff({ protocol: have.protocol, port: have.port, labels: have.labels, description: have.description }, fields, '', false)
+    const changes = diff({ protocol: have.protocol, port: have.port, labels: have.labels, description: have.description, dependencies: have.dependencies }, fields, '', false)
     entries.push({ kind: 'Service', name: want.name, action: changes.length ? 'change' : 'unchanged', changes, version: have.version })
   }
   const policies = new Map(current.policies.map((p) => [p.name, p]))
