@@ -30,6 +30,7 @@ import { policyRoutes } from './routes/policies'
 import { proxyConfigRoutes } from './routes/proxy-config'
 import { proxyRoutes } from './routes/proxies'
 import { simulateRoutes } from './routes/simulate'
+import { sloRoutes } from './routes/slos'
 import { telemetryRoutes } from './routes/telemetry'
 import { SnapshotCache } from './snapshot/snapshot-cache'
 import { identityRoutes } from './routes/identity'
@@ -163,6 +164,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   app.route('/', simulateRoutes(snapshots))
   app.route('/', proxyRoutes)
   app.route('/', telemetryRoutes)
+  app.route('/', sloRoutes({ webhookAllowPrivate: deps.config.webhookAllowPrivate }))
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

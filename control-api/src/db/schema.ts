@@ -446,3 +446,96 @@ export const telemetryBatches = pgTable(
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.proxyId, t.seq] }), index('telemetry_batches_received_idx').on(t.receivedAt)],
 )
+
+// --- SLOs and alerting (issue 9) ---------------------------------------------------------------------------
+
+export type SloObjective = { type: 'success-rate'; target: number } | { type: 'latency'; thresholdMs: number; target: number }
+
+/** A service level objective over the callee-side (inbound) telemetry of one service. */
+export const slos = pgTable(
+  'slos',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    /** By name, not a foreign key: an SLO outlives a service being re-created, as its telemetry does. */
+    service: text('service').notNull(),
+    objective: jsonb('objective').$type<SloObjective>().notNull(),
+    windowDays: integer('window_days').notNull(),
+    description: text('description').notNull().default(''),
+    version: integer('version').notNull().default(1),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex('slos_tenant_name_key').on(t.tenantId, t.name), check('slos_window_check', sql`${t.windowDays} between 1 and 30`)],
+)
+
+/** A burn-rate alert of an SLO: open while its condition holds, then resolved. At most one open per SLO and severity. */
+export const alerts = pgTable(
+  'alerts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    sloId: uuid('slo_id')
+      .notNull()
+      .references(() => slos.id, { onDelete: 'cascade' }),
+    severity: text('severity').notNull(),
+    state: text('state').notNull(),
+    /** The burn rates (long and short window) that opened it, and the rule. */
+    openedWith: jsonb('opened_with').$type<Record<string, unknown>>().notNull(),
+    openedAt: timestamp('opened_at', { mode: 'date', precision: 3, withTimezone: true }).notNull(),
+    resolvedAt: timestamp('resolved_at', { mode: 'date', precision: 3, withTimezone: true }),
+  },
+  (t) => [
+    check('alerts_severity_check', sql`${t.severity} in ('page', 'ticket')`),
+    check('alerts_state_check', sql`${t.state} in ('open', 'resolved')`),
+    uniqueIndex('alerts_one_open_key').on(t.sloId, t.severity).where(sql`${t.state} = 'open'`),
+    index('alerts_tenant_opened_idx').on(t.tenantId, t.openedAt),
+  ],
+)
+
+/** Where a tenant's alerts go. The signing secret is sealed with WEFT_MASTER_KEY (it must sign, so it cannot be a hash). */
+export const webhooks = pgTable('webhooks', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  tenantId: uuid('tenant_id')
+    .notNull()
+    .references(() => tenants.id, { onDelete: 'cascade' }),
+  url: text('url').notNull(),
+  description: text('description').notNull().default(''),
+  secretSealed: text('secret_sealed').notNull(),
+  createdAt: createdAt(),
+})
+
+/** One alert event (opened or resolved) for one webhook, retried with backoff until delivered or given up. */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    webhookId: uuid('webhook_id')
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    alertId: uuid('alert_id')
+      .notNull()
+      .references(() => alerts.id, { onDelete: 'cascade' }),
+    event: text('event').notNull(),
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+    state: text('state').notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { mode: 'date', precision: 3, withTimezone: true }).notNull(),
+    lastError: text('last_error'),
+    deliveredAt: timestamp('delivered_at', { mode: 'date', precision: 3, withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    check('webhook_deliveries_event_check', sql`${t.event} in ('alert.opened', 'alert.resolved')`),
+    check('webhook_deliveries_state_check', sql`${t.state} in ('pending', 'delivered', 'failed')`),
+    index('webhook_deliveries_due_idx').on(t.state, t.nextAttemptAt),
+  ],
+)
