@@ -30,6 +30,8 @@ import { policyRoutes } from './routes/policies'
 import { proxyConfigRoutes } from './routes/proxy-config'
 import { proxyRoutes } from './routes/proxies'
 import { simulateRoutes } from './routes/simulate'
+import { sloRoutes } from './routes/slos'
+import { telemetryRoutes } from './routes/telemetry'
 import { SnapshotCache } from './snapshot/snapshot-cache'
 import { identityRoutes } from './routes/identity'
 import { joinTokenRoutes } from './routes/join-tokens'
@@ -161,6 +163,8 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   app.route('/', proxyConfigRoutes(snapshots, deps.revisions, deps))
   app.route('/', simulateRoutes(snapshots))
   app.route('/', proxyRoutes)
+  app.route('/', telemetryRoutes)
+  app.route('/', sloRoutes({ webhookAllowPrivate: deps.config.webhookAllowPrivate }))
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

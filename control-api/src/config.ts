@@ -31,6 +31,8 @@ const Env = z.object({
   /** Comma-separated origins allowed to call the API from a browser (e.g. a console); unset: none. */
   WEFT_CORS_ORIGINS: z.string().optional(),
   WEFT_MAX_FILTER_BYTES: z.coerce.number().int().positive().default(DEFAULT_MAX_FILTER_BYTES),
+  /** Let webhooks point at loopback and private addresses (a hosted API must not: tenants could probe its network). */
+  WEFT_WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false', '1', '0']).default('false'),
 })
 
 export type Config = {
@@ -45,6 +47,7 @@ export type Config = {
   maxBodyBytes: number
   maxFilterBytes: number
   corsOrigins: string[]
+  webhookAllowPrivate: boolean
 }
 
 export class ConfigError extends Error {
@@ -85,5 +88,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxBodyBytes: e.WEFT_MAX_BODY_BYTES,
     maxFilterBytes: e.WEFT_MAX_FILTER_BYTES,
     corsOrigins: (e.WEFT_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+    webhookAllowPrivate: e.WEFT_WEBHOOK_ALLOW_PRIVATE === 'true' || e.WEFT_WEBHOOK_ALLOW_PRIVATE === '1',
   }
 }

@@ -22,6 +22,8 @@ import type { workloadRoutes } from '../../control-api/src/routes/workloads'
 import type { healthRoutes } from '../../control-api/src/routes/health'
 import type { proxyConfigRoutes } from '../../control-api/src/routes/proxy-config'
 import type { serviceRoutes } from '../../control-api/src/routes/services'
+import type { sloRoutes } from '../../control-api/src/routes/slos'
+import type * as slo from '../../control-api/src/schemas/slos'
 import type { AuditEvent as AuditEventSchema } from '../../control-api/src/schemas/audit'
 import type { Pagination, pageOf, ProblemSchema, Role as RoleSchema } from '../../control-api/src/schemas/common'
 import type * as identity from '../../control-api/src/schemas/identity'
@@ -139,6 +141,20 @@ export type FilterPush = RouteQuery<typeof filterRoutes, '/v1/filters', '$post'>
 
 export type AuditEvent = z.output<typeof AuditEventSchema>
 export type AuditEventListOptions = ListQuery<RouteQuery<typeof auditRoutes, '/v1/audit-events', '$get'>>
+
+// --- SLOs, alerts, webhooks ------------------------------------------------------------------------------
+
+export type SloObjective = z.output<typeof slo.SloObjective>
+export type Slo = z.output<typeof slo.Slo>
+export type SloCreate = z.input<typeof slo.SloCreate>
+/** An SLO with its burn rates, error budget and open alerts (`GET /v1/slos/{name}`). */
+export type SloStatus = z.output<typeof slo.SloStatus>
+export type SloListOptions = ListQuery<RouteQuery<ReturnType<typeof sloRoutes>, '/v1/slos', '$get'>>
+export type Alert = z.output<typeof slo.Alert>
+export type AlertListOptions = ListQuery<RouteQuery<ReturnType<typeof sloRoutes>, '/v1/alerts', '$get'>>
+export type Webhook = z.output<typeof slo.Webhook>
+export type WebhookCreate = z.input<typeof slo.WebhookCreate>
+export type WebhookWithSecret = z.output<typeof slo.WebhookWithSecret>
 
 /** The compiled configuration one proxy receives (`GET /v1/proxy/config`). */
 export type Snapshot = MeshSnapshot

@@ -1,6 +1,7 @@
 import { DEFAULT_RETRY, HttpClient, type Credential, type FetchLike, type RetryEvent, type RetryOptions } from './http-client.js'
 import { ApiKeys } from './resources/api-keys.js'
 import { AuditEvents } from './resources/audit-events.js'
+import { Alerts, Slos, Webhooks } from './resources/slos.js'
 import { Endpoints } from './resources/endpoints.js'
 import { Filters } from './resources/filters.js'
 import { HealthChecks } from './resources/health.js'
@@ -68,6 +69,12 @@ export class Weft {
   readonly policies: Policies
   readonly filters: Filters
   readonly auditEvents: AuditEvents
+  /** Service level objectives and their burn rates. */
+  readonly slos: Slos
+  /** Alerts opened and resolved by SLOs. */
+  readonly alerts: Alerts
+  /** Where alerts are delivered (admin). */
+  readonly webhooks: Webhooks
   /** What proxies read: compiled snapshots, by long poll. */
   readonly proxy: Proxies
   /** Tenant revisions: whether proxies have converged on one. */
@@ -122,6 +129,9 @@ export class Weft {
     this.policies = new Policies(http)
     this.filters = new Filters(http)
     this.auditEvents = new AuditEvents(http)
+    this.slos = new Slos(http)
+    this.alerts = new Alerts(http)
+    this.webhooks = new Webhooks(http)
     this.proxy = new Proxies(http)
     this.revisions = new Revisions(http)
     this.health = new HealthChecks(http)

@@ -1,7 +1,7 @@
 import { sha256Hex } from '../sha256-hex'
 
 /** Secret prefixes make leaked secrets recognisable by scanners and tell the API which table to look in. */
-export const SECRET_PREFIX = { operator: 'wfo_', apiKey: 'wft_', joinToken: 'wfj_' } as const
+export const SECRET_PREFIX = { operator: 'wfo_', apiKey: 'wft_', joinToken: 'wfj_', webhook: 'wfw_' } as const
 export type SecretPrefix = (typeof SECRET_PREFIX)[keyof typeof SECRET_PREFIX]
 
 // 32 random bytes: far beyond guessing, so a fast hash (not a password KDF) is the right way to store them.

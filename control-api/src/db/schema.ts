@@ -5,6 +5,7 @@ import {
   customType,
   bigserial,
   check,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -391,4 +392,150 @@ export const idempotencyKeys = pgTable(
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.scope, t.key] }), index('idempotency_keys_created_idx').on(t.createdAt)],
+)
+
+/**
+ * Telemetry rollups: what the tenant's proxies reported, summed per period and series. The same columns at
+ * two resolutions: minutes (kept WEFT_TELEMETRY_MINUTE_RETENTION, 48 h) and hours (downsampled from the
+ * minutes, kept 30 days). `reporter` is the side that measured (an edge is seen by the caller's proxy,
+ * outbound, and the callee's, inbound). Latency is recorded per (…, status class) on the row whose reason is
+ * "": the proxies' histograms do not split by reason, their request counts do.
+ */
+function telemetryRollup(name: string) {
+  return pgTable(
+    name,
+    {
+      tenantId: uuid('tenant_id')
+        .notNull()
+        .references(() => tenants.id, { onDelete: 'cascade' }),
+      bucketStart: timestamp('bucket_start', { mode: 'date', precision: 3, withTimezone: true }).notNull(),
+      reporter: text('reporter').notNull(),
+      source: text('source').notNull(),
+      destination: text('destination').notNull(),
+      route: text('route').notNull(),
+      statusClass: text('status_class').notNull(),
+      reason: text('reason').notNull(),
+      requests: bigint('requests', { mode: 'number' }).notNull(),
+      /** Counts per bucket of mesh/src/telemetry/latency-histogram.ts (the last is +Inf); all zero on reason rows. */
+      latencyBuckets: bigint('latency_buckets', { mode: 'number' }).array().notNull(),
+      latencySumSeconds: doublePrecision('latency_sum_seconds').notNull(),
+    },
+    (t) => [
+      // Named: the generated name would pass Postgres' 63-character limit and be cut.
+      primaryKey({ name: `${name}_pkey`, columns: [t.tenantId, t.bucketStart, t.reporter, t.source, t.destination, t.route, t.statusClass, t.reason] }),
+      // Retention deletes by age across tenants.
+      index(`${name}_bucket_idx`).on(t.bucketStart),
+      check(`${name}_reporter_check`, sql`${t.reporter} in ('inbound', 'outbound')`),
+    ],
+  )
+}
+
+export const telemetryMinutes = telemetryRollup('telemetry_minutes')
+export const telemetryHours = telemetryRollup('telemetry_hours')
+
+/** Pushes already counted, so that a retried push (same proxy, same seq) is not counted twice. */
+export const telemetryBatches = pgTable(
+  'telemetry_batches',
+  {
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    proxyId: uuid('proxy_id').notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    receivedAt: timestamp('received_at', { mode: 'date', precision: 3, withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.proxyId, t.seq] }), index('telemetry_batches_received_idx').on(t.receivedAt)],
+)
+
+// --- SLOs and alerting (issue 9) ---------------------------------------------------------------------------
+
+export type SloObjective = { type: 'success-rate'; target: number } | { type: 'latency'; thresholdMs: number; target: number }
+
+/** A service level objective over the callee-side (inbound) telemetry of one service. */
+export const slos = pgTable(
+  'slos',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    /** By name, not a foreign key: an SLO outlives a service being re-created, as its telemetry does. */
+    service: text('service').notNull(),
+    objective: jsonb('objective').$type<SloObjective>().notNull(),
+    windowDays: integer('window_days').notNull(),
+    description: text('description').notNull().default(''),
+    version: integer('version').notNull().default(1),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex('slos_tenant_name_key').on(t.tenantId, t.name), check('slos_window_check', sql`${t.windowDays} between 1 and 30`)],
+)
+
+/** A burn-rate alert of an SLO: open while its condition holds, then resolved. At most one open per SLO and severity. */
+export const alerts = pgTable(
+  'alerts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    sloId: uuid('slo_id')
+      .notNull()
+      .references(() => slos.id, { onDelete: 'cascade' }),
+    severity: text('severity').notNull(),
+    state: text('state').notNull(),
+    /** The burn rates (long and short window) that opened it, and the rule. */
+    openedWith: jsonb('opened_with').$type<Record<string, unknown>>().notNull(),
+    openedAt: timestamp('opened_at', { mode: 'date', precision: 3, withTimezone: true }).notNull(),
+    resolvedAt: timestamp('resolved_at', { mode: 'date', precision: 3, withTimezone: true }),
+  },
+  (t) => [
+    check('alerts_severity_check', sql`${t.severity} in ('page', 'ticket')`),
+    check('alerts_state_check', sql`${t.state} in ('open', 'resolved')`),
+    uniqueIndex('alerts_one_open_key').on(t.sloId, t.severity).where(sql`${t.state} = 'open'`),
+    index('alerts_tenant_opened_idx').on(t.tenantId, t.openedAt),
+  ],
+)
+
+/** Where a tenant's alerts go. The signing secret is sealed with WEFT_MASTER_KEY (it must sign, so it cannot be a hash). */
+export const webhooks = pgTable('webhooks', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  tenantId: uuid('tenant_id')
+    .notNull()
+    .references(() => tenants.id, { onDelete: 'cascade' }),
+  url: text('url').notNull(),
+  description: text('description').notNull().default(''),
+  secretSealed: text('secret_sealed').notNull(),
+  createdAt: createdAt(),
+})
+
+/** One alert event (opened or resolved) for one webhook, retried with backoff until delivered or given up. */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    webhookId: uuid('webhook_id')
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    alertId: uuid('alert_id')
+      .notNull()
+      .references(() => alerts.id, { onDelete: 'cascade' }),
+    event: text('event').notNull(),
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+    state: text('state').notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { mode: 'date', precision: 3, withTimezone: true }).notNull(),
+    lastError: text('last_error'),
+    deliveredAt: timestamp('delivered_at', { mode: 'date', precision: 3, withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    check('webhook_deliveries_event_check', sql`${t.event} in ('alert.opened', 'alert.resolved')`),
+    check('webhook_deliveries_state_check', sql`${t.state} in ('pending', 'delivered', 'failed')`),
+    index('webhook_deliveries_due_idx').on(t.state, t.nextAttemptAt),
+  ],
 )

@@ -11,6 +11,8 @@ import { scheduleKeyRotation } from '../identity/rotation-schedule'
 import { devMasterKey } from './dev-master-key'
 import type { PGlite } from '@electric-sql/pglite'
 import { scheduleEndpointExpiry } from '../distribution/endpoint-expiry'
+import { scheduleTelemetryRetention } from '../telemetry/telemetry-retention'
+import { scheduleAlerting } from '../slo/schedule-alerting'
 import { pgliteNotifications, postgresNotifications, revisionReader } from '../distribution/notify-sources'
 import { createRevisionBus } from '../distribution/revision-bus'
 import type { Database } from '../db/client'
@@ -59,6 +61,8 @@ export async function startNode(env: Record<string, string | undefined>, out: (s
   const app = createApp({ config, logger, masterKey, revisions, getDb: () => database.db })
   const rotation = scheduleKeyRotation({ db: database.db, masterKey, logger, periodMs: config.keyRotationMs })
   const expiry = scheduleEndpointExpiry({ db: database.db, logger })
+  const telemetry = scheduleTelemetryRetention({ db: database.db, logger })
+  const alerting = scheduleAlerting({ db: database.db, masterKey, logger })
   const server = await new Promise<ServerType>((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s))
   })
@@ -79,6 +83,8 @@ export async function startNode(env: Record<string, string | undefined>, out: (s
       }).then(() => {
         rotation.stop()
         expiry.stop()
+        telemetry.stop()
+        alerting.stop()
         return revisions.close().then(() => database.close())
       }),
   }

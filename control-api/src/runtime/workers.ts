@@ -13,10 +13,16 @@ import { announcingCommits } from '../distribution/revision-commits'
 import { NotConfigured, toProblem } from '../errors'
 import { importMasterKey } from '../identity/master-key'
 import { rotateDueKeys } from '../identity/rotation-schedule'
+import { HOUR_MS } from '../telemetry/record-telemetry'
+import { sweepTelemetry } from '../telemetry/telemetry-retention'
+import { runAlerting } from '../slo/schedule-alerting'
 import { jsonLogger, type Logger } from '../logger'
 import { connectWorkerDatabase, workerConfig, workerLogger, type Env } from './worker-env'
 
 export type { Env } from './worker-env'
+
+/** wrangler.jsonc's per-minute trigger; the other one (hourly) does the slow housekeeping. */
+export const EVERY_MINUTE_CRON = '* * * * *'
 /** The Durable Object class wrangler.jsonc binds as TENANT_REVISIONS: it must be exported by the entry. */
 export { TenantRevisions } from '../distribution/tenant-revisions'
 
@@ -142,20 +148,33 @@ export default {
     }
   },
 
-  /** The cron trigger in wrangler.jsonc: rotates signing keys that have signed for a whole period. */
-  async scheduled(_controller: unknown, env: Env, ctx: ExecutionContext): Promise<void> {
+  /**
+   * The cron triggers in wrangler.jsonc: every minute, SLO evaluation and webhook deliveries; hourly, telemetry
+   * downsampling and retention, and rotation of signing keys that have signed for a whole period.
+   */
+  async scheduled(controller: { cron?: string; scheduledTime?: number } | undefined, env: Env, ctx: ExecutionContext): Promise<void> {
     const config = workerConfig(env)
     const logger = workerLogger(config)
-    if (config.database.kind !== 'postgres' || !config.masterKey) {
-      logger.warn({}, 'scheduled key rotation skipped: DATABASE_URL and WEFT_MASTER_KEY are both needed')
+    if (config.database.kind !== 'postgres') {
+      logger.warn({}, 'scheduled work skipped: DATABASE_URL is needed')
       return
     }
     const d = await connectWorkerDatabase(config.database.url)
     const revisions = env.TENANT_REVISIONS ? durableRevisionBus(env.TENANT_REVISIONS, logger) : undefined
     try {
       await (migrated ??= applyMigrations(d, logger))
+      const now = new Date(controller?.scheduledTime ?? Date.now())
+      const masterKey = config.masterKey ? await importMasterKey(config.masterKey) : null
+      if (controller?.cron === EVERY_MINUTE_CRON) {
+        // SLO burn rates are per minute, and so is the retry schedule of their webhooks.
+        await runAlerting({ db: d.db, masterKey, logger, now })
+        return
+      }
+      // The hourly cron: downsample what the last period may have changed (with margin), expire old rows.
+      await sweepTelemetry(d.db, now, new Date(now.getTime() - 2 * HOUR_MS))
       // A rotation publishes a new JWKS: a new revision that watching proxies must hear of.
-      await rotateDueKeys(announced(d, revisions, ctx, logger), await importMasterKey(config.masterKey), new Date(), config.keyRotationMs, logger)
+      if (masterKey) await rotateDueKeys(announced(d, revisions, ctx, logger), masterKey, now, config.keyRotationMs, logger)
+      else logger.warn({}, 'scheduled key rotation skipped: WEFT_MASTER_KEY is needed')
     } finally {
       ctx.waitUntil(d.close())
     }

@@ -12,7 +12,7 @@ import { createInboundHandler } from './inbound'
 import { createOutboundHandler } from './outbound'
 import { OutlierDetector } from './outlier-detector'
 import { DEFAULT_LIMITS, type ProxyCoreDeps, type ProxyLimits } from './proxy-deps'
-import { createProxyMetrics } from './proxy-metrics'
+import { createProxyMetrics, type ProxyMetrics } from './proxy-metrics'
 import { RetryBudgets } from './retry-budget'
 
 export type ProxyCore = {
@@ -28,8 +28,8 @@ export type ProxyCore = {
    * resolves when the chain is ready to swap in. Runtimes call it when a snapshot arrives. Never rejects.
    */
   prepareFilters(snapshot: Snapshot): Promise<void>
-  /** Prometheus text for `/metrics`. */
-  readonly metrics: { render(): string }
+  /** Prometheus text for `/metrics`; the request counter and duration histogram for the telemetry push. */
+  readonly metrics: { render(): string; readonly requests: ProxyMetrics['requests']; readonly duration: ProxyMetrics['duration'] }
   /** For `/config_dump` and tests: per-endpoint state the proxy has learnt. */
   endpoints(): EndpointReport[]
   /** Counters of the caller verifier (cache hits, signature checks); null before the first token. */
@@ -134,7 +134,7 @@ export function createProxyCore(deps: ProxyCoreDeps): ProxyCore {
     inbound: createInboundHandler(ctx),
     outbound,
     prepareFilters: (s) => ctx.filters.prepare(s.inbound.filterChain),
-    metrics: { render: () => metrics.render() + renderFilterMetrics(ctx.filters) },
+    metrics: { render: () => metrics.render() + renderFilterMetrics(ctx.filters), requests: metrics.requests, duration: metrics.duration },
     endpoints: () =>
       [...endpoints.values()].map((s) => ({
         service: s.service,

@@ -5,7 +5,7 @@
  * observation, no allocation for a series seen before beyond that key.
  */
 
-type Series<V> = { labels: readonly string[]; value: V }
+export type Series<V> = { labels: readonly string[]; value: V }
 
 abstract class Metric<V> {
   readonly name: string
@@ -31,6 +31,11 @@ abstract class Metric<V> {
       this.series.set(key, s)
     }
     return s
+  }
+
+  /** Every series with its label values: for readers other than the exposition (the telemetry push). */
+  entries(): IterableIterator<Readonly<Series<V>>> {
+    return this.series.values()
   }
 
   abstract readonly type: 'counter' | 'gauge' | 'histogram'
@@ -79,7 +84,8 @@ export class Gauge extends Metric<{ n: number }> {
   }
 }
 
-type HistogramValue = { counts: Float64Array; sum: number; count: number }
+/** Per-bucket (not cumulative) counts, one per finite bound; `count` minus their sum is the +Inf bucket. */
+export type HistogramValue = { counts: Float64Array; sum: number; count: number }
 
 export class Histogram extends Metric<HistogramValue> {
   readonly type = 'histogram'

@@ -1,10 +1,8 @@
+import { LATENCY_BUCKET_BOUNDS_SECONDS } from '../../../mesh/src/telemetry/latency-histogram'
 import { MetricsRegistry, type Counter, type Gauge, type Histogram } from './metrics-registry'
 
-/**
- * Latency buckets in seconds: from a loopback hop (well under a millisecond) to the 15 s default timeout,
- * roughly ×2.5 apart as Prometheus' defaults are, with more resolution below 10 ms where a sidecar hop lives.
- */
-export const DURATION_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const
+/** Latency buckets in seconds: the ones the control API stores telemetry in (mesh/src/telemetry), so pushes map 1:1. */
+export const DURATION_BUCKETS_SECONDS = LATENCY_BUCKET_BOUNDS_SECONDS
 
 export type Direction = 'inbound' | 'outbound'
 

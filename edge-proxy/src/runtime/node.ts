@@ -7,6 +7,7 @@ import { pino } from 'pino'
 import { Agent, fetch as undiciFetch } from 'undici'
 import { createControlClient } from '../control/index'
 import { FileSnapshotStore } from '../control/file-snapshot-store'
+import { createTelemetryPusher } from '../control/telemetry-push'
 import { createProxyCore, MetricsRegistry, PROMETHEUS_CONTENT_TYPE, upstreamUrl } from '../core/index'
 import type { ProxyLogger } from '../core/proxy-deps'
 import { adminBindHost } from './admin-host'
@@ -52,6 +53,8 @@ export type SidecarOptions = {
   allowRemoteAdmin?: boolean
   /** Bounds for filter modules (meterWasm): per-call fuel and memory maximum; defaults 10 M units and 64 MiB. */
   filterLimits?: MeterOptions
+  /** How often request metrics are pushed to the control API (default 5 s); also pushed once at close. */
+  telemetryIntervalMs?: number
 }
 
 export type Sidecar = {
@@ -172,12 +175,22 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
         return Response.json({ ready, state: status.state, revision: control.snapshot()?.revision ?? null }, { status: ready ? 200 : 503 })
       }
       if (path === '/metrics') return new Response(core.metrics.render() + listenerMetrics.render(), { headers: { 'Content-Type': PROMETHEUS_CONTENT_TYPE } })
-      if (path === '/config_dump') return Response.json({ status, endpoints: core.endpoints(), stats: core.stats(), snapshot: control.snapshot() })
+      if (path === '/config_dump') return Response.json({ status, endpoints: core.endpoints(), stats: core.stats(), telemetry: telemetry.stats(), snapshot: control.snapshot() })
       return Response.json({ paths: ['/ready', '/config_dump', '/metrics'] }, { status: 404 })
     },
   }) as Server
 
   await control.start()
+  const telemetry = createTelemetryPusher({
+    controlUrl: options.controlUrl,
+    proxyId: control.proxyId,
+    metrics: core.metrics,
+    token: () => control.controlToken(),
+    refreshToken: () => control.refreshIdentity(),
+    logger,
+    intervalMs: options.telemetryIntervalMs,
+  })
+  telemetry.start()
   const ports = {
     inbound: await listen(inbound, inboundPort, '0.0.0.0'),
     outbound: await listen(outbound, options.outboundPort ?? DEFAULT_OUTBOUND_PORT, '127.0.0.1'),
@@ -204,6 +217,8 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
       while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25))
       for (const s of [inbound, outbound, admin]) (s as Server & { closeAllConnections?: () => void }).closeAllConnections?.()
       await closed
+      // After the drain, so the last requests are in it; before stop(), while the identity still refreshes.
+      await telemetry.stop()
       await control.stop()
       await control.deregister().catch((err: unknown) => logger.warn({ err: String(err) }, 'deregistration failed; the endpoint will expire'))
       await Promise.all([agent.close(), appAgent.close()])
