@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { emptyBuckets, LATENCY_BUCKET_BOUNDS_SECONDS } from '../../mesh/src/telemetry/latency-histogram'
 import { backends } from '../support/databases'
-import { startCliServer, type CliServer } from './run-cli'
+import { spawn } from 'node:child_process'
+import { startCliServer, WEFT_BIN, type CliServer } from './run-cli'
 
 describe('weft top', () => {
   let s: CliServer
@@ -67,6 +68,21 @@ describe('weft top', () => {
       ['web', 'orders', 540, 1],
     ])
     expect(g.nodes.map((n: any) => n.name)).toEqual(['orders', 'payments', 'web'])
+  })
+
+  it('refreshes every --interval seconds until stopped (one block per refresh when piped)', async () => {
+    const child = spawn(process.execPath, [WEFT_BIN, 'top', '--window', '5m', '--interval', '1'], {
+      env: { PATH: process.env.PATH ?? '', HOME: s.home, WEFT_CONFIG: `${s.home}/config.json`, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let out = ''
+    child.stdout.setEncoding('utf8').on('data', (d) => (out += d))
+    const until = Date.now() + 20_000
+    while ((out.match(/^SOURCE/gm) ?? []).length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 100))
+    child.kill('SIGTERM')
+    const blocks = out.split(/^\d{4}-\d\d-\d\dT.*Z$/m).filter((b) => b.trim())
+    expect(blocks.length).toBeGreaterThanOrEqual(2)
+    for (const b of blocks.slice(0, 2)) expect(b).toContain('orders  payments     1.00  96.67%')
   })
 
   it('refuses bad flags with exit 2 and an API-refused window with exit 1', async () => {
