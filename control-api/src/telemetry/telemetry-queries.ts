@@ -20,11 +20,12 @@ const rowsOf = <T>(r: unknown) => (r as { rows: T[] }).rows
  */
 async function readRollups(db: Db, q: { hourly: boolean; tenantId: string; from: Date; to: Date; stepMs?: number; destination?: string }): Promise<{ counts: Counts[]; hists: Hist[] }> {
   const table = sql.raw(q.hourly ? 'telemetry_hours' : 'telemetry_minutes')
-  const period: SQL = q.stepMs ? sql`date_bin(${`${q.stepMs / 1000} seconds`}::interval, bucket_start, timestamptz '1970-01-01T00:00:00Z')` : sql`${q.from}::timestamptz`
+  // Without a step the whole window is one period: no time column to group by.
+  const period: SQL = q.stepMs ? sql`date_bin(${`${q.stepMs / 1000} seconds`}::interval, bucket_start, timestamptz '1970-01-01T00:00:00Z')` : sql`null::timestamptz`
   const where = sql`tenant_id = ${q.tenantId} and bucket_start >= ${q.from} and bucket_start < ${q.to}${q.destination === undefined ? sql`` : sql` and destination = ${q.destination}`}`
   // One pass, grouped to the reason: counts per row, histograms summed bucket by bucket in columns (reason
   // rows carry zero buckets, so summing them in changes nothing).
-  const rows = rowsOf<Record<string, unknown> & { reporter: Reporter; source: string; destination: string; t: Date | string; status_class: string; reason: string; requests: string | number }>(
+  const rows = rowsOf<Record<string, unknown> & { reporter: Reporter; source: string; destination: string; t: Date | string | null; status_class: string; reason: string; requests: string | number }>(
     await db.execute(sql`
       select reporter, source, destination, ${period} as t, status_class, reason, sum(requests)::bigint as requests, ${sql.raw(SUM_BUCKET_COLUMNS)}
       from ${table} where ${where}
@@ -33,7 +34,7 @@ async function readRollups(db: Db, q: { hourly: boolean; tenantId: string; from:
   const counts: Counts[] = []
   const hists = new Map<string, Hist>()
   for (const r of rows) {
-    const t = new Date(r.t as string).getTime()
+    const t = r.t === null ? q.from.getTime() : new Date(r.t as string).getTime()
     counts.push({ reporter: r.reporter, source: r.source, destination: r.destination, t, statusClass: r.status_class, reason: r.reason, requests: Number(r.requests) })
     const k = `${r.reporter}\u0001${r.source}\u0001${r.destination}\u0001${t}`
     let h = hists.get(k)
