@@ -29,6 +29,7 @@ import type { Pagination, pageOf, ProblemSchema, Role as RoleSchema } from '../.
 import type * as identity from '../../control-api/src/schemas/identity'
 import type * as services from '../../control-api/src/schemas/services'
 import type * as tenants from '../../control-api/src/schemas/tenants'
+import type * as telemetry from '../../control-api/src/schemas/telemetry'
 import type * as policy from '../../mesh/src/policy/schemas'
 import type { Snapshot as MeshSnapshot } from '../../mesh/src/snapshot/types'
 
@@ -175,3 +176,15 @@ type OkAnswer<E> = Extract<E, { status: 200 }> extends { output: infer O } ? O :
 export type Convergence = OkAnswer<RevisionRoutesOf<typeof proxyRoutes>['/v1/revisions/:revision/convergence']['$get']>
 /** One proxy of the tenant (`GET /v1/proxies`). */
 export type ProxyStatus = OkAnswer<RevisionRoutesOf<typeof proxyRoutes>['/v1/proxies']['$get']>['items'][number]
+
+// --- telemetry -----------------------------------------------------------------------------------------
+
+/** `GET /v1/telemetry/graph`: services (nodes) and who calls whom (edges), with golden signals. */
+export type ServiceGraph = z.output<typeof telemetry.ServiceGraph>
+export type GraphEdge = z.output<typeof telemetry.GraphEdge>
+export type GraphNode = z.output<typeof telemetry.GraphNode>
+/** `GET /v1/telemetry/services/{name}`: one service's golden signals per step. */
+export type ServiceMetrics = z.output<typeof telemetry.ServiceMetrics>
+/** The body of `POST /v1/proxy/telemetry` (what proxies push). */
+export type TelemetryPush = z.input<typeof telemetry.TelemetryPush>
+export type TelemetryAccepted = z.output<typeof telemetry.TelemetryAccepted>

@@ -11,6 +11,7 @@ import { Policies } from './resources/policies.js'
 import { Proxies } from './resources/proxy.js'
 import { Revisions } from './resources/revisions.js'
 import { Services } from './resources/services.js'
+import { Telemetry } from './resources/telemetry.js'
 import { SigningKeys } from './resources/signing-keys.js'
 import { CurrentTenant } from './resources/tenant.js'
 import { Tenants } from './resources/tenants.js'
@@ -79,6 +80,8 @@ export class Weft {
   readonly proxy: Proxies
   /** Tenant revisions: whether proxies have converged on one. */
   readonly revisions: Revisions
+  /** Golden metrics from the proxies: the service graph, per-service time series. */
+  readonly telemetry: Telemetry
   /** `/healthz` and `/readyz`. */
   readonly health: HealthChecks
   readonly #options: WeftOptions
@@ -134,6 +137,7 @@ export class Weft {
     this.webhooks = new Webhooks(http)
     this.proxy = new Proxies(http)
     this.revisions = new Revisions(http)
+    this.telemetry = new Telemetry(http)
     this.health = new HealthChecks(http)
   }
 

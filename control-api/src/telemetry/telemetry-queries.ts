@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm'
-import { latencyPercentilesMs, mergeBuckets } from '../../../mesh/src/telemetry/latency-histogram'
+import { emptyBuckets, LATENCY_BUCKET_COUNT, latencyPercentilesMs, mergeBuckets } from '../../../mesh/src/telemetry/latency-histogram'
 import type { Db } from '../db/client'
-import { floorTo, HOUR_MS, MINUTE_MS } from './record-telemetry'
+import { floorTo, HOUR_MS, MINUTE_MS, SUM_BUCKET_COLUMNS } from './record-telemetry'
 import { MINUTE_RETENTION_MS } from './telemetry-retention'
 
 type Reporter = 'inbound' | 'outbound'
@@ -20,36 +20,31 @@ const rowsOf = <T>(r: unknown) => (r as { rows: T[] }).rows
  */
 async function readRollups(db: Db, q: { hourly: boolean; tenantId: string; from: Date; to: Date; stepMs?: number; destination?: string }): Promise<{ counts: Counts[]; hists: Hist[] }> {
   const table = sql.raw(q.hourly ? 'telemetry_hours' : 'telemetry_minutes')
-  const period: SQL = q.stepMs ? sql`date_bin(${`${q.stepMs / 1000} seconds`}::interval, bucket_start, timestamptz '1970-01-01T00:00:00Z')` : sql`${q.from}::timestamptz`
+  // Without a step the whole window is one period: no time column to group by.
+  const period: SQL = q.stepMs ? sql`date_bin(${`${q.stepMs / 1000} seconds`}::interval, bucket_start, timestamptz '1970-01-01T00:00:00Z')` : sql`null::timestamptz`
   const where = sql`tenant_id = ${q.tenantId} and bucket_start >= ${q.from} and bucket_start < ${q.to}${q.destination === undefined ? sql`` : sql` and destination = ${q.destination}`}`
-  const counts = rowsOf<{ reporter: Reporter; source: string; destination: string; t: Date | string; status_class: string; reason: string; requests: string | number }>(
+  // One pass, grouped to the reason: counts per row, histograms summed bucket by bucket in columns (reason
+  // rows carry zero buckets, so summing them in changes nothing).
+  const rows = rowsOf<Record<string, unknown> & { reporter: Reporter; source: string; destination: string; t: Date | string | null; status_class: string; reason: string; requests: string | number }>(
     await db.execute(sql`
-      select reporter, source, destination, ${period} as t, status_class, reason, sum(requests)::bigint as requests
+      select reporter, source, destination, ${period} as t, status_class, reason, sum(requests)::bigint as requests, ${sql.raw(SUM_BUCKET_COLUMNS)}
       from ${table} where ${where}
       group by reporter, source, destination, t, status_class, reason`),
   )
-  const hists = rowsOf<{ reporter: Reporter; source: string; destination: string; t: Date | string; buckets: (string | number)[] | string }>(
-    await db.execute(sql`
-      with per_bucket as (
-        select reporter, source, destination, ${period} as t, u.i, sum(u.n)::bigint as n
-        from ${table} cross join lateral unnest(latency_buckets) with ordinality as u(n, i)
-        where ${where} and reason = ''
-        group by reporter, source, destination, t, u.i
-      )
-      select reporter, source, destination, t, array_agg(n order by i) as buckets from per_bucket
-      group by reporter, source, destination, t`),
-  )
-  const time = (t: Date | string) => new Date(t).getTime()
-  return {
-    counts: counts.map((r) => ({ reporter: r.reporter, source: r.source, destination: r.destination, t: time(r.t), statusClass: r.status_class, reason: r.reason, requests: Number(r.requests) })),
-    hists: hists.map((r) => ({ reporter: r.reporter, source: r.source, destination: r.destination, t: time(r.t), buckets: parseBigintArray(r.buckets) })),
+  const counts: Counts[] = []
+  const hists = new Map<string, Hist>()
+  for (const r of rows) {
+    const t = r.t === null ? q.from.getTime() : new Date(r.t as string).getTime()
+    counts.push({ reporter: r.reporter, source: r.source, destination: r.destination, t, statusClass: r.status_class, reason: r.reason, requests: Number(r.requests) })
+    const k = `${r.reporter}\u0001${r.source}\u0001${r.destination}\u0001${t}`
+    let h = hists.get(k)
+    if (!h) {
+      h = { reporter: r.reporter, source: r.source, destination: r.destination, t, buckets: emptyBuckets() }
+      hists.set(k, h)
+    }
+    for (let i = 0; i < LATENCY_BUCKET_COUNT; i++) h.buckets[i]! += Number(r[`b${i + 1}`] ?? 0)
   }
-}
-
-// node-postgres parses bigint[] to strings (or leaves '{1,2}' text for some drivers); PGlite gives numbers.
-function parseBigintArray(v: (string | number)[] | string): number[] {
-  const list = typeof v === 'string' ? v.replace(/^\{|\}$/g, '').split(',').filter(Boolean) : v
-  return list.map(Number)
+  return { counts, hists: [...hists.values()] }
 }
 
 function golden(counts: Iterable<Counts>, hists: Iterable<Hist>, seconds: number): Golden & { statusClasses: Record<string, number>; reasons: Record<string, number> } {
@@ -113,7 +108,9 @@ export async function serviceGraph(db: Db, tenantId: string, now: Date, windowMs
     const m = new Map<string, T[]>()
     for (const r of rows) {
       const k = pairKey(r.source, r.destination)
-      m.set(k, [...(m.get(k) ?? []), r])
+      const list = m.get(k)
+      if (list) list.push(r)
+      else m.set(k, [r])
     }
     return m
   }
@@ -153,14 +150,22 @@ export async function serviceSeries(db: Db, tenantId: string, name: string, now:
   const hourly = stepMs % HOUR_MS === 0 || span.from.getTime() < now.getTime() - MINUTE_RETENTION_MS
   const { counts, hists } = await readRollups(db, { hourly, tenantId, from: span.from, to: span.to, stepMs, destination: name })
   const reporter: Reporter | null = counts.some((c) => c.reporter === 'inbound') ? 'inbound' : counts.length ? 'outbound' : null
+  const byTime = <T extends { t: number; reporter: Reporter }>(rows: T[]) => {
+    const m = new Map<number, T[]>()
+    for (const r of rows) {
+      if (r.reporter !== reporter) continue
+      const list = m.get(r.t)
+      if (list) list.push(r)
+      else m.set(r.t, [r])
+    }
+    return m
+  }
+  const countsAt = byTime(counts)
+  const histsAt = byTime(hists)
   const points: ServicePoint[] = []
   for (let t = span.from.getTime(); t < span.to.getTime(); t += stepMs) {
     const seconds = Math.max(1, Math.min(stepMs, now.getTime() - t) / 1000)
-    const { statusClasses: _s, reasons: _r, ...g } = golden(
-      counts.filter((c) => c.t === t && c.reporter === reporter),
-      hists.filter((h) => h.t === t && h.reporter === reporter),
-      seconds,
-    )
+    const { statusClasses: _s, reasons: _r, ...g } = golden(countsAt.get(t) ?? [], histsAt.get(t) ?? [], seconds)
     points.push({ time: new Date(t).toISOString(), ...g })
   }
   const total = golden(

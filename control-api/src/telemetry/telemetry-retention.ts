@@ -2,7 +2,7 @@ import { lt, sql } from 'drizzle-orm'
 import type { Db } from '../db/client'
 import { telemetryBatches, telemetryHours, telemetryMinutes } from '../db/schema'
 import type { Logger } from '../logger'
-import { floorTo, HOUR_MS, LATE_DELTA_LIMIT_MS } from './record-telemetry'
+import { floorTo, HOUR_MS, LATE_DELTA_LIMIT_MS, SUM_BUCKETS_ARRAY } from './record-telemetry'
 
 // Two days of minutes: "what happened yesterday at 14:07" stays answerable; older questions get hours.
 export const MINUTE_RETENTION_MS = 48 * HOUR_MS
@@ -26,27 +26,12 @@ export async function downsampleHours(db: Db, from: Date): Promise<number> {
     await tx.delete(telemetryHours).where(sql`${telemetryHours.bucketStart} >= ${start}`)
     // date_bin with a UTC origin, not date_trunc: date_trunc on timestamptz follows the session's time zone.
     const result = await tx.execute(sql`
-      with keyed as (
-        select tenant_id, date_bin('1 hour', bucket_start, timestamptz '1970-01-01T00:00:00Z') as bucket_start,
-               reporter, source, destination, route, status_class, reason, requests, latency_buckets, latency_sum_seconds
-        from telemetry_minutes where bucket_start >= ${start}
-      ),
-      totals as (
-        select ${KEY}, sum(requests)::bigint as requests, sum(latency_sum_seconds) as latency_sum_seconds
-        from keyed group by ${KEY}
-      ),
-      per_bucket as (
-        select ${KEY}, u.i, sum(u.n)::bigint as n
-        from keyed cross join lateral unnest(keyed.latency_buckets) with ordinality as u(n, i)
-        group by ${KEY}, u.i
-      ),
-      arrays as (
-        select ${KEY}, array_agg(n order by i) as latency_buckets from per_bucket group by ${KEY}
-      )
       insert into telemetry_hours (${KEY}, requests, latency_buckets, latency_sum_seconds)
-      select ${sql.raw(['tenant_id', 'bucket_start', 'reporter', 'source', 'destination', 'route', 'status_class', 'reason'].map((c) => `t.${c}`).join(', '))},
-             t.requests, a.latency_buckets, t.latency_sum_seconds
-      from totals t join arrays a using (${KEY})
+      select tenant_id, date_bin('1 hour', bucket_start, timestamptz '1970-01-01T00:00:00Z') as hour,
+             reporter, source, destination, route, status_class, reason,
+             sum(requests)::bigint, ${sql.raw(SUM_BUCKETS_ARRAY)}, sum(latency_sum_seconds)
+      from telemetry_minutes where bucket_start >= ${start}
+      group by tenant_id, hour, reporter, source, destination, route, status_class, reason
     `)
     return Number((result as unknown as { rowCount?: number; affectedRows?: number }).rowCount ?? (result as { affectedRows?: number }).affectedRows ?? 0)
   })

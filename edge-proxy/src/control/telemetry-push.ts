@@ -129,15 +129,15 @@ export function createTelemetryPusher(options: TelemetryPusherOptions): Telemetr
       if (value.count <= seen.count || !STATUS_CLASSES.has(labels[4]!)) continue
       if (!room(unsentHist, key)) continue
       // The registry keeps one count per finite bound; +Inf is what the total has beyond them.
-      const now = new Array<number>(LATENCY_BUCKET_COUNT).fill(0)
+      const current = new Array<number>(LATENCY_BUCKET_COUNT).fill(0)
       let finite = 0
-      for (let i = 0; i < LATENCY_BUCKET_COUNT - 1; i++) finite += now[i] = value.counts[i] ?? 0
-      now[LATENCY_BUCKET_COUNT - 1] = value.count - finite
+      for (let i = 0; i < LATENCY_BUCKET_COUNT - 1; i++) finite += current[i] = value.counts[i] ?? 0
+      current[LATENCY_BUCKET_COUNT - 1] = value.count - finite
       const u = unsentHist.get(key) ?? { buckets: new Array<number>(LATENCY_BUCKET_COUNT).fill(0), sum: 0 }
-      for (let i = 0; i < LATENCY_BUCKET_COUNT; i++) u.buckets[i]! += now[i]! - seen.counts[i]!
+      for (let i = 0; i < LATENCY_BUCKET_COUNT; i++) u.buckets[i]! += current[i]! - seen.counts[i]!
       u.sum += value.sum - seen.sum
       unsentHist.set(key, u)
-      seenHist.set(key, { counts: now, sum: value.sum, count: value.count })
+      seenHist.set(key, { counts: current, sum: value.sum, count: value.count })
     }
   }
 

@@ -190,7 +190,6 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
     logger,
     intervalMs: options.telemetryIntervalMs,
   })
-  telemetry.start()
   const ports = {
     inbound: await listen(inbound, inboundPort, '0.0.0.0'),
     outbound: await listen(outbound, options.outboundPort ?? DEFAULT_OUTBOUND_PORT, '127.0.0.1'),
@@ -198,6 +197,8 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
     admin: await listen(admin, options.adminPort ?? DEFAULT_ADMIN_PORT, adminHost),
   }
   const hosts = { inbound: boundHost(inbound), outbound: boundHost(outbound), admin: boundHost(admin) }
+  // Started once listening: a listen failure must not leave a push timer holding the process open.
+  telemetry.start()
   // In the background: registration retries while the control API is unreachable, and a sidecar restarted
   // during an outage must serve from its persisted snapshot meanwhile (callers still know its endpoint).
   control

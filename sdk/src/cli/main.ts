@@ -10,6 +10,7 @@ import { registerLogin } from './commands/login.js'
 import { registerResources } from './commands/resources.js'
 import { registerSidecar } from './commands/sidecar.js'
 import { registerSimulate } from './commands/simulate.js'
+import { registerTop } from './commands/top.js'
 
 export function buildProgram(io: Io): Command {
   const ctx = createContext(io)
@@ -29,6 +30,7 @@ export function buildProgram(io: Io): Command {
   registerConvergence(program, ctx)
   registerSidecar(program, ctx)
   registerEdge(program, ctx)
+  registerTop(program, ctx)
   // Every subcommand reports usage errors through the same override, so `main` can map them to exit 2.
   const override = (cmd: Command) => {
     cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err })
