@@ -1,0 +1,65 @@
+// The overview: the service graph over a chosen window, and every edge as a table row.
+import { api, type ServiceGraph } from '../api'
+import { h, table } from '../dom'
+import { health, ms, percent, rps } from '../format'
+import { serviceGraphSvg } from '../graph'
+import { empty, errorBox, every, section, SIDECAR_HINT, type View } from '../view'
+
+export const WINDOWS = ['5m', '15m', '1h'] as const
+
+export const overview: View = async (root, ctx) => {
+  const chosen = ctx.query.get('window')
+  const window = (WINDOWS as readonly string[]).includes(chosen ?? '') ? chosen! : '15m'
+  const picker = h(
+    'div',
+    { class: 'windows', role: 'group', 'aria-label': 'Time window' },
+    'Window: ',
+    ...WINDOWS.map((w) => h('button', { type: 'button', class: w === window ? 'on' : '', 'aria-pressed': String(w === window), onclick: () => ctx.go(`#/overview?window=${w}`) }, w)),
+  )
+  const body = h('div', { class: 'overview-body' }, h('p', { class: 'loading' }, 'Loading the service graph…'))
+  root.append(h('div', { class: 'toolbar' }, h('h1', {}, 'Service graph'), picker), body)
+
+  const load = async () => {
+    let g: ServiceGraph
+    try {
+      g = await api<ServiceGraph>(`/v1/telemetry/graph?window=${window}`)
+    } catch (err) {
+      body.replaceChildren(errorBox(err, 'the service graph'))
+      return
+    }
+    if (g.nodes.length === 0) {
+      body.replaceChildren(empty(`No telemetry in the last ${window}.`, SIDECAR_HINT))
+      return
+    }
+    const legend = h(
+      'p',
+      { class: 'legend-line' },
+      h('span', { class: 'swatch good' }), 'success ≥ 99 %  ',
+      h('span', { class: 'swatch warn' }), '≥ 95 %  ',
+      h('span', { class: 'swatch bad' }), 'below 95 %  ',
+      h('span', { class: 'swatch idle' }), 'no inbound traffic. Click a service for its charts. Refreshes every 10 s.',
+    )
+    const rows = g.edges.map((e) => [
+      h('a', { href: `#/services/${encodeURIComponent(e.source)}` }, e.source),
+      h('a', { href: `#/services/${encodeURIComponent(e.destination)}` }, e.destination),
+      rps(e.rps),
+      h('span', { class: `pill ${health(e.successRate)}` }, percent(e.successRate)),
+      ms(e.latencyMs.p50),
+      ms(e.latencyMs.p95),
+      ms(e.latencyMs.p99),
+      e.requests,
+      Object.entries(e.reasons).map(([r, n]) => `${r}: ${n}`).join(', ') || '–',
+      e.reporter === 'outbound' ? 'caller' : 'callee',
+    ])
+    body.replaceChildren(
+      h('div', { class: 'graph-box' }, serviceGraphSvg(g.nodes, g.edges, (name) => ctx.go(`#/services/${encodeURIComponent(name)}`))),
+      legend,
+      section(
+        'Calls between services',
+        table(['From', 'To', 'Requests/s', 'Success', 'p50', 'p95', 'p99', 'Requests', 'Proxy-made failures', 'Measured by'], rows, { class: 'edges' }),
+      ),
+    )
+  }
+  await load()
+  every(10_000, ctx, load)
+}
