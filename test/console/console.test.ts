@@ -182,6 +182,9 @@ describe.skipIf(!haveChromium)('web console in headless Chromium (live three-ser
     expect(await page.locator('svg.graph g.edge').count()).toBe(2)
     expect(await page.locator('svg.graph g.edge[data-source="orders"][data-destination="payments"] text').textContent()).toMatch(/rps · p99 \d/)
     expect(await page.locator('table.edges tbody tr').count()).toBe(2)
+    for (const chart of ['Requests per second by call', 'Success rate by call', 'p99 latency by call']) {
+      expect(await page.locator(`figure[data-chart="${chart}"] g.bar`).count()).toBe(2)
+    }
     await page.screenshot({ path: join(ARTIFACTS, 'console-graph.png'), fullPage: true })
 
     // The window selector re-queries the graph.
@@ -208,6 +211,7 @@ describe.skipIf(!haveChromium)('web console in headless Chromium (live three-ser
     await page.locator('table.proxies tbody tr').nth(2).waitFor()
     expect(await page.locator('table.proxies tbody tr').count()).toBe(3)
     expect(await page.locator('.banner').textContent()).toMatch(/^All 3 live proxies have applied the latest revision \d+\.$/)
+    await page.screenshot({ path: join(ARTIFACTS, 'console-proxies.png'), fullPage: true })
 
     // Policies with history: create then update, newest first, with the diff.
     await page.getByRole('link', { name: 'Policies' }).click()
@@ -215,14 +219,17 @@ describe.skipIf(!haveChromium)('web console in headless Chromium (live three-ser
     await page.locator('table.history tbody tr').nth(1).waitFor()
     expect(await page.locator('table.history tbody tr td:nth-child(2)').allTextContents()).toEqual(['update', 'create'])
     expect(await page.locator('table.history .diff').first().textContent()).toContain('replace /spec/loadBalancer/type = "RoundRobin"')
+    await page.screenshot({ path: join(ARTIFACTS, 'console-policies.png'), fullPage: true })
 
     // SLOs and alerts, and the audit log (admin key).
     await page.getByRole('link', { name: 'SLOs & alerts' }).click()
     await page.locator('article.slo[data-slo="payments-availability"]').waitFor()
     expect(await page.locator('article.slo').textContent()).toContain('99 % of requests succeed')
+    await page.screenshot({ path: join(ARTIFACTS, 'console-slos.png'), fullPage: true })
     await page.getByRole('link', { name: 'Audit log' }).click()
     await page.locator('table.audit tbody tr').first().waitFor()
     expect(await page.locator('table.audit').textContent()).toContain('policy.update')
+    await page.screenshot({ path: join(ARTIFACTS, 'console-audit.png'), fullPage: true })
 
     // Sign out forgets the key.
     await page.getByRole('button', { name: 'Sign out' }).click()
@@ -246,6 +253,14 @@ describe.skipIf(!haveChromium)('web console in headless Chromium (live three-ser
     await page.getByRole('link', { name: 'Audit log' }).click()
     await page.getByText('The audit log needs an admin API key.').waitFor()
     expect(errors.filter((e) => !/403/.test(e))).toEqual([])
+    errors.length = 0
+
+    // A problem+json answer becomes a readable message on the page (here: a service name the API rejects).
+    await page.goto(`${base}/console#/services/Not_A_Name`)
+    const problem = page.locator('.charts .error')
+    await problem.waitFor()
+    expect(await problem.textContent()).toMatch(/^Could not load the metrics of Not_A_Name\. .+\(HTTP 400\)$/)
+    expect(errors.filter((e) => !/400/.test(e))).toEqual([])
     await page.close()
   })
 })

@@ -65,3 +65,32 @@ export function lineChart(opts: { title: string; times: string[]; series: Series
     svg,
   )
 }
+
+export type Bar = { label: string; value: number | null; cls: string; title?: string }
+
+/** Horizontal bars, one per row (a call between two services), for comparing edges at a glance. */
+export function barChart(opts: { title: string; bars: Bar[]; format: (v: number) => string }): HTMLElement {
+  const LABEL = 170
+  const ROW = 24
+  const VALUE = 70
+  const width = 380
+  const height = opts.bars.length * ROW + 8
+  const max = niceMax(Math.max(0, ...opts.bars.map((b) => b.value ?? 0)))
+  const span = width - LABEL - VALUE
+  const svg = s('svg', { class: 'chart bars', viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': opts.title })
+  opts.bars.forEach((b, i) => {
+    const y = 4 + i * ROW
+    const w = b.value === null ? 0 : Math.max(1, (b.value / max) * span)
+    svg.append(
+      s(
+        'g',
+        { class: `bar ${b.cls}` },
+        s('title', {}, b.title ?? `${b.label}: ${b.value === null ? 'no data' : opts.format(b.value)}`),
+        s('text', { class: 'axis bar-label', x: LABEL - 8, y: y + 15, 'text-anchor': 'end' }, b.label),
+        s('rect', { x: LABEL, y: y + 3, width: w, height: ROW - 8, rx: 3 }),
+        s('text', { class: 'axis', x: LABEL + w + 6, y: y + 15 }, b.value === null ? '–' : opts.format(b.value)),
+      ),
+    )
+  })
+  return h('figure', { class: 'chart-box', 'data-chart': opts.title }, h('figcaption', {}, opts.title), svg)
+}

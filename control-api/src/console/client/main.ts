@@ -60,7 +60,7 @@ function signIn(message?: string): void {
         err instanceof ApiError && err.status === 401
           ? 'That key was not accepted: check that it is complete and not revoked or expired.'
           : err instanceof ApiError && err.status === 403
-            ? 'This is an operator key; the console shows one tenant: sign in with a tenant API key (wft_…).'
+            ? `This key cannot open the console: ${err.readable}`
             : `Sign-in failed: ${err instanceof ApiError ? err.readable : String(err)}`
       status.hidden = false
     } finally {

@@ -2,6 +2,7 @@
 import { api, type ServiceGraph } from '../api'
 import { h, table } from '../dom'
 import { health, ms, percent, rps } from '../format'
+import { barChart } from '../charts'
 import { serviceGraphSvg } from '../graph'
 import { empty, errorBox, every, section, SIDECAR_HINT, type View } from '../view'
 
@@ -54,6 +55,24 @@ export const overview: View = async (root, ctx) => {
     body.replaceChildren(
       h('div', { class: 'graph-box' }, serviceGraphSvg(g.nodes, g.edges, (name) => ctx.go(`#/services/${encodeURIComponent(name)}`))),
       legend,
+      section(
+        'Golden signals per call',
+        h(
+          'div',
+          { class: 'charts' },
+          barChart({ title: 'Requests per second by call', format: rps, bars: g.edges.map((e) => ({ label: `${e.source} → ${e.destination}`, value: e.rps, cls: 's1' })) }),
+          barChart({
+            title: 'Success rate by call',
+            format: (v) => percent(v),
+            bars: g.edges.map((e) => ({ label: `${e.source} → ${e.destination}`, value: e.successRate, cls: health(e.successRate) })),
+          }),
+          barChart({
+            title: 'p99 latency by call',
+            format: ms,
+            bars: g.edges.map((e) => ({ label: `${e.source} → ${e.destination}`, value: e.latencyMs.p99, cls: health(e.successRate), title: `${e.source} → ${e.destination}: p50 ${ms(e.latencyMs.p50)}, p95 ${ms(e.latencyMs.p95)}, p99 ${ms(e.latencyMs.p99)}` })),
+          }),
+        ),
+      ),
       section(
         'Calls between services',
         table(['From', 'To', 'Requests/s', 'Success', 'p50', 'p95', 'p99', 'Requests', 'Proxy-made failures', 'Measured by'], rows, { class: 'edges' }),
