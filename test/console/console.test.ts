@@ -219,6 +219,7 @@ describe.skipIf(!haveChromium)('web console in headless Chromium (live three-ser
     await page.locator('table.history tbody tr').nth(1).waitFor()
     expect(await page.locator('table.history tbody tr td:nth-child(2)').allTextContents()).toEqual(['update', 'create'])
     expect(await page.locator('table.history .diff').first().textContent()).toContain('replace /spec/loadBalancer/type = "RoundRobin"')
+    expect(await page.locator('table.history code.spec').textContent()).toBe('created: {"loadBalancer":{"type":"LeastRequest"}}')
     await page.screenshot({ path: join(ARTIFACTS, 'console-policies.png'), fullPage: true })
 
     // SLOs and alerts, and the audit log (admin key).

@@ -92,6 +92,7 @@ export type PolicyVersion = {
   operation: string
   kind: string
   revision: number
+  spec: unknown
   actor: { type: string; id: string | null; name: string | null }
   createdAt: string
   diff: { op: string; path: string; value?: unknown }[]

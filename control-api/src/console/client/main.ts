@@ -77,17 +77,20 @@ function signOut(): void {
   signIn()
 }
 
+let navigation = 0
+
 async function route(): Promise<void> {
   leave()
+  const mine = ++navigation
   if (!storedKey()) return signIn()
-  if (!tenant) {
-    try {
-      tenant = await api<Tenant>('/v1/tenant')
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 401) return signIn(err.readable)
-      // Anything else (the API down for a moment) shows on the page itself below.
-    }
+  // Every navigation re-reads the tenant, so the header's revision stays current.
+  try {
+    tenant = await api<Tenant>('/v1/tenant')
+  } catch (err) {
+    // A refused key already went back to the sign-in form (whenUnauthorized); other errors show on the page.
+    if (err instanceof ApiError && err.status === 401) return
   }
+  if (mine !== navigation) return // the user moved on meanwhile
   const [pathPart = '', queryPart = ''] = location.hash.replace(/^#\/?/, '').split('?')
   const [name = 'overview', ...params] = pathPart.split('/').filter(Boolean)
   const page = PAGES.find((p) => p.path === name) ?? PAGES[0]!

@@ -8,6 +8,14 @@ function actor(a: PolicyVersion['actor']): string {
   return a.name ? `${a.type} ${a.name}` : a.id ? `${a.type} ${a.id.slice(0, 8)}` : a.type
 }
 
+/** What a version changed: the JSON Patch from the one before; a creation shows the spec it started with. */
+function change(v: PolicyVersion): HTMLElement | string {
+  if (v.operation === 'create' || v.version === 1) return h('code', { class: 'spec' }, `created: ${JSON.stringify(v.spec)}`)
+  if (v.operation === 'delete') return 'deleted'
+  if (!v.diff.length) return 'no change'
+  return h('ul', { class: 'diff' }, ...v.diff.map((d) => h('li', { class: `op-${d.op}` }, `${d.op} ${d.path}${'value' in d ? ` = ${JSON.stringify(d.value)}` : ''}`)))
+}
+
 export const policies: View = async (root, ctx) => {
   const selected = ctx.params[0] ? decodeURIComponent(ctx.params[0]) : null
   const list = h('div', {}, h('p', { class: 'loading' }, 'Loading policies…'))
@@ -50,11 +58,7 @@ export const policies: View = async (root, ctx) => {
               v.revision,
               actor(v.actor),
               time(v.createdAt),
-              v.diff.length
-                ? h('ul', { class: 'diff' }, ...v.diff.map((d) => h('li', { class: `op-${d.op}` }, `${d.op} ${d.path}${'value' in d ? ` = ${JSON.stringify(d.value)}` : ''}`)))
-                : v.operation === 'create'
-                  ? 'created'
-                  : 'no change',
+              change(v),
             ]),
           { class: 'history' },
         ),
