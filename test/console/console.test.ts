@@ -240,6 +240,20 @@ describe.skipIf(!haveChromium)('web console in headless Chromium (live three-ser
     await page.close()
   })
 
+  it('tells a tenant without telemetry how to get some', async () => {
+    const { page, errors } = await open()
+    await signIn(page, (await h.onboard('console-empty')).adminKey)
+    const hint = page.locator('.empty')
+    await hint.waitFor()
+    expect(await hint.textContent()).toMatch(/^No telemetry in the last 15m\.Start sidecars with npx weft sidecar --control-url/)
+    await page.getByRole('link', { name: 'Proxies' }).click()
+    await page.getByText('No live proxies.').waitFor()
+    await page.getByRole('link', { name: 'SLOs & alerts' }).click()
+    await page.getByText('No SLOs yet.').waitFor()
+    expect(errors).toEqual([])
+    await page.close()
+  })
+
   it('says why a key is refused, and that the audit log needs an admin key', async () => {
     const { page, errors } = await open()
     await signIn(page, 'wft_not-a-real-key')
