@@ -87,7 +87,9 @@ export function serviceGraphSvg(nodes: GraphNode[], edges: GraphEdge[], open: (s
   for (const n of nodes) {
     const p = pos.get(n.name)!
     const hl = health(n.successRate)
-    const sub = n.successRate === null ? 'no inbound traffic' : `${percent(n.successRate)} ok · ${rps(n.rps)} rps`
+    // A pure caller (a frontend, a job) serves nothing, so it has no success rate: say what it sends instead.
+    const out = edges.filter((e) => e.source === n.name).reduce((sum, e) => sum + e.rps, 0)
+    const sub = n.successRate !== null ? `${percent(n.successRate)} ok · ${rps(n.rps)} rps` : out > 0 ? `caller · ${rps(out)} rps out` : 'no traffic'
     const g = s(
       'g',
       {

@@ -38,7 +38,7 @@ export const overview: View = async (root, ctx) => {
       h('span', { class: 'swatch good' }), 'success ≥ 99 %  ',
       h('span', { class: 'swatch warn' }), '≥ 95 %  ',
       h('span', { class: 'swatch bad' }), 'below 95 %  ',
-      h('span', { class: 'swatch idle' }), 'no inbound traffic. Click a service for its charts. Refreshes every 10 s.',
+      h('span', { class: 'swatch idle' }), 'serves no traffic (a caller only). Click a service for its charts. Refreshes every 10 s.',
     )
     const rows = g.edges.map((e) => [
       h('a', { href: `#/services/${encodeURIComponent(e.source)}` }, e.source),
