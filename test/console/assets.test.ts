@@ -8,6 +8,7 @@ import { CONSOLE_CSS, CONSOLE_JS } from '../../control-api/src/console/assets.ge
 import { layers } from '../../control-api/src/console/client/graph'
 import { niceMax } from '../../control-api/src/console/client/charts'
 import { health } from '../../control-api/src/console/client/format'
+import { busiest } from '../../control-api/src/console/client/views/overview'
 import { jsonLogger } from '../../control-api/src/logger'
 import { consoleModuleSource, GENERATED_MODULE } from '../../scripts/build-console'
 
@@ -75,5 +76,17 @@ describe('graph layout and colours', () => {
 
   it('rounds chart maxima up to 1, 2, 2.5 or 5 times a power of ten', () => {
     expect([0, 0.03, 0.9, 1, 1.2, 2.2, 3, 7, 450, 933].map(niceMax)).toEqual([1, 0.05, 1, 1, 2, 2.5, 5, 10, 500, 1000])
+  })
+})
+
+describe('overview on a large mesh', () => {
+  it('draws only the busiest services, keeping the calls among them', () => {
+    const node = (name: string) => ({ name, requests: 0, rps: 0, successRate: null, latencyMs: { p50: null, p95: null, p99: null } })
+    const edge = (source: string, destination: string, rps: number) => ({ ...node(''), source, destination, rps, reporter: 'outbound' as const, statusClasses: {}, reasons: {} })
+    const g = { nodes: ['a', 'b', 'c', 'd'].map(node), edges: [edge('a', 'b', 5), edge('b', 'c', 1), edge('c', 'd', 0.1)] }
+    const shown = busiest(g, 2)
+    expect(shown.nodes.map((n) => n.name)).toEqual(['a', 'b'])
+    expect(shown.edges.map((e) => `${e.source}>${e.destination}`)).toEqual(['a>b'])
+    expect(busiest(g, 4)).toBe(g)
   })
 })

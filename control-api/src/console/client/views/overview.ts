@@ -8,6 +8,17 @@ import { empty, errorBox, every, section, SIDECAR_HINT, type View } from '../vie
 
 export const WINDOWS = ['5m', '15m', '1h'] as const
 
+/** A picture of thousands of boxes helps nobody: draw the busiest services, list every call in the table. */
+const MAX_DRAWN = 60
+
+export function busiest(g: Pick<ServiceGraph, 'nodes' | 'edges'>, max: number): Pick<ServiceGraph, 'nodes' | 'edges'> {
+  if (g.nodes.length <= max) return g
+  const traffic = new Map<string, number>()
+  for (const e of g.edges) for (const n of [e.source, e.destination]) traffic.set(n, (traffic.get(n) ?? 0) + e.rps)
+  const keep = new Set([...g.nodes].sort((a, b) => (traffic.get(b.name) ?? 0) - (traffic.get(a.name) ?? 0)).slice(0, max).map((n) => n.name))
+  return { nodes: g.nodes.filter((n) => keep.has(n.name)), edges: g.edges.filter((e) => keep.has(e.source) && keep.has(e.destination)) }
+}
+
 export const overview: View = async (root, ctx) => {
   const chosen = ctx.query.get('window')
   const window = (WINDOWS as readonly string[]).includes(chosen ?? '') ? chosen! : '15m'
@@ -52,8 +63,10 @@ export const overview: View = async (root, ctx) => {
       Object.entries(e.reasons).map(([r, n]) => `${r}: ${n}`).join(', ') || '–',
       e.reporter === 'outbound' ? 'caller' : 'callee',
     ])
+    const shown = busiest(g, MAX_DRAWN)
     body.replaceChildren(
-      h('div', { class: 'graph-box' }, serviceGraphSvg(g.nodes, g.edges, (name) => ctx.go(`#/services/${encodeURIComponent(name)}`))),
+      h('div', { class: 'graph-box' }, serviceGraphSvg(shown.nodes, shown.edges, (name) => ctx.go(`#/services/${encodeURIComponent(name)}`))),
+      ...(shown.nodes.length < g.nodes.length ? [h('p', { class: 'hint' }, `Showing the ${shown.nodes.length} busiest of ${g.nodes.length} services; the table below lists every call.`)] : []),
       legend,
       section(
         'Golden signals per call',
