@@ -21,6 +21,7 @@ import {
 } from './errors'
 import { idempotency } from './http/idempotency'
 import { newRouter } from './http/router'
+import { consoleRoutes } from './console/console-routes'
 import { apiKeyRoutes } from './routes/api-keys'
 import { auditRoutes } from './routes/audit-events'
 import { endpointRoutes } from './routes/endpoints'
@@ -110,6 +111,8 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
       'request',
     )
   })
+  // The web console: static, public, answered before the database and auth middleware (it needs neither).
+  app.route('/', consoleRoutes)
 
   const limitFor = (maxSize: number) =>
     bodyLimit({
