@@ -154,7 +154,7 @@ export function sloRoutes(opts: { webhookAllowPrivate: boolean }) {
       const slo = await findSlo(c.var.db, p.tenant.id, c.req.valid('param').name)
       const now = c.var.clock.now()
       const rules = await evaluateSlo(c.var.db, slo, now)
-      const totals = await windowTotals(c.var.db, p.tenant.id, slo.service, slo.objective, new Date(now.getTime() - slo.windowDays * 86_400_000))
+      const totals = await windowTotals(c.var.db, p.tenant.id, slo.service, slo.objective, new Date(now.getTime() - slo.windowDays * 86_400_000), now)
       const open = (await openAlertsOf(c.var.db, p.tenant.id)).get(slo.id) ?? []
       return c.json(
         {

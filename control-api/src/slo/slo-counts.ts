@@ -42,15 +42,25 @@ export async function minuteCounts(db: Queryable, tenantId: string, service: str
 }
 
 /**
- * Counts over the whole SLO window, from the hour rollups (which the retention sweep keeps for 30 days and
- * rewrites from the minutes every few minutes, so the last few minutes may lag).
+ * Counts over the whole SLO window: minute rollups for the last 47 hours (exact and current; minutes are kept 48 h)
+ * and hour rollups before that (the retention sweep downsampled those hours long ago). Hours alone would lag the
+ * current hour by up to a sweep interval.
  */
-export async function windowTotals(db: Queryable, tenantId: string, service: string, objective: SloObjective, from: Date): Promise<Counts> {
+export async function windowTotals(db: Queryable, tenantId: string, service: string, objective: SloObjective, from: Date, now: Date): Promise<Counts> {
   const { total, bad } = countsSql(objective)
+  const boundary = new Date(Math.floor((now.getTime() - 47 * 3_600_000) / 3_600_000) * 3_600_000)
   const rows = (await db.execute(sql`
-    select coalesce(${total}, 0)::float8 as total, coalesce(${bad}, 0)::float8 as bad
-    from telemetry_hours
-    where tenant_id = ${tenantId} and reporter = 'inbound' and destination = ${service} and bucket_start >= ${from}
+    select coalesce(sum(total), 0)::float8 as total, coalesce(sum(bad), 0)::float8 as bad from (
+      select ${total} as total, ${bad} as bad
+      from telemetry_minutes
+      where tenant_id = ${tenantId} and reporter = 'inbound' and destination = ${service}
+        and bucket_start >= ${from > boundary ? from : boundary}
+      union all
+      select ${total} as total, ${bad} as bad
+      from telemetry_hours
+      where tenant_id = ${tenantId} and reporter = 'inbound' and destination = ${service}
+        and bucket_start >= ${from} and bucket_start < ${boundary}
+    ) as parts
   `)) as unknown as { rows: { total: number; bad: number }[] }
   const r = rows.rows[0]
   return { total: Number(r?.total ?? 0), bad: Number(r?.bad ?? 0) }
