@@ -26,7 +26,29 @@ export const cliLauncher: SidecarLauncher = { form: 'weft sidecar (CLI from the 
 /** The same options and runSidecar, bundled: see sidecar-entry.ts. */
 export const bundleLauncher = (bundle: string): SidecarLauncher => ({ form: 'runSidecar bundled, plain node', argv: [bundle] })
 
-export type RunningSidecar = { child: Child; ports: { inbound: number; outbound: number; admin: number } }
+export type RunningSidecar = {
+  child: Child
+  ports: { inbound: number; outbound: number; admin: number }
+  /** Every GC pause of the process so far, in ms (from --trace-gc): Node's p99 under load is GC and event-loop stalls. */
+  gcPausesMs: number[]
+}
+
+// `[pid:0x…]   1234 ms: Scavenge 4.1 (5.3) -> 3.6 (6.3) MB, 0.62 / 0.00 ms  (average mu = …) allocation failure;`
+const GC_LINE = /: (Scavenge|Mark-Compact|Mark-sweep|Minor Mark-Compact|Minor Mark-Sweep)\b.*? MB, ([\d.]+) \/ [\d.]+ ms/
+
+function collectGcPauses(child: Child): number[] {
+  const pauses: number[] = []
+  let partial = ''
+  child.process.stdout!.on('data', (d: Buffer) => {
+    const lines = (partial + d.toString()).split('\n')
+    partial = lines.pop()!
+    for (const line of lines) {
+      const m = GC_LINE.exec(line)
+      if (m) pauses.push(Number(m[2]))
+    }
+  })
+  return pauses
+}
 
 export async function startSidecar(launcher: SidecarLauncher, control: ControlApi, key: string, service: string, appPort: number, labels: string): Promise<RunningSidecar> {
   const join_ = await control.api<{ secret: string }>('POST', `/v1/services/${service}/join-tokens`, key)
@@ -36,11 +58,11 @@ export async function startSidecar(launcher: SidecarLauncher, control: ControlAp
   const child = await startChild(
     `weft sidecar (${service})`,
     process.execPath,
-    [...NODE_ARGS, ...launcher.argv, '--control-url', control.url, '--join-token', join_.secret, '--service', service, '--app-port', String(appPort), '--labels', labels,
+    ['--trace-gc', ...NODE_ARGS, ...launcher.argv, '--control-url', control.url, '--join-token', join_.secret, '--service', service, '--app-port', String(appPort), '--labels', labels,
       '--inbound-port', String(ports.inbound), '--outbound-port', String(ports.outbound), '--admin-port', String(ports.admin), '--state-dir', stateDir],
     [ports.admin, ports.inbound, ports.outbound],
   )
-  return { child, ports }
+  return { child, ports, gcPausesMs: collectGcPauses(child) }
 }
 
 /** Polls the sidecar's /config_dump until `ok` holds for its snapshot. */

@@ -6,6 +6,7 @@
  * Runs as its own process, so its event loop competes with nobody's in the measured processes:
  *   open-loop.ts '<json OpenLoopConfig>'  →  one line of JSON OpenLoopResult on stdout.
  */
+import { pathToFileURL } from 'node:url'
 import { Pool } from 'undici'
 
 export type OpenLoopConfig = {
@@ -26,6 +27,8 @@ export type OpenLoopConfig = {
 export type OpenLoopResult = {
   sent: number
   completed: number
+  /** Still unanswered DRAIN_MS after the last scheduled send: the proxy could not keep up with the rate. */
+  unfinished: number
   errors: number
   non2xx: number
   /** Achieved completion rate over the run. */
@@ -34,6 +37,9 @@ export type OpenLoopResult = {
   /** How late the generator itself sent (event-loop jitter of this process), for judging its precision. */
   sendLagMs: { p50: number; p99: number; max: number }
 }
+
+/** How long to wait for the last answers once the schedule is done; later ones count as unfinished (latency ∞). */
+const DRAIN_MS = 5_000
 
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return NaN
@@ -95,25 +101,44 @@ async function run(config: OpenLoopConfig): Promise<OpenLoopResult> {
     else setImmediate(tick)
   }
   tick()
-  await finished
-  await pool.close()
+  let drainTimer: ReturnType<typeof setTimeout> | undefined
+  const drained = await Promise.race([
+    finished.then(() => true),
+    new Promise<false>((r) => (drainTimer = setTimeout(() => r(false), config.durationMs + 5 + DRAIN_MS))),
+  ])
+  clearTimeout(drainTimer)
+  const unfinished = total - completed - errors
+  const recorded = completed
+  const failed = errors
+  if (drained) await pool.close()
+  else await pool.destroy()
 
-  const done = latency.subarray(0, completed).sort()
+  // Unanswered requests are the slowest of all: they sort last as +Infinity, so a p99 they reach reads ∞.
+  const done = new Float64Array(recorded + unfinished).fill(Infinity)
+  done.set(latency.subarray(0, recorded))
+  done.sort()
   const lags = lag.sort()
   let sum = 0
-  for (const x of done) sum += x
+  for (const x of done.subarray(0, recorded)) sum += x
   return {
     sent,
-    completed,
-    errors,
+    completed: recorded,
+    unfinished,
+    errors: failed,
     non2xx,
-    rate: completed / ((lastDone - t0) / 1000),
-    latencyMs: { p50: percentile(done, 50), p90: percentile(done, 90), p99: percentile(done, 99), p999: percentile(done, 99.9), max: done[done.length - 1] ?? NaN, mean: sum / done.length },
+    rate: recorded / ((Math.max(lastDone, t0 + config.durationMs) - t0) / 1000),
+    latencyMs: { p50: percentile(done, 50), p90: percentile(done, 90), p99: percentile(done, 99), p999: percentile(done, 99.9), max: done[done.length - 1] ?? NaN, mean: sum / recorded },
     sendLagMs: { p50: percentile(lags, 50), p99: percentile(lags, 99), max: lags[lags.length - 1] ?? NaN },
   }
 }
 
-if (process.argv[2]) {
-  const result = await run(JSON.parse(process.argv[2]) as OpenLoopConfig)
-  process.stdout.write(`${JSON.stringify(result)}\n`)
+/** JSON has no Infinity: it travels as the string "Infinity" (unanswered requests' latency). */
+export const infinityOut = (_: string, v: unknown) => (v === Infinity ? 'Infinity' : v)
+export const infinityIn = (_: string, v: unknown) => (v === 'Infinity' ? Infinity : v)
+
+// Run as a process (not when the benchmark imports the types and helpers above).
+const [, entry, config] = process.argv
+if (entry !== undefined && config !== undefined && import.meta.url === pathToFileURL(entry).href) {
+  const result = await run(JSON.parse(config) as OpenLoopConfig)
+  process.stdout.write(`${JSON.stringify(result, infinityOut)}\n`)
 }
