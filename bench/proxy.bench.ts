@@ -33,7 +33,7 @@ import { join } from 'node:path'
 import { startControlApi } from './proxy/control-api'
 import { bundleLauncher, cliLauncher, LARGE_SERVICES, seedLargeMesh, startLargeTenantSidecar, startMesh, type RunningSidecar, type SidecarLauncher } from './proxy/mesh'
 import { infinityIn, infinityOut, type OpenLoopConfig, type OpenLoopResult } from './proxy/open-loop'
-import { freePort, peakRssBytes, processTree, resourceWatch, rssBytes, runToEnd, startChild, tsNode, type Child } from './proxy/processes'
+import { cpuSeconds, freePort, peakRssBytes, processTree, resourceWatch, rssBytes, runToEnd, startChild, tsNode, type Child } from './proxy/processes'
 import { bundleSidecar } from './proxy/sidecar-bundle'
 import { ensureTools, startHaproxy, startNginx } from './proxy/system-proxies'
 import { runWrk, type WrkResult } from './proxy/wrk'
@@ -46,7 +46,8 @@ const CONFIG = {
   rounds: num('BENCH_ROUNDS', 1, 3),
   saturationSeconds: num('BENCH_SATURATION_SECONDS', 3, 10),
   fixedSeconds: num('BENCH_FIXED_SECONDS', 3, 10),
-  warmupSeconds: num('BENCH_WARMUP_SECONDS', 1, 2),
+  // Node's JIT needs a few seconds of traffic, more on a busy machine; wrk's warm-up is not recorded.
+  warmupSeconds: num('BENCH_WARMUP_SECONDS', 1, 5),
   rate: num('BENCH_RATE', 1000, 1000),
   threads: 1,
   connections: num('BENCH_CONNECTIONS', 16, 16),
@@ -99,6 +100,20 @@ async function openLoop(config: OpenLoopConfig): Promise<OpenLoopResult> {
   return JSON.parse(await runToEnd(command, args), infinityIn) as OpenLoopResult
 }
 
+/**
+ * A proxy that fell behind keeps working on abandoned requests after its generator stopped: wait (up to
+ * 20 s) until it uses under 5% of a core, so its backlog is not charged to the next row.
+ */
+async function waitUntilIdle(pids: number[]): Promise<void> {
+  const until = Date.now() + 20_000
+  for (let before = cpuSeconds(pids); Date.now() < until; ) {
+    await new Promise((r) => setTimeout(r, 500))
+    const now = cpuSeconds(pids)
+    if (now - before < 0.025) return
+    before = now
+  }
+}
+
 async function measure(row: Row): Promise<Run> {
   const headers = await row.headers()
   const load = { origin: row.origin, path: row.path, method: CONFIG.method, headers, bodyBytes: BODY_BYTES }
@@ -116,6 +131,7 @@ async function measure(row: Row): Promise<Run> {
   const fixed = await openLoop({ ...load, rate: CONFIG.rate, durationMs: CONFIG.fixedSeconds * 1000, warmupRequests: 200, connections: OPEN_LOOP_CONNECTIONS })
   const fix = watch.stop()
   const gcFixed = gc()
+  await waitUntilIdle(pids)
   const failures = saturation.errors + saturation.non2xx + fixed.errors + fixed.non2xx
   if (fixed.unfinished > 0) console.log(`\n  ${row.name}: ${fixed.unfinished} requests unanswered 5 s after the ${CONFIG.rate} req/s schedule ended: it cannot keep up; they count as ∞ latency`)
   if (failures > 0) {

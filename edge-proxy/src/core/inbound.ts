@@ -127,8 +127,11 @@ export function createInboundHandler(ctx: CoreContext): (request: Request) => Pr
       }
       if (principal !== null) headers.set(WEFT_SOURCE_PRINCIPAL_HEADER, principal)
       nextHop(headers)
-      const init: Forward = { method, headers, body: request.body, redirect: 'manual', signal: request.signal }
-      if (request.body !== null) init.duplex = 'half'
+      // A GET or HEAD never has a body (fetch forbids one), and not asking spares Node's server adaptor from
+      // building a full Request just to answer null: a tenth of the hop's CPU in bench/proxy.bench.ts.
+      const body = method === 'GET' || method === 'HEAD' ? null : request.body
+      const init: Forward = { method, headers, body, redirect: 'manual', signal: request.signal }
+      if (body !== null) init.duplex = 'half'
       const forwarded = new Request(`${url.origin}${normalized.path}${url.search}`, init)
       let response: Response
       try {
