@@ -27,6 +27,7 @@
  * BENCH_FIXED_SECONDS, BENCH_WARMUP_SECONDS, BENCH_RATE, BENCH_CONNECTIONS, BENCH_METHOD=GET|POST,
  * BENCH_ONLY=direct,nginx,… (row ids). Tables to stdout, everything to bench/results/proxy.json.
  */
+import { spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
@@ -234,11 +235,14 @@ async function main() {
   const tools = ensureTools(log)
   if ('missing' in tools.wrk!) throw new Error(`${tools.wrk.missing}: the saturation runs need it`)
   const versions: Record<string, string> = { node: process.version }
-  for (const [name, args] of [['nginx', ['-v']], ['haproxy', ['-v']], ['wrk', ['-v']]] as const) {
+  for (const name of ['nginx', 'haproxy', 'wrk'] as const) {
     const t = tools[name]!
-    if ('path' in t) versions[name] = (await runToEnd(t.path, [...args]).catch((e: Error) => e.message)).split('\n').find(Boolean) ?? ''
+    // nginx -v prints on stderr and wrk -v exits 1: take the first line printed anywhere.
+    if ('path' in t) {
+      const r = spawnSync(t.path, ['-v'], { encoding: 'utf8' })
+      versions[name] = `${r.stdout ?? ''}\n${r.stderr ?? ''}`.split('\n').find((l) => l.trim()) ?? ''
+    }
   }
-  // nginx -v prints on stderr, wrk -v exits 1: take what is there.
   const dir = mkdtempSync(join(os.tmpdir(), 'weft-proxy-bench-'))
   const children: Child[] = []
   const rows: Row[] = []
@@ -280,6 +284,9 @@ async function main() {
 
     mesh = await startMesh(launcher, control, appPort)
     const m = mesh
+    // Before any load: the baseline a 1000-service snapshot is compared with.
+    await new Promise((r) => setTimeout(r, 2_000))
+    const fresh = { client: mib(rssBytes([m.client.child.pid])), server: mib(rssBytes([m.server.child.pid])) }
     const client = () => [m.client.child.pid]
     const server = () => [m.server.child.pid]
     let identity = { token: '', at: 0 }
@@ -415,7 +422,7 @@ async function main() {
     )
 
     // The small mesh's sidecars, idle after all that load, then the big tenant's.
-    const idle = { client: mib(rssBytes(processTree(m.client.child.pid))), server: mib(rssBytes(processTree(m.server.child.pid))) }
+    const idle = { client: mib(rssBytes([m.client.child.pid])), server: mib(rssBytes([m.server.child.pid])) }
     await mesh.close()
     mesh = null
     const memory = await largeTenantMemory(control, launcher, appPort)
@@ -423,6 +430,8 @@ async function main() {
       `Resident memory of one sidecar process (MiB); ${LARGE_SERVICES}-service tenant: 5 endpoints each, a Route and an AuthorizationPolicy on every fifth`,
       ['sidecar', 'RSS', 'peak RSS'],
       [
+        [`bench mesh client (3 services), fresh, before any load (${launcher.form})`, fmt(fresh.client, 1), '–'],
+        [`bench mesh server (3 services), fresh, before any load (${launcher.form})`, fmt(fresh.server, 1), '–'],
         [`bench mesh client, idle after the runs (${launcher.form})`, fmt(idle.client, 1), '–'],
         [`bench mesh server, idle after the runs (${launcher.form})`, fmt(idle.server, 1), '–'],
         ...memory.map((x) => [`${LARGE_SERVICES} services, ${x.form}`, fmt(x.rssMiB, 1), fmt(x.peakRssMiB, 1)]),
@@ -443,7 +452,7 @@ async function main() {
           units: { latency: 'ms ("Infinity": requests left unanswered, see fixed.unfinished)', cpu: 'CPU ms per 1000 requests', memory: 'MiB' },
           rows: summaries,
           targets,
-          memory: { idleAfterRunsMiB: idle, largeTenant: memory },
+          memory: { freshBeforeLoadMiB: fresh, idleAfterRunsMiB: idle, largeTenant: memory },
         },
         infinityOut,
         2,
