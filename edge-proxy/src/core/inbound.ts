@@ -127,14 +127,16 @@ export function createInboundHandler(ctx: CoreContext): (request: Request) => Pr
       }
       if (principal !== null) headers.set(WEFT_SOURCE_PRINCIPAL_HEADER, principal)
       nextHop(headers)
-      let body: ReadableStream<Uint8Array> | null = request.body
+      // A GET or HEAD never has a body (fetch forbids one), and not asking spares Node's server adaptor from
+      // building a full Request just to answer null: a tenth of the hop's CPU in bench/proxy.bench.ts.
+      let body: ReadableStream<Uint8Array> | null = method === 'GET' || method === 'HEAD' ? null : request.body
       if (run !== null && body !== null) {
         // Filters may change the body's length: it is forwarded chunked.
         body = run.requestBody(body)
         headers.delete('content-length')
       }
       const init: Forward = { method, headers, body: body as ReadableStream<Uint8Array<ArrayBuffer>> | null, redirect: 'manual', signal: request.signal }
-      if (request.body !== null) init.duplex = 'half'
+      if (body !== null) init.duplex = 'half'
       const forwarded = new Request(`${url.origin}${normalized.path}${url.search}`, init)
       let response: Response
       try {

@@ -103,12 +103,15 @@ export function createOutboundHandler(ctx: CoreContext): (request: Request, dest
       }
 
       const retry = matched?.rule.retry !== undefined && matched.rule.retry.attempts > 0 ? matched.rule.retry : null
+      // A GET or HEAD never has a body (fetch forbids one); not asking spares Node's server adaptor from
+      // building a full Request just to answer null (see inbound.ts).
+      const stream = method === 'GET' || method === 'HEAD' ? null : request.body
       const body: RequestBody =
-        request.body === null
+        stream === null
           ? { replayable: true, bytes: null }
           : retry !== null || filters.mirrors.length > 0
             ? await replayableBody(request, limits.maxReplayBodyBytes)
-            : { replayable: false, stream: request.body }
+            : { replayable: false, stream }
       const timeoutMs = matched?.rule.timeout !== undefined ? durationMs(matched.rule.timeout) : limits.defaultTimeoutMs
 
       for (const mirror of filters.mirrors) {
