@@ -146,7 +146,10 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
     return next()
   })
   app.use('/v1/*', async function authenticateCaller(c, next) {
-    c.set('principal', await authenticate(c.var.db, c.req.header('authorization'), await operatorKeyHash, clock.now(), deps.config.publicUrl))
+    // An expired workload token is accepted (within the grace) by the one route that renews it, and only there.
+    const renewing = c.req.method === 'POST' && c.req.path === '/v1/identity/token'
+    const opts = renewing ? { renewalGraceMs: deps.config.renewalGraceMs } : {}
+    c.set('principal', await authenticate(c.var.db, c.req.header('authorization'), await operatorKeyHash, clock.now(), deps.config.publicUrl, opts))
     await next()
   })
   app.use('/v1/*', idempotency)

@@ -8,6 +8,11 @@ export const DEFAULT_DATA_DIR = './.weft/data'
 export const DEFAULT_MAX_FILTER_BYTES = 16 * 1024 * 1024
 /** A week: signing keys rotate often enough to limit a leak, rarely enough that JWKS caches never miss. */
 export const DEFAULT_KEY_ROTATION_HOURS = 168
+/**
+ * A day: a proxy that outlived a control-plane outage longer than its token (15 min by default) renews with the
+ * expired token instead of needing a new join token, as a kubelet's long-lived credential lets Istio's agent do.
+ */
+export const DEFAULT_RENEWAL_GRACE_HOURS = 24
 /** 1 MiB: far above any real service or policy document, small enough to refuse abuse cheaply. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
@@ -26,6 +31,8 @@ const Env = z.object({
   WEFT_PUBLIC_URL: z.string().url().optional(),
   WEFT_MASTER_KEY: z.string().regex(/^[A-Za-z0-9+/_-]{43}=?$/, 'must be 32 random bytes, base64-encoded (openssl rand -base64 32)').optional(),
   WEFT_KEY_ROTATION_HOURS: z.coerce.number().positive().max(24 * 365).default(DEFAULT_KEY_ROTATION_HOURS),
+  /** How long after expiry a workload's control-API token may still renew itself (0: never). */
+  WEFT_RENEWAL_GRACE_HOURS: z.coerce.number().min(0).max(24 * 30).default(DEFAULT_RENEWAL_GRACE_HOURS),
   WEFT_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   WEFT_MAX_BODY_BYTES: z.coerce.number().int().positive().default(DEFAULT_MAX_BODY_BYTES),
   /** Comma-separated origins allowed to call the API from a browser (e.g. a console); unset: none. */
@@ -42,6 +49,7 @@ export type Config = {
   operatorKey: string | undefined
   masterKey: string | undefined
   keyRotationMs: number
+  renewalGraceMs: number
   publicUrl: string
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent'
   maxBodyBytes: number
@@ -83,6 +91,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     operatorKey: e.WEFT_OPERATOR_KEY,
     masterKey: e.WEFT_MASTER_KEY,
     keyRotationMs: e.WEFT_KEY_ROTATION_HOURS * 3600_000,
+    renewalGraceMs: e.WEFT_RENEWAL_GRACE_HOURS * 3600_000,
     publicUrl: (e.WEFT_PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/$/, ''),
     logLevel: e.WEFT_LOG_LEVEL,
     maxBodyBytes: e.WEFT_MAX_BODY_BYTES,

@@ -14,7 +14,16 @@ export type Principal =
   | { kind: 'operator'; keyId: string | null; name: string }
   | { kind: 'api-key'; tenant: TenantRef; keyId: string; name: string; role: Role }
   /** A proxy with its JWT-SVID (audience: the control API). */
-  | { kind: 'workload'; tenant: TenantRef; service: string; serviceId: string; workloadId: string; spiffeId: string }
+  | {
+      kind: 'workload'
+      tenant: TenantRef
+      service: string
+      serviceId: string
+      workloadId: string
+      spiffeId: string
+      /** Set when the token had expired but is within the renewal grace: good only for renewing itself. */
+      expiredAt?: Date
+    }
   /** A bootstrap secret: good only for POST /v1/identity/token, which checks it. */
   | { kind: 'join-token'; secretHash: string }
 

@@ -92,7 +92,7 @@ describe.each(backends)('workload identity tokens on $name', (backend) => {
     expect(uses.find((t: any) => t.id === created.body.id).uses).toBe(0)
   })
 
-  it('refreshes a still-valid token; refuses an expired one and a revoked workload at once', async () => {
+  it('refreshes a still-valid token; refuses one expired past the grace and a revoked workload at once', async () => {
     const t = await exchange(await join('payments'))
     h.clock.advance(60_000)
     const refreshed = await h.request('POST', '/v1/identity/token', { key: t.body.token })
@@ -100,7 +100,8 @@ describe.each(backends)('workload identity tokens on $name', (backend) => {
     expect(refreshed.body.workloadId).toBe(t.body.workloadId)
     expect(decodeJwt(refreshed.body.token).iat).toBeGreaterThan(decodeJwt(t.body.token).iat!)
 
-    h.clock.advance((900 + 31) * 1000)
+    // Past expiry and past the 24 h renewal grace (renewal-grace.test.ts covers the grace itself).
+    h.clock.advance((900 + 24 * 3600 + 31) * 1000)
     const late = await h.request('POST', '/v1/identity/token', { key: t.body.token })
     expect(late.status).toBe(401)
     expect(late.body.detail).toContain('ERR_SVID_EXPIRED')

@@ -433,4 +433,30 @@ describe.each(backends)('the proxy control client against a live control API on 
     await eventually(() => h.revisions.waiting() === 0, 5_000, 'the server to see the abort')
     await expect(c.tokenFor('spiffe://ctl.weft/svc/payments')).rejects.toMatchObject({ code: 'ERR_CONTROL_STOPPED' })
   })
+  // Last in the file: it moves the control API's clock 20 minutes on.
+  it('restarted after its identity expired (an outage longer than the token), renews it without a join token', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-ctl-'))
+    dirs.push(dir)
+    const jt = await joinToken('orders') // single use: spent by the first start
+    const first = client({ joinToken: jt.secret, store: new FileSnapshotStore(dir) })
+    await first.start()
+    await first.waitForSnapshot({ timeoutMs: 5_000 })
+    await first.stop()
+    const stored = await eventually(() => new FileSnapshotStore(dir).loadIdentity(), 5_000, 'the identity to be persisted')
+
+    // Twenty minutes later on both clocks: the persisted 15-minute token has expired.
+    const skew = 20 * 60_000
+    h.clock.advance(skew)
+    const { sent, fetch } = recordingFetch()
+    const second = client({ joinToken: jt.secret, store: new FileSnapshotStore(dir), fetch, now: () => Date.now() + skew })
+    await second.start()
+    await eventually(() => second.status().state === 'ready', 10_000, 'ready after renewal')
+    expect(second.status().identity).toMatchObject({ source: 'refresh' })
+    const renewal = sent.find((x) => x.path === '/v1/identity/token')!
+    expect(renewal.bearer).toBe(stored!.token)
+    expect(sent.filter((x) => x.bearer.startsWith('wfj_'))).toHaveLength(0)
+    const renewed = await new FileSnapshotStore(dir).loadIdentity()
+    expect(renewed!.workloadId).toBe(stored!.workloadId)
+    expect(renewed!.expiresAt).toBeGreaterThan(Date.now() + skew)
+  })
 })

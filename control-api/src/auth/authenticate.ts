@@ -26,7 +26,15 @@ const ROLE_RANK: Record<Role, number> = { viewer: 0, editor: 1, admin: 2 }
  * Resolves the bearer secret to a principal. Revocation is checked on every request (no cache), so a
  * revoked key fails at once. `envOperatorKeyHash` is the hash of WEFT_OPERATOR_KEY when set.
  */
-export async function authenticate(db: Db, header: string | undefined, envOperatorKeyHash: string | null, now: Date, issuer: string): Promise<Principal | null> {
+export async function authenticate(
+  db: Db,
+  header: string | undefined,
+  envOperatorKeyHash: string | null,
+  now: Date,
+  issuer: string,
+  /** Only for the identity route's renewal: accept a workload token this long after it expired. */
+  opts: { renewalGraceMs?: number } = {},
+): Promise<Principal | null> {
   if (header === undefined) return null
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header)
   if (!m) throw new Unauthorized('Authorization must be "Bearer <secret>"')
@@ -64,8 +72,8 @@ export async function authenticate(db: Db, header: string | undefined, envOperat
   if (secret.startsWith(SECRET_PREFIX.joinToken)) return { kind: 'join-token', secretHash: hash }
 
   if (looksLikeJwt(secret)) {
-    const w = await authenticateWorkload(db, secret, issuer, now)
-    return { kind: 'workload', tenant: w.tenant, service: w.service, serviceId: w.serviceId, workloadId: w.workloadId, spiffeId: w.spiffeId }
+    const w = await authenticateWorkload(db, secret, issuer, now, opts)
+    return { kind: 'workload', tenant: w.tenant, service: w.service, serviceId: w.serviceId, workloadId: w.workloadId, spiffeId: w.spiffeId, ...(w.expiredAt ? { expiredAt: w.expiredAt } : {}) }
   }
 
   throw new Unauthorized('unrecognised credential: expected a wfo_ operator key, a wft_ API key, a wfj_ join token or a workload JWT')

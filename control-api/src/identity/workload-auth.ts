@@ -1,6 +1,6 @@
 import { and, eq } from 'drizzle-orm'
 import { decodeJwt } from 'jose'
-import { createSvidVerifier, JwksCache, parseSpiffeId, SvidError, type VerifiedSvid } from '../../../mesh/src/identity'
+import { createSvidVerifier, JwksCache, parseSpiffeId, SvidError, SvidExpired, type VerifiedSvid } from '../../../mesh/src/identity'
 import type { Queryable } from '../db/client'
 import { services, tenants, workloads } from '../db/schema'
 import { Unauthorized } from '../errors'
@@ -23,6 +23,8 @@ export type WorkloadIdentity = {
   workloadId: string
   spiffeId: string
   svid: VerifiedSvid
+  /** When the token expired, if it had and was accepted within `renewalGraceMs`. */
+  expiredAt?: Date
 }
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
@@ -37,10 +39,11 @@ export function looksLikeJwt(secret: string): boolean {
  * unrevoked and belong to a live service. The control API reads keys from its own database, so it
  * builds the key set per request instead of caching across requests (Workers cannot share connections).
  */
-export async function authenticateWorkload(db: Queryable, token: string, issuer: string, now: Date): Promise<WorkloadIdentity> {
+export async function authenticateWorkload(db: Queryable, token: string, issuer: string, now: Date, opts: { renewalGraceMs?: number } = {}): Promise<WorkloadIdentity> {
   let sub: unknown
+  let exp: unknown
   try {
-    sub = decodeJwt(token).sub
+    ;({ sub, exp } = decodeJwt(token))
   } catch {
     throw new Unauthorized('the bearer token is not a JWT')
   }
@@ -56,13 +59,29 @@ export async function authenticateWorkload(db: Queryable, token: string, issuer:
   if (!tenant || tenant.trustDomain !== trustDomain) throw new Unauthorized('unknown trust domain')
 
   const jwks = new JwksCache({ jwks: { keys: await publishedKeys(db, tenant.id, now) } })
-  const verifier = createSvidVerifier({ trustDomain, issuer, audience: controlApiAudience(trustDomain), jwks, cacheSize: 0, now: () => now.getTime() })
+  const verifyAt = (at: number) => createSvidVerifier({ trustDomain, issuer, audience: controlApiAudience(trustDomain), jwks, cacheSize: 0, now: () => at }).verify(token)
   let svid: VerifiedSvid
+  let expiredAt: Date | undefined
   try {
-    svid = await verifier.verify(token)
+    svid = await verifyAt(now.getTime())
   } catch (err) {
-    if (err instanceof SvidError) throw new Unauthorized(`workload token refused (${err.code}): ${err.message}`, { cause: err })
-    throw err
+    const graceMs = opts.renewalGraceMs ?? 0
+    const expiredMs = typeof exp === 'number' ? exp * 1000 : NaN
+    if (err instanceof SvidExpired && graceMs > 0 && now.getTime() - expiredMs <= graceMs) {
+      // Within the renewal grace: every other rule (signature by a key still published, issuer, audience, trust
+      // domain, alg) is checked as of one second before expiry; the caller may only renew (identity route).
+      try {
+        svid = await verifyAt(expiredMs - 1000)
+      } catch (again) {
+        if (again instanceof SvidError) throw new Unauthorized(`workload token refused (${again.code}): ${again.message}`, { cause: again })
+        throw again
+      }
+      expiredAt = new Date(expiredMs)
+    } else if (err instanceof SvidError) {
+      throw new Unauthorized(`workload token refused (${err.code}): ${err.message}`, { cause: err })
+    } else {
+      throw err
+    }
   }
   if (!svid.workloadId) throw new Unauthorized('the token names no workload (wid)')
   const [row] = await db
@@ -72,5 +91,5 @@ export async function authenticateWorkload(db: Queryable, token: string, issuer:
     .where(and(eq(workloads.id, svid.workloadId), eq(workloads.tenantId, tenant.id)))
   if (!row || row.service !== svid.service) throw new Unauthorized('the workload no longer exists')
   if (row.revokedAt) throw new Unauthorized('the workload has been revoked')
-  return { tenant, service: row.service, serviceId: row.serviceId, workloadId: svid.workloadId, spiffeId: svid.spiffeId, svid }
+  return { tenant, service: row.service, serviceId: row.serviceId, workloadId: svid.workloadId, spiffeId: svid.spiffeId, svid, ...(expiredAt ? { expiredAt } : {}) }
 }

@@ -110,6 +110,13 @@ export const identityRoutes = newRouter().openapi(issueToken, async (c) => {
   if (p?.kind === 'workload') {
     // Refresh: the caller proved a live, unrevoked identity for the control API; issue a new token.
     const [tenant] = await c.var.db.select(tenantCols).from(tenants).where(eq(tenants.id, p.tenant.id))
+    if (p.expiredAt) {
+      // Renewal after an outage: the expired token buys a control-API token again, never one for a callee.
+      if (requested !== undefined && requested !== controlApiAudience(tenant!.trustDomain)) {
+        throw new Unauthorized('an expired identity can only be renewed for the control API; mint callee tokens with the renewed one')
+      }
+      c.var.log.info({ workloadId: p.workloadId, expiredAt: p.expiredAt.toISOString() }, 'workload identity renewed after expiry')
+    }
     const audience = await audienceFor(c.var.db, tenant!, requested)
     await c.var.db.update(workloads).set({ lastIssuedAt: now }).where(eq(workloads.id, p.workloadId))
     return c.json(await mint(c, c.var.db, tenant!, p.service, p.workloadId, audience), 200, { 'Cache-Control': 'no-store' })

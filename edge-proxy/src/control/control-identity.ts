@@ -114,7 +114,7 @@ export class ControlIdentity {
     return this.#current ? null : this.#refusal
   }
 
-  /** Adopts the persisted identity when it belongs to this service and control API and has time left. */
+  /** Adopts the persisted identity when it belongs to this service and control API (renewing it first when it expired). */
   async loadPersisted(): Promise<boolean> {
     const store = this.#o.store
     if (!store?.loadIdentity) return false
@@ -126,9 +126,16 @@ export class ControlIdentity {
       return false
     }
     if (!stored || stored.service !== this.#o.service || stored.controlUrl !== this.#o.controlUrl) return false
-    if (stored.expiresAt - this.#o.now() < MIN_ADOPT_REMAINING_MS) return false
     const lifetimeMs = stored.expiresAt - stored.issuedAt
     this.#adopt({ ...stored, audience: '', lifetimeMs }, 'store')
+    if (stored.expiresAt - this.#o.now() < MIN_ADOPT_REMAINING_MS) {
+      // Expired (or about to) while the proxy was down: still worth keeping, because the control API renews an
+      // expired token within its grace (WEFT_RENEWAL_GRACE_HOURS), so a spent join token does not strand the proxy.
+      this.#refreshAt = this.#o.now()
+      if (this.#scheduling) this.#schedule(0)
+      this.#o.logger.info({ spiffeId: stored.spiffeId, workloadId: stored.workloadId, expiresAt: new Date(stored.expiresAt).toISOString() }, 'the persisted identity has expired: renewing it')
+      return true
+    }
     this.#o.logger.info({ spiffeId: stored.spiffeId, workloadId: stored.workloadId, expiresAt: new Date(stored.expiresAt).toISOString() }, 'resuming with the persisted identity')
     return true
   }
