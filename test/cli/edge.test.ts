@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Miniflare } from 'miniflare'
 import { buildFilters } from '../../filters/build'
+import { DEFAULT_FUEL, DEFAULT_MAX_MEMORY_BYTES, meterWasm } from '../../edge-proxy/src/wasm/meter-wasm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { backends } from '../support/databases'
 import { startCliServer, type CliServer } from './run-cli'
@@ -88,7 +89,9 @@ describe('weft edge', () => {
     const config = readConfig(out)
     expect(config).toEqual(expect.objectContaining({ name: 'weft-shop', main: 'index.js', no_bundle: true, vars: bundle.vars }))
     expect(bundle.filters).toEqual([{ filter: 'add-header', version: '1.0.0', sha256, file: `filters/${sha256}.wasm` }])
-    expect(readFileSync(join(out, bundle.filters[0].file))).toEqual(readFileSync(join('filters/dist/add-header.wasm')))
+    // Bundled metered (fuel and memory bounds baked in at build time: workerd cannot rewrite WASM at run time).
+    expect(bundle.filterLimits).toEqual({ fuel: DEFAULT_FUEL, maxMemoryBytes: DEFAULT_MAX_MEMORY_BYTES })
+    expect(new Uint8Array(readFileSync(join(out, bundle.filters[0].file)))).toEqual(meterWasm(readFileSync(join('filters/dist/add-header.wasm'))))
     // The join token is a secret: never in the bundle.
     expect(JSON.stringify(config)).not.toContain('wfj_')
 
