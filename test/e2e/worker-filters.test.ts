@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Readable } from 'node:stream'
 import type { Miniflare } from 'miniflare'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Weft } from '@weft/sdk'
@@ -118,7 +119,7 @@ describe('built-in filters through the Worker proxy in workerd (PGlite control A
 
     const joinToken = (await h.request('POST', '/v1/services/shop/join-tokens', { key, body: { maxUses: 5 } })).body.secret as string
     mf = await bootEdgeBundle(bundle.outdir, joinToken, {
-      handleRuntimeStdio(stdout, stderr) {
+      handleRuntimeStdio(stdout: Readable, stderr: Readable) {
         for (const stream of [stdout, stderr]) {
           let rest = ''
           stream.setEncoding('utf8')
