@@ -5,7 +5,7 @@
 // Nothing is mocked; the Node sidecar counterpart is builtin-filters.test.ts.
 import { serve, type ServerType } from '@hono/node-server'
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -17,6 +17,7 @@ import { FUEL_EXPORT } from '../../edge-proxy/src/wasm/meter-wasm'
 import { buildFilters, buildTestFilter } from '../../filters/build'
 import { buildEdgeBundle, type EdgeBundle } from '../../scripts/build-edge-worker'
 import { backends } from '../support/databases'
+import { moduleExporting } from '../support/wasm-module'
 import { bootEdgeBundle } from '../support/edge-bundle'
 import { startHarness, type Harness } from '../support/harness'
 
@@ -241,4 +242,14 @@ describe('built-in filters through the Worker proxy in workerd (PGlite control A
       expect(seen.at(-1)!['x-runaway']).toBe('ok')
     }
   }, 60_000)
+
+  it('the build refuses a module it cannot meter, naming the filter, before writing anything', async () => {
+    const bytes = moduleExporting(['proxy_abi_version_0_2_1'], { memoryPages: 2048 })
+    const sha256 = [...new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))].map((b) => b.toString(16).padStart(2, '0')).join('')
+    const outdir = join(work, 'unmeterable')
+    await expect(buildEdgeBundle({ service: 'shop', controlUrl: 'http://127.0.0.1:1', origin: 'http://127.0.0.1:1', outdir, filters: [{ filter: 'greedy', version: '1.0.0', sha256, bytes }] })).rejects.toThrow(
+      /filter greedy@1\.0\.0 .* cannot be metered: the module asks for 2048 pages/,
+    )
+    expect(existsSync(outdir)).toBe(false)
+  })
 })
