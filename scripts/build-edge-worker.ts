@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { bindingName } from '../edge-proxy/src/runtime/binding-name'
+import { DEFAULT_FUEL, DEFAULT_MAX_MEMORY_BYTES, meterWasm, type MeterOptions } from '../edge-proxy/src/wasm/meter-wasm'
 import { buildWorker, type BuiltWorker } from './build-worker'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -50,6 +51,11 @@ export type EdgeBundleOptions = {
    * one's bytes must hash to its sha256, or the build fails.
    */
   filters?: EdgeFilter[]
+  /**
+   * Bounds baked into every bundled module (meterWasm: per-call fuel, memory maximum), as the Node sidecar does
+   * when it fetches a blob; defaults 10 M units and 64 MiB.
+   */
+  filterLimits?: MeterOptions
 }
 
 export type EdgeFilter = { filter: string; version: string; sha256: string; bytes: Uint8Array }
@@ -70,7 +76,10 @@ export type EdgeBundle = {
   /** Binding name -> Worker name. */
   serviceBindings: Record<string, string>
   crons: string[]
+  /** Each file holds the module metered (fuel and memory bounds); `sha256` is the registry digest it came as. */
   filters: { filter: string; version: string; sha256: string; file: string }[]
+  /** The bounds every bundled module was metered with. */
+  filterLimits: Required<MeterOptions>
 }
 
 /** The entry module: registers the bundled filter modules by digest, then hands over to the proxy. */
@@ -98,6 +107,17 @@ export async function buildEdgeBundle(o: EdgeBundleOptions): Promise<EdgeBundle>
     const actual = createHash('sha256').update(f.bytes).digest('hex')
     if (actual !== f.sha256) throw new Error(`filter ${f.filter}@${f.version}: the downloaded module hashes to ${actual}, not ${f.sha256}`)
   }
+  // Metered here because workerd cannot rewrite or compile WASM at run time: a filter call that never ends, or
+  // an allocation without bound, traps in the Worker (and fails per failurePolicy) instead of burning the
+  // request's CPU limit. Pure bytes -> bytes, like the Node sidecar's metering of fetched blobs.
+  const filterLimits = { fuel: o.filterLimits?.fuel ?? DEFAULT_FUEL, maxMemoryBytes: o.filterLimits?.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES }
+  const metered = (o.filters ?? []).map((f) => {
+    try {
+      return meterWasm(f.bytes, filterLimits)
+    } catch (err) {
+      throw new Error(`filter ${f.filter}@${f.version} (${f.sha256}) cannot be metered: ${(err as Error).message}`)
+    }
+  })
   const staging = mkdtempSync(join(tmpdir(), 'weft-edge-build-'))
   let built: BuiltWorker
   try {
@@ -119,7 +139,7 @@ export async function buildEdgeBundle(o: EdgeBundleOptions): Promise<EdgeBundle>
   rmSync(join(outdir, 'filters'), { recursive: true, force: true })
   const filters = (o.filters ?? []).map((f) => ({ filter: f.filter, version: f.version, sha256: f.sha256, file: `filters/${f.sha256}.wasm` }))
   if (filters.length) mkdirSync(join(outdir, 'filters'), { recursive: true })
-  for (const [i, f] of filters.entries()) writeFileSync(join(outdir, f.file), o.filters![i]!.bytes)
+  for (const [i, f] of filters.entries()) writeFileSync(join(outdir, f.file), metered[i]!)
   writeFileSync(join(outdir, 'index.js'), entryModule(script, filters))
   const config = {
     name,
@@ -152,6 +172,7 @@ export async function buildEdgeBundle(o: EdgeBundleOptions): Promise<EdgeBundle>
     serviceBindings,
     crons,
     filters,
+    filterLimits,
   }
   writeFileSync(join(outdir, EDGE_MANIFEST), JSON.stringify({ ...bundle, builtAt: new Date().toISOString() }, null, 2) + '\n')
   return bundle

@@ -7,8 +7,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Miniflare } from 'miniflare'
 import { buildFilters } from '../../filters/build'
+import { DEFAULT_FUEL, DEFAULT_MAX_MEMORY_BYTES, meterWasm } from '../../edge-proxy/src/wasm/meter-wasm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { backends } from '../support/databases'
+import { bootEdgeBundle, readEdgeConfig } from '../support/edge-bundle'
 import { startCliServer, type CliServer } from './run-cli'
 
 function startOrigin(): Promise<{ server: Server; port: number }> {
@@ -17,11 +19,6 @@ function startOrigin(): Promise<{ server: Server; port: number }> {
     res.end(JSON.stringify({ origin: true, path: req.url, hello: req.headers['x-hello'] ?? null }))
   })
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as { port: number }).port })))
-}
-
-/** The generated config: one comment line, then JSON. */
-function readConfig(dir: string): any {
-  return JSON.parse(readFileSync(join(dir, 'wrangler.jsonc'), 'utf8').replace(/^\/\/[^\n]*\n/, ''))
 }
 
 describe('weft edge', () => {
@@ -58,23 +55,6 @@ describe('weft edge', () => {
     rmSync(work, { recursive: true, force: true })
   })
 
-  const boot = async (dir: string, config: any, token: string) => {
-    const m = new Miniflare({
-      modules: true,
-      scriptPath: join(dir, config.main),
-      modulesRoot: dir,
-      modulesRules: [
-        { type: 'ESModule', include: ['**/*.js'] },
-        { type: 'CompiledWasm', include: ['**/*.wasm'] },
-      ],
-      compatibilityDate: config.compatibility_date,
-      compatibilityFlags: config.compatibility_flags,
-      bindings: { ...config.vars, WEFT_JOIN_TOKEN: token },
-    })
-    await m.ready
-    return m
-  }
-
   it('build --json writes a bundle, with the FilterChain compiled in, that serves in workerd against the control API', async () => {
     const r = await s.run([
       'edge', 'build', '--service', 'shop', '--control-url', s.url, '--origin', `http://127.0.0.1:${origin.port}`,
@@ -85,15 +65,17 @@ describe('weft edge', () => {
     const bundle = JSON.parse(r.stdout)
     expect(bundle).toEqual(expect.objectContaining({ service: 'shop', name: 'weft-shop', outdir: out, serviceBindings: { PAYMENTS: 'payments-worker' }, crons: ['* * * * *'] }))
     expect(bundle.vars).toEqual({ WEFT_URL: s.url, WEFT_SERVICE: 'shop', WEFT_ORIGIN: `http://127.0.0.1:${origin.port}`, WEFT_LOG_LEVEL: 'warn', WEFT_LABELS: 'version=v2' })
-    const config = readConfig(out)
+    const config = readEdgeConfig(out)
     expect(config).toEqual(expect.objectContaining({ name: 'weft-shop', main: 'index.js', no_bundle: true, vars: bundle.vars }))
     expect(bundle.filters).toEqual([{ filter: 'add-header', version: '1.0.0', sha256, file: `filters/${sha256}.wasm` }])
-    expect(readFileSync(join(out, bundle.filters[0].file))).toEqual(readFileSync(join('filters/dist/add-header.wasm')))
+    // Bundled metered (fuel and memory bounds baked in at build time: workerd cannot rewrite WASM at run time).
+    expect(bundle.filterLimits).toEqual({ fuel: DEFAULT_FUEL, maxMemoryBytes: DEFAULT_MAX_MEMORY_BYTES })
+    expect(new Uint8Array(readFileSync(join(out, bundle.filters[0].file)))).toEqual(meterWasm(readFileSync(join('filters/dist/add-header.wasm'))))
     // The join token is a secret: never in the bundle.
     expect(JSON.stringify(config)).not.toContain('wfj_')
 
     const token = (await s.harness.request('POST', '/v1/services/shop/join-tokens', { key: adminKey, body: { maxUses: 5 } })).body.secret as string
-    mf = await boot(out, config, token)
+    mf = await bootEdgeBundle(out, token)
     const res = await mf.dispatchFetch('http://shop.example/cart?id=7')
     expect(res.status).toBe(200)
     // add-header ran inside workerd, from the bundled CompiledWasm module.
@@ -112,7 +94,7 @@ describe('weft edge', () => {
     expect(r.code).toBe(0)
     expect(JSON.parse(r.stdout).filters).toEqual([])
     const token = (await s.harness.request('POST', '/v1/services/shop/join-tokens', { key: adminKey, body: { maxUses: 5 } })).body.secret as string
-    stale = await boot(dir, readConfig(dir), token)
+    stale = await bootEdgeBundle(dir, token)
     const res = await stale.dispatchFetch('http://shop.example/cart')
     expect(res.status).toBe(503)
     expect(res.headers.get('weft-reason')).toBe('filter-failure')

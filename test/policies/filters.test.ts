@@ -45,6 +45,23 @@ describe.each(backends)('filter registry on $name', (backend) => {
     expect(r.body.errors[0].path).toBe('body')
   })
 
+  it.each([
+    // 2048 pages = 128 MiB at start, above the 64 MiB every proxy bounds a filter's memory to.
+    ['asks for more memory at start than the proxies allow', moduleExporting(['proxy_abi_version_0_2_1'], { memoryPages: 2048 }), 'pages of memory at start'],
+    ['holds an instruction the metering does not know', moduleExporting(['proxy_abi_version_0_2_1'], { body: [0xff] }), 'unsupported instruction 0xff'],
+  ])('refuses at upload a module the proxies cannot meter: one that %s', async (_, bytes, says) => {
+    const r = await push('unmeterable', '1.0.0', bytes)
+    expect(r.status).toBe(400)
+    expect(r.headers.get('content-type')).toContain('application/problem+json')
+    expect(r.body.errors[0].path).toBe('body')
+    expect(r.body.errors[0].message).toContain('cannot meter')
+    expect(r.body.errors[0].message).toContain(says)
+    // Nothing was stored under the name.
+    expect((await h.request('GET', '/v1/filters/unmeterable', { key })).status).toBe(404)
+    // Within the bound, the same shape of module is accepted.
+    expect((await push('meterable', '1.0.0', moduleExporting(['proxy_abi_version_0_2_1'], { memoryPages: 16 }))).status).toBeLessThan(300)
+  })
+
   it('refuses a wrong content type, a bad name or version, the reserved name, and a viewer', async () => {
     const wasm = moduleExporting(['proxy_abi_version_0_2_1'])
     expect((await push('x', '1.0.0', wasm, key, 'application/json')).status).toBe(415)

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import { and, asc, eq, inArray } from 'drizzle-orm'
+import { meterWasm, WasmMeterError } from '../../../edge-proxy/src/wasm/meter-wasm'
 import { proxyWasmAbi, wasmExports, WasmFormatError } from '../../../mesh/src/wasm/module-exports'
 import { requireTenant } from '../auth/authenticate'
 import { actorOf, type AppEnv } from '../context'
@@ -93,6 +94,14 @@ export const filterRoutes = newRouter()
       throw err
     }
     if (!abi) throw new ValidationError([{ path: 'body', message: 'the module exports no proxy_abi_version_* marker: it is not a proxy-wasm filter' }])
+    // Every proxy meters a module before it runs it (Node sidecar on fetch, `weft edge build` at bundle time):
+    // one the metering cannot instrument would fail on every proxy, so it is refused here, with the defaults.
+    try {
+      meterWasm(bytes)
+    } catch (err) {
+      if (err instanceof WasmMeterError) throw new ValidationError([{ path: 'body', message: `the proxies cannot meter this module (fuel and memory bounds): ${err.message}` }])
+      throw err
+    }
     const sha256 = await sha256Hex(bytes)
     const existing = await c.var.db.select().from(filters).where(and(eq(filters.tenantId, p.tenant.id), eq(filters.name, name), eq(filters.version, version)))
     if (existing[0]) {

@@ -33,6 +33,7 @@ type EdgeBundle = Omit<EdgeBuildOptions, 'filters'> & {
   serviceBindings: Record<string, string>
   crons: string[]
   filters: { filter: string; version: string; sha256: string; file: string }[]
+  filterLimits: { fuel: number; maxMemoryBytes: number }
 }
 type DeployResult = { ok: boolean; dryRun: boolean; outdir?: string; exitCode: number; output: string }
 type EdgeBuildScript = {
@@ -152,6 +153,7 @@ export function registerEdge(program: Command, ctx: Context): void {
             .map(([k, v]) => `  binding  ${k} -> ${v}\n`)
             .join('') +
           bundle.filters.map((f) => `  filter   ${f.filter}@${f.version} ${f.sha256.slice(0, 12)}…\n`).join('') +
+          (bundle.filters.length ? `  metered  ${bundle.filterLimits.fuel} fuel per call, ${bundle.filterLimits.maxMemoryBytes / 1048576} MiB memory per filter\n` : '') +
           `next: npx weft edge deploy ${bundle.outdir} --join-token wfj_…   (a join token with many uses: every isolate joins)\n`,
       )
     })
