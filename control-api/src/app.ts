@@ -39,6 +39,7 @@ import { workloadRoutes } from './routes/workloads'
 import { signingKeyRoutes } from './routes/signing-keys'
 import { serviceRoutes } from './routes/services'
 import { tenantRoutes } from './routes/tenants'
+import { tracingRoutes } from './routes/tracing'
 
 export const API_VERSION = '0.1.0'
 const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i
@@ -164,6 +165,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   app.route('/', simulateRoutes(snapshots))
   app.route('/', proxyRoutes)
   app.route('/', telemetryRoutes)
+  app.route('/', tracingRoutes)
   app.route('/', sloRoutes({ webhookAllowPrivate: deps.config.webhookAllowPrivate }))
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {

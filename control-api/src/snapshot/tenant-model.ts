@@ -1,5 +1,5 @@
 import { and, eq, gt, isNotNull, ne } from 'drizzle-orm'
-import type { Compiled, SnapshotEndpoint } from '../../../mesh/src/snapshot/types'
+import type { Compiled, SnapshotEndpoint, SnapshotTracing } from '../../../mesh/src/snapshot/types'
 import type { Db } from '../db/client'
 import { endpoints, filters, policies, services, tenants, workloads } from '../db/schema'
 import { NotFound } from '../errors'
@@ -24,6 +24,7 @@ export type TenantModel = {
   filterIndex: Map<string, string>
   jwks: Record<string, unknown>[]
   revokedWorkloads: string[]
+  tracing: SnapshotTracing | null
 }
 
 const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
@@ -83,6 +84,7 @@ export async function loadTenantModel(db: Db, tenantId: string, now: Date): Prom
         filterIndex,
         jwks: [...jwks].sort((a, b) => (String(a.kid) < String(b.kid) ? -1 : 1)) as Record<string, unknown>[],
         revokedWorkloads: revoked.map((r) => r.id).sort(),
+        tracing: tenant.tracing ?? null,
       }
     },
     { isolationLevel: 'repeatable read', accessMode: 'read only' },

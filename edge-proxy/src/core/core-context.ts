@@ -7,6 +7,7 @@ import type { OutlierDetector } from './outlier-detector'
 import type { ProxyCoreDeps, ProxyLimits, ProxyLogger } from './proxy-deps'
 import type { ProxyMetrics } from './proxy-metrics'
 import type { RetryBudgets } from './retry-budget'
+import type { ProxyTracing } from './tracing'
 
 /** Everything the inbound and outbound handlers share within one proxy core: deps with defaults applied, and state. */
 export type CoreContext = {
@@ -24,4 +25,6 @@ export type CoreContext = {
   readonly outliers: OutlierDetector
   readonly breakers: CircuitBreakers
   readonly retryBudgets: RetryBudgets
+  /** Spans and access-log lines (core/tracing.ts). */
+  readonly tracing: ProxyTracing
 }

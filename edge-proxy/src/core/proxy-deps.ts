@@ -1,6 +1,7 @@
 import type { Jwks } from '../../../mesh/src/identity/index'
 import type { RateLimitStore } from '../../../mesh/src/policy/index'
 import type { Snapshot } from '../../../mesh/src/snapshot/types'
+import type { AccessLogEntry, TraceExporter, TracingOptions } from './tracing'
 
 /** Where an outbound attempt goes: one endpoint of one service. */
 export type UpstreamTarget = {
@@ -63,6 +64,15 @@ export type ProxyCoreDeps = {
    * not compile WASM at run time). Absent: a FilterChain cannot run, and its filters fail per failurePolicy.
    */
   filterModules?: (sha256: string) => Promise<WebAssembly.Module>
+  /**
+   * Sends finished spans to the tenant's collector (the snapshot's `tracing`). Absent: no spans are recorded,
+   * though `traceparent` still propagates. The Node sidecar wires OpenTelemetry's OTLP/HTTP exporter.
+   */
+  traceExporter?: TraceExporter
+  /** Receives one line per request handled (runtime/node.ts writes them as JSON with pino). Absent: none. */
+  accessLog?: (entry: AccessLogEntry) => void
+  /** Export queue bounds and batching; see core/tracing.ts for the defaults. */
+  tracing?: Pick<TracingOptions, 'maxQueue' | 'maxBatch' | 'intervalMs'>
 }
 
 export type ProxyLimits = {
