@@ -10,6 +10,8 @@ import { FileSnapshotStore } from '../control/file-snapshot-store'
 import { createTelemetryPusher } from '../control/telemetry-push'
 import { createProxyCore, PROMETHEUS_CONTENT_TYPE, upstreamUrl } from '../core/index'
 import type { ProxyLogger } from '../core/proxy-deps'
+import type { AccessLogEntry } from '../core/tracing'
+import { createOtelTraceExporter } from './otel-trace-exporter'
 
 // DESIGN.md's ports: Istio's, so operators recognise them.
 export const DEFAULT_INBOUND_PORT = 15006
@@ -39,6 +41,12 @@ export type SidecarOptions = {
   drainMs?: number
   /** How often request metrics are pushed to the control API (default 5 s); also pushed once at close. */
   telemetryIntervalMs?: number
+  /** One JSON line per request handled (`--no-access-log` turns it off); default on. */
+  accessLog?: boolean
+  /** Where access-log lines go; default stdout. */
+  accessLogStream?: { write(line: string): void }
+  /** How long a finished span may wait for its export batch (default 5 s); the rest is flushed at close. */
+  traceExportIntervalMs?: number
 }
 
 export type Sidecar = {
@@ -64,6 +72,9 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
   const labels = options.labels ?? {}
   const logger = pino({ level: options.logLevel ?? 'info', base: { component: 'weft-sidecar', service: options.service } }) as unknown as ProxyLogger
   const stateDir = options.stateDir ?? join('.weft', 'sidecar', `${options.service}-${inboundPort}`)
+  // Its own logger: access lines are data, kept whatever the diagnostic log level is.
+  const accessLogger =
+    options.accessLog === false ? null : pino({ base: { type: 'access', component: 'weft-sidecar' }, messageKey: 'msg' }, options.accessLogStream ?? process.stdout)
 
   const control = createControlClient({
     controlUrl: options.controlUrl,
@@ -109,6 +120,10 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
     identity: { tokenFor: (audience) => control.tokenFor(audience) },
     logger,
     zone: options.zone ?? null,
+    // The tenant's collector comes with the snapshot; with none configured this exporter is never called.
+    traceExporter: createOtelTraceExporter(),
+    tracing: { intervalMs: options.traceExportIntervalMs },
+    accessLog: accessLogger === null ? undefined : (entry: AccessLogEntry) => accessLogger.info(entry, 'request'),
     filterModules: async (sha256) => {
       let module = modules.get(sha256)
       if (!module) {
@@ -190,7 +205,7 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
       for (const s of [inbound, outbound, admin]) (s as Server & { closeAllConnections?: () => void }).closeAllConnections?.()
       await closed
       // After the drain, so the last requests are in it; before stop(), while the identity still refreshes.
-      await telemetry.stop()
+      await Promise.all([telemetry.stop(), core.tracing.shutdown()])
       await control.stop()
       await control.deregister().catch((err: unknown) => logger.warn({ err: String(err) }, 'deregistration failed; the endpoint will expire'))
       await Promise.all([agent.close(), appAgent.close()])

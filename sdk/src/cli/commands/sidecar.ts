@@ -22,6 +22,8 @@ export type SidecarOptions = {
   adminPort: number
   stateDir?: string
   zone?: string
+  /** False turns off the JSON access log (one line per request on stdout); on by default. */
+  accessLog?: boolean
 }
 
 type SidecarFlags = {
@@ -35,6 +37,7 @@ type SidecarFlags = {
   adminPort?: string
   stateDir?: string
   zone?: string
+  accessLog?: boolean
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
@@ -81,6 +84,7 @@ export function sidecarOptions(flags: SidecarFlags, env: Record<string, string |
     // Left out when not given, so the runtime's own defaults apply.
     ...(flags.stateDir === undefined ? {} : { stateDir: flags.stateDir }),
     ...(flags.zone === undefined ? {} : { zone: flags.zone }),
+    ...(flags.accessLog === false ? { accessLog: false } : {}),
   }
 }
 
@@ -98,6 +102,7 @@ export function registerSidecar(program: Command, ctx: Context): void {
     .option('--admin-port <port>', `admin: /ready, /config_dump, /metrics (default ${DEFAULT_ADMIN_PORT})`)
     .option('--state-dir <dir>', 'where the last good snapshot is kept')
     .option('--zone <zone>', 'the locality of this endpoint')
+    .option('--no-access-log', 'do not write the access log (one JSON line per request on stdout; on by default)')
     .action(async (flags: SidecarFlags) => {
       const options = sidecarOptions(flags, ctx.io.env)
       const runtime = await loadRuntime()
