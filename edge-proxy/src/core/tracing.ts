@@ -98,6 +98,8 @@ export class ProxyTracing {
   #queue: { span: FinishedSpan; target: ExportTarget }[] = []
   #timer: ReturnType<typeof setTimeout> | null = null
   #exporting: Promise<void> = Promise.resolve()
+  /** Spans taken off the queue whose export has not finished. */
+  #inFlight = 0
 
   constructor(
     private readonly now: () => number,
@@ -135,7 +137,8 @@ export class ProxyTracing {
       }
     }
     if (span === null || target === null) return
-    if (this.#queue.length >= this.#maxQueue) {
+    // Bounded by everything not yet exported, batches waiting on a slow collector included.
+    if (this.#queue.length + this.#inFlight >= this.#maxQueue) {
       this.#spans.inc(['dropped'])
       return
     }
@@ -155,7 +158,8 @@ export class ProxyTracing {
     const batch = this.#queue
     this.#queue = []
     if (batch.length === 0) return this.#exporting
-    this.#exporting = this.#exporting.then(() => this.#send(batch))
+    this.#inFlight += batch.length
+    this.#exporting = this.#exporting.then(() => this.#send(batch)).finally(() => (this.#inFlight -= batch.length))
     return this.#exporting
   }
 
