@@ -24,6 +24,7 @@ import { env as moduleEnv } from 'cloudflare:workers'
 import { createControlClient, type ControlClient } from '../control/index'
 import { createProxyCore, upstreamUrl, type ProxyCore } from '../core/index'
 import type { ProxyLogger } from '../core/proxy-deps'
+import { createOtelTraceExporter } from './otel-trace-exporter'
 
 // workerd accepts only handlers as named exports of the entry module: helpers stay module-private, types are
 // erased.
@@ -44,6 +45,8 @@ export interface Env {
   /** `k=v,k2=v2`: reported with every poll (GET /v1/proxies). */
   WEFT_LABELS?: string
   WEFT_LOG_LEVEL?: string
+  /** `off`: no access log (one JSON line per request, `"type":"access"`); on by default. */
+  WEFT_ACCESS_LOG?: string
   /** Service bindings for callees, named like the callee in upper snake case (`PAYMENTS`). */
   [binding: string]: unknown
 }
@@ -129,6 +132,9 @@ function build(env: Env): Isolate {
     identity: { tokenFor: (audience) => control.tokenFor(audience) },
     logger,
     waitUntil: (work) => state.ctx?.waitUntil(work),
+    // OpenTelemetry's fetch-based exporter (test/workers/tracing-in-workerd.test.ts); spans are flushed per request.
+    traceExporter: createOtelTraceExporter(),
+    accessLog: env.WEFT_ACCESS_LOG === 'off' ? undefined : (entry) => console.log(JSON.stringify({ type: 'access', component: 'weft-edge-proxy', runtime: 'workers', ...entry })),
     fetchJwks: async () => {
       const slug = control.snapshot()?.tenant.slug
       const res = await fetch(new URL(`/v1/tenants/${slug}/jwks.json`, env.WEFT_URL))
@@ -157,6 +163,13 @@ function problem(status: number, reason: string, detail: string): Response {
   })
 }
 
+/** A Worker's timers do not outlive its requests: the spans a request finished are exported in its waitUntil. */
+async function traced(state: Isolate, ctx: ExecutionContext, handled: Promise<Response>): Promise<Response> {
+  const response = await handled
+  ctx.waitUntil(state.core.tracing.flush())
+  return response
+}
+
 export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
     let state: Isolate
@@ -179,8 +192,8 @@ export default {
       headers.delete(DESTINATION_HEADER)
       const u = new URL(request.url)
       const logical = new Request(`http://${destination}${u.pathname}${u.search}`, { method: request.method, headers, body: request.body, redirect: 'manual' })
-      return state.core.outbound(logical, destination)
+      return traced(state, ctx, state.core.outbound(logical, destination))
     }
-    return state.core.inbound(request)
+    return traced(state, ctx, state.core.inbound(request))
   },
 }
