@@ -7,6 +7,7 @@ type OtlpSpan = {
   traceId: string
   spanId: string
   parentSpanId?: string
+  traceState?: string
   name: string
   kind: number
   attributes: { key: string; value: OtlpValue }[]
