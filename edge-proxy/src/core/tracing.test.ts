@@ -139,4 +139,13 @@ describe('ProxyTracing', () => {
     await tracing.shutdown()
     expect(k.batches.map((b) => b.target.endpoint)).toEqual([TRACING.endpoint, 'http://other.test/v1/traces'])
   })
+
+  it('gives up at shutdown after the grace period when the collector never answers', async () => {
+    const hung: TraceExporter = { export: () => new Promise(() => {}) }
+    const { tracing } = tracingWith(hung)
+    tracing.begin('inbound', new Headers(), traced(), 'GET', '/').end(end)
+    const started = Date.now()
+    await tracing.shutdown(100)
+    expect(Date.now() - started).toBeLessThan(2000)
+  })
 })

@@ -72,6 +72,8 @@ export type TracingOptions = {
 export const DEFAULT_MAX_QUEUE = 2048
 export const DEFAULT_MAX_BATCH = 512
 export const DEFAULT_EXPORT_INTERVAL_MS = 5000
+// Like the telemetry push's last attempt (control/telemetry-push.ts SHUTDOWN_TIMEOUT_MS).
+export const SHUTDOWN_GRACE_MS = 2000
 
 /**
  * Deterministic on the trace id (like OpenTelemetry's TraceIdRatioBased): every proxy that starts or sees
@@ -163,10 +165,20 @@ export class ProxyTracing {
     return this.#exporting
   }
 
-  /** Flushes, then lets the exporter close its connections. */
-  async shutdown(): Promise<void> {
-    await this.flush()
-    await this.#exporter?.shutdown?.().catch(() => {})
+  /**
+   * Flushes, then lets the exporter close its connections; gives up after `graceMs` (a stopping proxy must not
+   * wait on a collector that is gone: the SDK retries an unreachable one for up to its 10 s timeout).
+   */
+  async shutdown(graceMs: number = SHUTDOWN_GRACE_MS): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const gaveUp = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), graceMs)))
+    const done = (async () => {
+      await this.flush()
+      await this.#exporter?.shutdown?.().catch(() => {})
+    })()
+    const outcome = await Promise.race([done, gaveUp])
+    clearTimeout(timer)
+    if (outcome === 'timeout') this.logger.warn({ spans: this.#inFlight, graceMs }, 'spans not exported at shutdown: the collector did not answer in time')
   }
 
   async #send(batch: { span: FinishedSpan; target: ExportTarget }[]): Promise<void> {
