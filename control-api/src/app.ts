@@ -75,7 +75,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   const clock = deps.clock ?? { now: () => new Date() }
   const operatorKeyHash = deps.config.operatorKey ? hashSecret(deps.config.operatorKey) : Promise.resolve(null)
   const app = newRouter()
-  const snapshots = deps.snapshots ?? new SnapshotCache(deps.config.publicUrl)
+  const snapshots = deps.snapshots ?? new SnapshotCache(deps.config.publicUrl, deps.masterKey)
 
   app.use(requestId({ headerName: 'X-Request-Id' }))
   if (deps.config.corsOrigins.length > 0) {

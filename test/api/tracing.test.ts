@@ -1,5 +1,6 @@
 // The tenant's trace collector: validated, redacted on read, isolated per tenant, and compiled into snapshots.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { tenants } from '../../control-api/src/db/schema'
 import { backends } from '../support/databases'
 import { startHarness, type Harness } from '../support/harness'
 
@@ -65,6 +66,12 @@ describe.each(backends)('PUT/GET/DELETE /v1/tracing on $name', (backend) => {
     const audit = await h.request('GET', '/v1/audit-events', { key: a })
     expect(audit.text).toContain('tracing.update')
     expect(audit.text).not.toContain('very-secret')
+
+    // At rest the headers are sealed with the master key (their names stay readable).
+    const rows = await h.db.select({ tracing: tenants.tracing }).from(tenants)
+    const stored = JSON.stringify(rows)
+    expect(stored).not.toContain('very-secret')
+    expect(stored).toContain('x-api-key')
 
     const after = await snapshot()
     expect(after.revision).toBeGreaterThan(before.revision)

@@ -3,11 +3,12 @@ import { eq, sql } from 'drizzle-orm'
 import { requireTenant } from '../auth/authenticate'
 import { actorOf } from '../context'
 import { tenants, type TenantTracing } from '../db/schema'
-import { NotFound } from '../errors'
+import { NotConfigured, NotFound } from '../errors'
 import { errorResponses, json } from '../http/responses'
 import { bearerSecurity, newRouter } from '../http/router'
 import { recordChange } from '../repo/audit'
 import { REDACTED, Tracing, TracingPut } from '../schemas/tracing'
+import { sealTracingHeaders } from '../tracing/tracing-headers'
 
 const tags = ['Tracing']
 const getTracing = createRoute({
@@ -40,7 +41,7 @@ const deleteTracing = createRoute({
 export function tracingView(t: TenantTracing | null, updatedAt: Date | null) {
   if (t === null) return { enabled: false, endpoint: null, headers: {}, sampleRate: 0, updatedAt: null }
   const headers: Record<string, typeof REDACTED> = {}
-  for (const name of Object.keys(t.headers).sort()) headers[name] = REDACTED
+  for (const name of [...t.headerNames].sort()) headers[name] = REDACTED
   return { enabled: true, endpoint: t.endpoint, headers, sampleRate: t.sampleRate, updatedAt: updatedAt?.toISOString() ?? null }
 }
 
@@ -58,10 +59,20 @@ export const tracingRoutes = newRouter()
   .openapi(putTracing, async (c) => {
     const p = requireTenant(c, 'admin')
     const body = c.req.valid('json')
+    const masterKey = c.var.masterKey
+    const given = body.headers === undefined ? null : Object.keys(body.headers).length === 0 ? 'none' : body.headers
+    if (given !== null && given !== 'none' && !masterKey) throw new NotConfigured('WEFT_MASTER_KEY is not set: collector headers cannot be stored')
+    const sealed = given !== null && given !== 'none' ? await sealTracingHeaders(masterKey!, p.tenant.id, given) : null
     const row = await c.var.db.transaction(async (tx) => {
       const [before] = await tx.select().from(tenants).where(eq(tenants.id, p.tenant.id)).for('update')
       if (!before) throw new NotFound('tenant not found')
-      const tracing: TenantTracing = { endpoint: body.endpoint, headers: body.headers ?? before.tracing?.headers ?? {}, sampleRate: body.sampleRate }
+      // Headers left out keep the current ones (so a sample-rate change needs no credential); {} removes them.
+      const tracing: TenantTracing =
+        given === null
+          ? { endpoint: body.endpoint, sampleRate: body.sampleRate, headerNames: before.tracing?.headerNames ?? [], sealedHeaders: before.tracing?.sealedHeaders ?? null }
+          : given === 'none'
+            ? { endpoint: body.endpoint, sampleRate: body.sampleRate, headerNames: [], sealedHeaders: null }
+            : { endpoint: body.endpoint, sampleRate: body.sampleRate, headerNames: Object.keys(given), sealedHeaders: sealed }
       const [after] = await tx.update(tenants).set({ tracing, updatedAt: sql`now()` }).where(eq(tenants.id, p.tenant.id)).returning()
       await recordChange(tx, {
         tenantId: p.tenant.id,
