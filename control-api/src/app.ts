@@ -40,6 +40,7 @@ import { workloadRoutes } from './routes/workloads'
 import { signingKeyRoutes } from './routes/signing-keys'
 import { serviceRoutes } from './routes/services'
 import { tenantRoutes } from './routes/tenants'
+import { tracingRoutes } from './routes/tracing'
 
 export const API_VERSION = '0.1.0'
 const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i
@@ -75,7 +76,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   const clock = deps.clock ?? { now: () => new Date() }
   const operatorKeyHash = deps.config.operatorKey ? hashSecret(deps.config.operatorKey) : Promise.resolve(null)
   const app = newRouter()
-  const snapshots = deps.snapshots ?? new SnapshotCache(deps.config.publicUrl)
+  const snapshots = deps.snapshots ?? new SnapshotCache(deps.config.publicUrl, deps.masterKey)
 
   app.use(requestId({ headerName: 'X-Request-Id' }))
   if (deps.config.corsOrigins.length > 0) {
@@ -170,6 +171,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   app.route('/', simulateRoutes(snapshots))
   app.route('/', proxyRoutes)
   app.route('/', telemetryRoutes)
+  app.route('/', tracingRoutes)
   app.route('/', sloRoutes({ webhookAllowPrivate: deps.config.webhookAllowPrivate }))
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {

@@ -88,3 +88,13 @@ describe.skipIf(!existsSync(RUNTIME))('weft sidecar with the Node runtime', () =
     expect((await s.harness.request('GET', '/v1/services/payments/endpoints', { key: adminKey })).body.items).toEqual([])
   })
 })
+
+describe('weft sidecar flags', () => {
+  const base = { controlUrl: 'http://127.0.0.1:8787', joinToken: 'wfj_x', service: 'payments', appPort: '3000' }
+  it('keeps the access log on unless --no-access-log (commander sets accessLog false)', async () => {
+    const { sidecarOptions } = await import('../../sdk/src/cli/commands/sidecar')
+    expect(sidecarOptions(base, {})).not.toHaveProperty('accessLog')
+    expect(sidecarOptions({ ...base, accessLog: true }, {})).not.toHaveProperty('accessLog')
+    expect(sidecarOptions({ ...base, accessLog: false }, {})).toMatchObject({ accessLog: false })
+  })
+})

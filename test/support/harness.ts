@@ -40,7 +40,7 @@ export async function startHarness(backend: Backend, env: Record<string, string>
     pollIntervalMs: 5_000,
     logger,
   })
-  const snapshots = new SnapshotCache(config.publicUrl)
+  const snapshots = new SnapshotCache(config.publicUrl, masterKey)
   const app = createApp({
     config,
     masterKey,

@@ -31,6 +31,11 @@ const createdAt = () => timestamp('created_at', { mode: 'date', precision: 3, wi
 const updatedAt = () => timestamp('updated_at', { mode: 'date', precision: 3, withTimezone: true }).notNull().defaultNow()
 
 export type Quotas = { maxServices: number; maxEndpointsPerService: number; maxApiKeys: number }
+/**
+ * A tenant's tracing settings (compiled into the snapshot's `tracing`, mesh/src/snapshot/types.ts). The
+ * collector's headers (its credentials) are sealed with WEFT_MASTER_KEY; their names are kept in clear for reads.
+ */
+export type TenantTracing = { endpoint: string; sampleRate: number; headerNames: string[]; sealedHeaders: string | null }
 export type Labels = Record<string, string>
 export type Actor = { type: 'operator' | 'api-key' | 'workload' | 'system'; id: string | null; name: string | null }
 
@@ -46,6 +51,9 @@ export const tenants = pgTable(
     revision: bigint('revision', { mode: 'number' }).notNull().default(0),
     // Lifetime of the JWT-SVIDs the tenant's workloads receive (DESIGN.md: default 15 min, at most 1 h).
     tokenTtlSeconds: integer('token_ttl_seconds').notNull().default(900),
+    // Where the tenant's proxies export spans (OTLP/HTTP) and how many traces they sample; null: tracing off.
+    // It travels to proxies in every snapshot, collector headers unsealed (they need them to authenticate).
+    tracing: jsonb('tracing').$type<TenantTracing>(),
     version: integer('version').notNull().default(1),
     createdAt: createdAt(),
     updatedAt: updatedAt(),

@@ -97,6 +97,7 @@ export function compileSnapshot(model: TenantModel, serviceName: string, issuer:
     outbound: scoped(outbound, outboundScope(model, s.name)),
     jwks: { keys: model.jwks },
     revokedWorkloads: model.revokedWorkloads,
+    tracing: model.tracing,
   }
 }
 

@@ -22,7 +22,11 @@ export class SnapshotCache {
   compiles = 0
   loads = 0
 
-  constructor(private readonly issuer: string) {}
+  /** `masterKey` unseals what snapshots carry in clear but the database keeps sealed (collector headers). */
+  constructor(
+    private readonly issuer: string,
+    private readonly masterKey: CryptoKey | null = null,
+  ) {}
 
   async get(db: Db, tenantId: string, revision: number, service: string, now: Date): Promise<CompiledSnapshot> {
     let entry = this.tenants.get(tenantId)
@@ -55,7 +59,7 @@ export class SnapshotCache {
 
   private async load(db: Db, tenantId: string, now: Date) {
     this.loads++
-    const model = await loadTenantModel(db, tenantId, now)
+    const model = await loadTenantModel(db, tenantId, now, this.masterKey)
     const outbound = compileOutbound(model)
     const outboundJson = canonicalJson(outbound)
     return { model, outbound, outboundJson, outboundHash: await sha256Hex(outboundJson) }

@@ -1,9 +1,10 @@
 import { and, eq, gt, isNotNull, ne } from 'drizzle-orm'
-import type { Compiled, SnapshotEndpoint } from '../../../mesh/src/snapshot/types'
+import type { Compiled, SnapshotEndpoint, SnapshotTracing } from '../../../mesh/src/snapshot/types'
 import type { Db } from '../db/client'
 import { endpoints, filters, policies, services, tenants, workloads } from '../db/schema'
 import { NotFound } from '../errors'
 import { MAX_TOKEN_TTL_SECONDS, publishedKeys, VERIFIER_SKEW_SECONDS } from '../identity/signing-keys'
+import { unsealTracingHeaders } from '../tracing/tracing-headers'
 
 export type PolicyRow = { kind: string; name: string; targetService: string; createdAt: string; spec: unknown }
 
@@ -24,11 +25,13 @@ export type TenantModel = {
   filterIndex: Map<string, string>
   jwks: Record<string, unknown>[]
   revokedWorkloads: string[]
+  tracing: SnapshotTracing | null
 }
 
 const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
 
-export async function loadTenantModel(db: Db, tenantId: string, now: Date): Promise<TenantModel> {
+/** `masterKey` unseals the tenant's collector headers; without it (no WEFT_MASTER_KEY) they are left out. */
+export async function loadTenantModel(db: Db, tenantId: string, now: Date, masterKey: CryptoKey | null = null): Promise<TenantModel> {
   return db.transaction(
     async (tx) => {
       const [tenant] = await tx.select().from(tenants).where(eq(tenants.id, tenantId))
@@ -83,6 +86,13 @@ export async function loadTenantModel(db: Db, tenantId: string, now: Date): Prom
         filterIndex,
         jwks: [...jwks].sort((a, b) => (String(a.kid) < String(b.kid) ? -1 : 1)) as Record<string, unknown>[],
         revokedWorkloads: revoked.map((r) => r.id).sort(),
+        tracing: tenant.tracing
+          ? {
+              endpoint: tenant.tracing.endpoint,
+              sampleRate: tenant.tracing.sampleRate,
+              headers: tenant.tracing.sealedHeaders && masterKey ? await unsealTracingHeaders(masterKey, tenantId, tenant.tracing.sealedHeaders) : {},
+            }
+          : null,
       }
     },
     { isolationLevel: 'repeatable read', accessMode: 'read only' },

@@ -8,6 +8,7 @@ import type { OutlierDetector } from './outlier-detector'
 import type { ProxyCoreDeps, ProxyLimits, ProxyLogger } from './proxy-deps'
 import type { ProxyMetrics } from './proxy-metrics'
 import type { RetryBudgets } from './retry-budget'
+import type { ProxyTracing } from './tracing'
 
 /** Everything the inbound and outbound handlers share within one proxy core: deps with defaults applied, and state. */
 export type CoreContext = {
@@ -27,4 +28,6 @@ export type CoreContext = {
   readonly retryBudgets: RetryBudgets
   /** The service's FilterChain: loaded filters, their shared data and metrics. */
   readonly filters: FilterChainRunner
+  /** Spans and access-log lines (core/tracing.ts). */
+  readonly tracing: ProxyTracing
 }

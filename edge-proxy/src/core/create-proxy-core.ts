@@ -14,6 +14,7 @@ import { OutlierDetector } from './outlier-detector'
 import { DEFAULT_LIMITS, type ProxyCoreDeps, type ProxyLimits } from './proxy-deps'
 import { createProxyMetrics, type ProxyMetrics } from './proxy-metrics'
 import { RetryBudgets } from './retry-budget'
+import { ProxyTracing } from './tracing'
 
 export type ProxyCore = {
   /** A request from another workload's proxy, to be admitted and forwarded to the local app. */
@@ -34,6 +35,8 @@ export type ProxyCore = {
   endpoints(): EndpointReport[]
   /** Counters of the caller verifier (cache hits, signature checks); null before the first token. */
   stats(): { callerVerification: SvidVerifierStats | null }
+  /** Sends the spans waiting for export (at shutdown: `shutdown()`, which also closes the exporter). */
+  readonly tracing: { flush(): Promise<void>; shutdown(): Promise<void> }
 }
 
 export type EndpointReport = {
@@ -71,9 +74,10 @@ export function createProxyCore(deps: ProxyCoreDeps): ProxyCore {
   for (const level of ['debug', 'info', 'warn', 'error'] as const) {
     if (typeof deps.logger?.[level] !== 'function') throw new TypeError(`createProxyCore: deps.logger.${level} must be a function`)
   }
-  for (const name of ['now', 'random', 'fetchJwks', 'waitUntil'] as const) {
+  for (const name of ['now', 'random', 'fetchJwks', 'waitUntil', 'accessLog'] as const) {
     if (deps[name] !== undefined && typeof deps[name] !== 'function') throw new TypeError(`createProxyCore: deps.${name} must be a function`)
   }
+  if (deps.traceExporter !== undefined && typeof deps.traceExporter?.export !== 'function') throw new TypeError('createProxyCore: deps.traceExporter must be a TraceExporter')
   if (deps.rateLimits !== undefined && typeof deps.rateLimits?.take !== 'function') throw new TypeError('createProxyCore: deps.rateLimits must be a RateLimitStore')
   const limits: ProxyLimits = { ...DEFAULT_LIMITS, ...deps.limits }
   for (const [name, value] of Object.entries(limits)) {
@@ -109,6 +113,7 @@ export function createProxyCore(deps: ProxyCoreDeps): ProxyCore {
   }
 
   const callers = new CallerVerifier({ now, fetchJwks: deps.fetchJwks, logger })
+  const tracing = new ProxyTracing(now, logger, metrics, { ...deps.tracing, exporter: deps.traceExporter ?? null, accessLog: deps.accessLog ?? null })
   const ctx: CoreContext = {
     deps: { ...deps, snapshot },
     now,
@@ -125,6 +130,7 @@ export function createProxyCore(deps: ProxyCoreDeps): ProxyCore {
     breakers: new CircuitBreakers(),
     retryBudgets: new RetryBudgets(limits.retryBudgetWindowMs),
     filters: new FilterChainRunner({ modules: deps.filterModules, logger, now, foreignFunctions: deps.filterForeignFunctions }),
+    tracing,
   }
 
   const outbound = createOutboundHandler(ctx)
@@ -148,5 +154,6 @@ export function createProxyCore(deps: ProxyCoreDeps): ProxyCore {
         timesEjected: s.timesEjected,
       })),
     stats: () => ({ callerVerification: callers.stats() }),
+    tracing: { flush: () => tracing.flush(), shutdown: () => tracing.shutdown() },
   }
 }

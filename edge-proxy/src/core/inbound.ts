@@ -6,7 +6,6 @@ import { forwardableHeaders, WEFT_IDENTITY_HEADER, WEFT_SOURCE_PRINCIPAL_HEADER 
 import { meshRequestOf } from './mesh-request-of'
 import { normalizePath } from './normalize-path'
 import { problemResponse } from './problem-response'
-import { nextHop } from './traceparent'
 import { classifyUpstreamError, errorText } from './upstream-errors'
 
 type Forward = RequestInit & { duplex?: 'half' }
@@ -26,13 +25,16 @@ export function createInboundHandler(ctx: CoreContext): (request: Request) => Pr
     const snapshot = deps.snapshot()
     const destination = snapshot?.service.name ?? 'unknown'
     let source = 'unknown'
+    const method = request.method
+    const trace = ctx.tracing.begin('inbound', request.headers, snapshot, method, new URL(request.url).pathname)
     metrics.active.add(['inbound', destination], 1)
     const done = (response: Response, reason: string): Response => {
       metrics.active.add(['inbound', destination], -1)
-      metrics.observe({ direction: 'inbound', source, destination, route: '', status: response.status, reason, durationSeconds: (now() - started) / 1000 })
+      const ended = now()
+      metrics.observe({ direction: 'inbound', source, destination, route: '', status: response.status, reason, durationSeconds: (ended - started) / 1000 })
+      trace.end({ status: response.status, reason, source, destination, route: '', endMs: ended })
       return response
     }
-    const method = request.method
     let run: FilterChainRun | null = null
 
     try {
@@ -126,7 +128,7 @@ export function createInboundHandler(ctx: CoreContext): (request: Request) => Pr
         headers = outcome.headers
       }
       if (principal !== null) headers.set(WEFT_SOURCE_PRINCIPAL_HEADER, principal)
-      nextHop(headers)
+      trace.propagate(headers)
       // A GET or HEAD never has a body (fetch forbids one), and not asking spares Node's server adaptor from
       // building a full Request just to answer null: a tenth of the hop's CPU in bench/proxy.bench.ts.
       let body: ReadableStream<Uint8Array> | null = method === 'GET' || method === 'HEAD' ? null : request.body
@@ -139,6 +141,7 @@ export function createInboundHandler(ctx: CoreContext): (request: Request) => Pr
       if (body !== null) init.duplex = 'half'
       const forwarded = new Request(`${url.origin}${normalized.path}${url.search}`, init)
       let response: Response
+      trace.forwardedToApp()
       try {
         response = await deps.app(forwarded)
       } catch (err) {

@@ -23,7 +23,7 @@ import { replayableBody, type RequestBody } from './replayable-body'
 import { mirrorRequest } from './request-mirror'
 import { backoffMs, isRetriable } from './retry-policy'
 import { applyHeaderModifier, filtersOf, matchedPrefixOf, modifiedPath, redirectLocation, type RuleFilters } from './route-filters'
-import { nextHop } from './traceparent'
+import type { RequestTrace } from './tracing'
 import { sendAttempt, type AttemptOutcome } from './upstream-attempt'
 import { errorText } from './upstream-errors'
 
@@ -51,10 +51,13 @@ export function createOutboundHandler(ctx: CoreContext): (request: Request, dest
     const source = snapshot?.service.name ?? 'unknown'
     const method = request.method
     let route = ''
+    const trace = ctx.tracing.begin('outbound', request.headers, snapshot, method, url.pathname)
     metrics.active.add(['outbound', destination], 1)
     const done = ({ response, reason }: Answer): Response => {
       metrics.active.add(['outbound', destination], -1)
-      metrics.observe({ direction: 'outbound', source, destination, route, status: response.status, reason, durationSeconds: (now() - started) / 1000 })
+      const ended = now()
+      metrics.observe({ direction: 'outbound', source, destination, route, status: response.status, reason, durationSeconds: (ended - started) / 1000 })
+      trace.end({ status: response.status, reason, source, destination, route, endMs: ended })
       return response
     }
     const refuse = (reason: Parameters<typeof problemResponse>[0], options: Omit<Parameters<typeof problemResponse>[1], 'method'>): Response =>
@@ -94,7 +97,7 @@ export function createOutboundHandler(ctx: CoreContext): (request: Request, dest
       for (const modifier of filters.requestHeaders) applyHeaderModifier(headers, modifier)
       const path = filters.rewrite?.path !== undefined ? modifiedPath(normalized.path, filters.rewrite.path, prefix) : normalized.path
       const host = filters.rewrite?.hostname ?? subset.service
-      nextHop(headers)
+      trace.propagate(headers)
       try {
         headers.set(WEFT_IDENTITY_HEADER, await deps.identity.tokenFor(cluster.spiffeId))
       } catch (err) {
@@ -133,6 +136,7 @@ export function createOutboundHandler(ctx: CoreContext): (request: Request, dest
         body,
         hashKey: hashKeyOf(cluster.backendPolicy?.spec, headers),
         clientSignal: request.signal,
+        trace,
       })
       return done(answer)
     } catch (err) {
@@ -159,6 +163,7 @@ type Call = {
   readonly body: RequestBody
   readonly hashKey: string | null
   readonly clientSignal: AbortSignal
+  readonly trace: RequestTrace
 }
 
 /** The attempt loop: admission, endpoint choice, attempt, outlier accounting, retry decision. */
@@ -212,6 +217,7 @@ async function callUpstream(ctx: CoreContext, call: Call): Promise<Answer> {
         spiffeId: cluster.spiffeId,
         perTryTimeoutMs: perTryMs,
         signal: overall.signal,
+        trace: call.trace,
       })
       ctx.breakers.release(cluster.name)
       if (attempt > 0) ctx.breakers.endRetry(cluster.name)

@@ -2,6 +2,7 @@ import type { ForeignFunction } from '../wasm/index'
 import type { Jwks } from '../../../mesh/src/identity/index'
 import type { RateLimitStore } from '../../../mesh/src/policy/index'
 import type { Snapshot } from '../../../mesh/src/snapshot/types'
+import type { AccessLogEntry, TraceExporter, TracingOptions } from './tracing'
 
 /** Where an outbound attempt goes: one endpoint of one service. */
 export type UpstreamTarget = {
@@ -70,6 +71,15 @@ export type ProxyCoreDeps = {
    * here answers NOT_FOUND. Absent: none.
    */
   filterForeignFunctions?: Record<string, ForeignFunction>
+  /**
+   * Sends finished spans to the tenant's collector (the snapshot's `tracing`). Absent: no spans are recorded,
+   * though `traceparent` still propagates. The Node sidecar wires OpenTelemetry's OTLP/HTTP exporter.
+   */
+  traceExporter?: TraceExporter
+  /** Receives one line per request handled (runtime/node.ts writes them as JSON with pino). Absent: none. */
+  accessLog?: (entry: AccessLogEntry) => void
+  /** Export queue bounds and batching; see core/tracing.ts for the defaults. */
+  tracing?: Pick<TracingOptions, 'maxQueue' | 'maxBatch' | 'intervalMs'>
 }
 
 export type ProxyLimits = {

@@ -9,8 +9,9 @@ const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(
 
 export type TraceContext = { readonly traceId: string; readonly spanId: string; readonly parentSpanId: string | null; readonly flags: string }
 
-// Sampled: a trace Weft starts is one it records (spans go to /v1/proxy/telemetry).
+// Sampled unless the tenant's sample rate says otherwise (core/tracing.ts).
 const NEW_TRACE_FLAGS = '01'
+const NOT_SAMPLED_FLAGS = '00'
 
 function randomHex(bytes: number): string {
   const buf = crypto.getRandomValues(new Uint8Array(bytes))
@@ -41,18 +42,37 @@ export function parseTraceparent(value: string | null): { traceId: string; paren
 }
 
 /**
+ * This hop's context from the incoming `traceparent` (continued with a new span id) or a new trace. A new
+ * trace is sampled when `sampleNew(traceId)` says so (default: always, as before tracing had a sample rate);
+ * a continued one keeps its flags, since the sampling decision belongs to the root (W3C §3.2.2.5).
+ */
+export function hopOf(incomingTraceparent: string | null, sampleNew: (traceId: string) => boolean = () => true): TraceContext {
+  const incoming = parseTraceparent(incomingTraceparent)
+  const spanId = nonZeroHex(8)
+  if (incoming === null) {
+    const traceId = nonZeroHex(16)
+    return { traceId, spanId, parentSpanId: null, flags: sampleNew(traceId) ? NEW_TRACE_FLAGS : NOT_SAMPLED_FLAGS }
+  }
+  return { traceId: incoming.traceId, spanId, parentSpanId: incoming.parentId, flags: incoming.flags }
+}
+
+/** Writes `hop` as the next hop's `traceparent`; a restarted trace drops the old `tracestate`. */
+export function writeHop(headers: Headers, hop: TraceContext): void {
+  headers.set('traceparent', `00-${hop.traceId}-${hop.spanId}-${hop.flags}`)
+  if (hop.parentSpanId === null) headers.delete('tracestate')
+}
+
+/** Whether the flags carry W3C's `sampled` bit. */
+export function isSampled(flags: string): boolean {
+  return (parseInt(flags, 16) & 1) === 1
+}
+
+/**
  * Sets `traceparent` on `headers` for the next hop, continuing the incoming trace or starting one, and
  * returns this hop's context.
  */
 export function nextHop(headers: Headers): TraceContext {
-  const incoming = parseTraceparent(headers.get('traceparent'))
-  const spanId = nonZeroHex(8)
-  if (incoming === null) {
-    const traceId = nonZeroHex(16)
-    headers.set('traceparent', `00-${traceId}-${spanId}-${NEW_TRACE_FLAGS}`)
-    headers.delete('tracestate')
-    return { traceId, spanId, parentSpanId: null, flags: NEW_TRACE_FLAGS }
-  }
-  headers.set('traceparent', `00-${incoming.traceId}-${spanId}-${incoming.flags}`)
-  return { traceId: incoming.traceId, spanId, parentSpanId: incoming.parentId, flags: incoming.flags }
+  const hop = hopOf(headers.get('traceparent'))
+  writeHop(headers, hop)
+  return hop
 }

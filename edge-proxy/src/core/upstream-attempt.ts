@@ -4,6 +4,7 @@ import type { Candidate } from './endpoint-pool'
 import type { UpstreamTarget } from './proxy-deps'
 import type { RequestBody } from './replayable-body'
 import type { AttemptFailure } from './retry-policy'
+import type { RequestTrace } from './tracing'
 import { classifyUpstreamError } from './upstream-errors'
 
 /** How one attempt ended. `aborted`: the overall deadline or the client ended it (see `signal.reason`). */
@@ -22,6 +23,8 @@ export type AttemptRequest = {
   readonly perTryTimeoutMs: number
   /** The overall deadline (and through it the client): aborting it ends the attempt. */
   readonly signal: AbortSignal
+  /** The request's span: each attempt becomes an event on it (retries show as more than one). */
+  readonly trace?: RequestTrace
 }
 
 type Init = RequestInit & { duplex?: 'half' }
@@ -34,6 +37,18 @@ type Init = RequestInit & { duplex?: 'half' }
  * answer is then discarded.
  */
 export async function sendAttempt(ctx: CoreContext, candidate: Candidate, req: AttemptRequest): Promise<AttemptOutcome> {
+  const started = ctx.now()
+  const outcome = await attemptOnce(ctx, candidate, req)
+  const { address, port, id } = candidate.endpoint
+  req.trace?.attempt(`${address}:${port}`, started, {
+    'weft.endpoint': id,
+    'weft.outcome': outcome.kind === 'response' ? String(outcome.response.status) : outcome.kind === 'failure' ? outcome.failure : 'aborted',
+    'weft.duration_ms': ctx.now() - started,
+  })
+  return outcome
+}
+
+async function attemptOnce(ctx: CoreContext, candidate: Candidate, req: AttemptRequest): Promise<AttemptOutcome> {
   const { endpoint, state } = candidate
   const tryDeadline = new Deadline('per-try', req.perTryTimeoutMs, [req.signal])
   const init: Init = { method: req.method, headers: req.headers, redirect: 'manual', signal: tryDeadline.signal }

@@ -15,6 +15,8 @@ import { createUpstreamPool } from './upstream-pool'
 import { checkListenerLimits, createLimitedServer, DEFAULT_LISTENER_LIMITS, type ListenerLimits } from './listener-limits'
 import type { MeterOptions } from '../wasm/index'
 import { FilterModuleCache } from './filter-blobs'
+import type { AccessLogEntry } from '../core/tracing'
+import { createOtelTraceExporter } from './otel-trace-exporter'
 
 // DESIGN.md's ports: Istio's, so operators recognise them.
 export const DEFAULT_INBOUND_PORT = 15006
@@ -55,6 +57,12 @@ export type SidecarOptions = {
   filterLimits?: MeterOptions
   /** How often request metrics are pushed to the control API (default 5 s); also pushed once at close. */
   telemetryIntervalMs?: number
+  /** One JSON line per request handled (`--no-access-log` turns it off); default on. */
+  accessLog?: boolean
+  /** Where access-log lines go; default stdout. */
+  accessLogStream?: { write(line: string): void }
+  /** How long a finished span may wait for its export batch (default 5 s); the rest is flushed at close. */
+  traceExportIntervalMs?: number
 }
 
 export type Sidecar = {
@@ -91,6 +99,9 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
   const adminHost = adminBindHost(options.adminHost, options.allowRemoteAdmin === true)
   const limits = checkListenerLimits({ ...DEFAULT_LISTENER_LIMITS, ...options.limits })
   const upstreamIdleMs = options.upstreamIdleTimeoutMs ?? DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS
+  // Its own logger: access lines are data, kept whatever the diagnostic log level is.
+  const accessLogger =
+    options.accessLog === false ? null : pino({ base: { type: 'access', component: 'weft-sidecar' }, messageKey: 'msg' }, options.accessLogStream ?? process.stdout)
 
   const control = createControlClient({
     controlUrl: options.controlUrl,
@@ -126,6 +137,10 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
     identity: { tokenFor: (audience) => control.tokenFor(audience) },
     logger,
     zone: options.zone ?? null,
+    // The tenant's collector comes with the snapshot; with none configured this exporter is never called.
+    traceExporter: createOtelTraceExporter(),
+    tracing: { intervalMs: options.traceExportIntervalMs },
+    accessLog: accessLogger === null ? undefined : (entry: AccessLogEntry) => accessLogger.info(entry, 'request'),
     filterModules: (sha256) => filterModules.get(sha256),
     fetchJwks: async () => {
       const slug = control.snapshot()?.tenant.slug
@@ -219,7 +234,7 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
       for (const s of [inbound, outbound, admin]) (s as Server & { closeAllConnections?: () => void }).closeAllConnections?.()
       await closed
       // After the drain, so the last requests are in it; before stop(), while the identity still refreshes.
-      await telemetry.stop()
+      await Promise.all([telemetry.stop(), core.tracing.shutdown()])
       await control.stop()
       await control.deregister().catch((err: unknown) => logger.warn({ err: String(err) }, 'deregistration failed; the endpoint will expire'))
       await Promise.all([agent.close(), appAgent.close()])

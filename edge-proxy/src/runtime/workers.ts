@@ -32,6 +32,7 @@ import { createWorkerControl, type WorkerControl } from '../control/worker-contr
 import { createProxyCore, problemResponse, upstreamUrl, type ProxyCore } from '../core/index'
 import type { ProxyLogger } from '../core/proxy-deps'
 import { bindingName } from './binding-name'
+import { createOtelTraceExporter } from './otel-trace-exporter'
 
 // workerd accepts only handlers as named exports of the entry module: helpers stay module-private, types are
 // erased.
@@ -60,6 +61,8 @@ export interface Env {
   WEFT_STATE?: KvLike
   /** A service binding to the control API when it is a Worker too. */
   WEFT_CONTROL?: Fetcher
+  /** `off`: no access log (one JSON line per request, `"type":"access"`); on by default. */
+  WEFT_ACCESS_LOG?: string
   /** Service bindings for callees, named like the callee in upper snake case (`PAYMENTS`). */
   [binding: string]: unknown
 }
@@ -155,6 +158,9 @@ function build(env: Env): Isolate {
     identity: { tokenFor: (audience) => control.tokenFor(audience) },
     logger,
     waitUntil: (work) => current.getStore()?.waitUntil(work),
+    // OpenTelemetry's fetch-based exporter (test/workers/tracing-in-workerd.test.ts); spans are flushed per request.
+    traceExporter: createOtelTraceExporter(),
+    accessLog: env.WEFT_ACCESS_LOG === 'off' ? undefined : (entry) => console.log(JSON.stringify({ type: 'access', component: 'weft-edge-proxy', runtime: 'workers', ...entry })),
     // A digest the bundle lacks fails that filter per its failurePolicy (FilterChainRunner); checkFilters logs it.
     filterModules: async (sha256) => {
       const module = bundledFilters()[sha256]
@@ -199,6 +205,13 @@ function isolateFor(env: Env): Isolate | Response {
   }
 }
 
+/** A Worker's timers do not outlive its requests: the spans a request finished are exported in its waitUntil. */
+async function traced(state: Isolate, ctx: ExecutionContext, handled: Promise<Response>): Promise<Response> {
+  const response = await handled
+  ctx.waitUntil(state.core.tracing.flush())
+  return response
+}
+
 export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
     const state = isolateFor(env)
@@ -212,9 +225,9 @@ export default {
         headers.delete(DESTINATION_HEADER)
         const u = new URL(request.url)
         const logical = new Request(`http://${destination}${u.pathname}${u.search}`, { method: request.method, headers, body: request.body, redirect: 'manual' })
-        return state.core.outbound(logical, destination)
+        return traced(state, ctx, state.core.outbound(logical, destination))
       }
-      return state.core.inbound(request)
+      return traced(state, ctx, state.core.inbound(request))
     })
   },
 

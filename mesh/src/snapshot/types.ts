@@ -62,4 +62,16 @@ export type Snapshot = {
   jwks: { keys: Record<string, unknown>[] }
   /** Workload ids (the `wid` claim) whose tokens must be refused although still unexpired. */
   revokedWorkloads: string[]
+  /** Where the proxy exports spans; null (or absent, from older control APIs) when the tenant has tracing off. */
+  tracing?: SnapshotTracing | null
+}
+
+/** The tenant's collector (`PUT /v1/tracing`): OTLP/HTTP traces URL, headers it wants, share of new traces sampled. */
+export type SnapshotTracing = {
+  /** The full OTLP/HTTP traces URL, e.g. `https://collector.example.com/v1/traces`. */
+  endpoint: string
+  /** Sent with every export (e.g. the collector's API key). */
+  headers: Record<string, string>
+  /** 0..1: the share of traces a proxy starts that are sampled; an incoming `traceparent`'s flag wins. */
+  sampleRate: number
 }

@@ -27,6 +27,8 @@ export type SidecarOptions = {
   upstreamIdleTimeoutMs?: number
   adminHost?: string
   allowRemoteAdmin?: boolean
+  /** False turns off the JSON access log (one line per request on stdout); on by default. */
+  accessLog?: boolean
 }
 
 /** The runtime's `ListenerLimits` (edge-proxy/src/runtime/listener-limits.ts), as far as flags set them. */
@@ -61,6 +63,7 @@ type SidecarFlags = {
   maxConnections?: string
   adminHost?: string
   allowRemoteAdmin?: boolean
+  accessLog?: boolean
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3 }
@@ -145,6 +148,7 @@ export function sidecarOptions(flags: SidecarFlags, env: Record<string, string |
     ...(upstreamIdleTimeoutMs === undefined ? {} : { upstreamIdleTimeoutMs }),
     ...(flags.adminHost === undefined ? {} : { adminHost: flags.adminHost }),
     ...(flags.allowRemoteAdmin === true ? { allowRemoteAdmin: true } : {}),
+    ...(flags.accessLog === false ? { accessLog: false } : {}),
   }
 }
 
@@ -173,6 +177,7 @@ export function registerSidecar(program: Command, ctx: Context): void {
     .option('--max-connections <n>', 'open connections per listener (default 10000; 0: unlimited)')
     .option('--admin-host <host>', 'where admin listens (default 127.0.0.1; loopback only unless --allow-remote-admin)')
     .option('--allow-remote-admin', 'allow a non-loopback --admin-host (admin serves the snapshot without authentication)')
+    .option('--no-access-log', 'do not write the access log (one JSON line per request on stdout; on by default)')
     .action(async (flags: SidecarFlags) => {
       const options = sidecarOptions(flags, ctx.io.env)
       const runtime = await loadRuntime()
