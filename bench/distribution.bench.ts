@@ -2,7 +2,8 @@
  * Snapshot distribution (issue 5): how long a policy write takes to reach 1, 100 and 1000 long-polling
  * proxies, and what compiling a large tenant's snapshots costs in time, bytes and memory. DESIGN.md
  * promises that a policy change reaches every watching proxy within one second.
- * Not a test and asserts nothing (timings vary by machine); run with `npm run bench:distribution`.
+ * Not a test and asserts nothing (timings vary by machine); run with `npm run bench:distribution` (BENCH_BACKENDS=postgres
+ * or pglite for one backend, BENCH_LARGE_ONLY=1 for the 1000-service tenant alone).
  *
  * Propagation: the control API runs on a real port (@hono/node-server) on this thread; the watchers are
  * real HTTP long polls from a worker thread (bench/distribution/watchers.worker.ts), which also sends the
@@ -491,11 +492,15 @@ async function benchBackend(open: () => Promise<Backend>, thread: WatcherThread)
     const compile = await compileBench(backend, tenant, seedMs, issuer)
     console.log(`  cold ${ms(compile.coldRounds[compile.coldRounds.length - 1]!.cacheColdMs)} ms, warm p50 ${ms(compile.warmPerServiceMs.p50)} ms/service, ${compile.snapshotBytes.p50} bytes/snapshot`)
 
-    console.log(`${backend.name}: small tenant (${SMALL_SERVICES} services, 3 endpoints each, 1000 workloads)`)
-    const small = await smallTenant(backend.a)
-    const common = { thread, backend: backend.name, tenant: `${SMALL_SERVICES} services`, adminKey: small.tenant.adminKey, watchers: small.watchers, rounds: ROUNDS, nextWrite: small.nextWrite }
-    rows.push(...(await propagation({ ...common, topology: 'one instance', watchOn: backend.a, writeOn: backend.a })))
-    if (backend.b) rows.push(...(await propagation({ ...common, topology: 'watch B, write A', watchOn: backend.b, writeOn: backend.a })))
+    // BENCH_LARGE_ONLY=1: just the large tenant's propagation (unscoped, then with declared dependencies).
+    const largeOnly = process.env.BENCH_LARGE_ONLY === '1'
+    if (!largeOnly) console.log(`${backend.name}: small tenant (${SMALL_SERVICES} services, 3 endpoints each, 1000 workloads)`)
+    if (!largeOnly) {
+      const small = await smallTenant(backend.a)
+      const common = { thread, backend: backend.name, tenant: `${SMALL_SERVICES} services`, adminKey: small.tenant.adminKey, watchers: small.watchers, rounds: ROUNDS, nextWrite: small.nextWrite }
+      rows.push(...(await propagation({ ...common, topology: 'one instance', watchOn: backend.a, writeOn: backend.a })))
+      if (backend.b) rows.push(...(await propagation({ ...common, topology: 'watch B, write A', watchOn: backend.b, writeOn: backend.a })))
+    }
 
     console.log(`${backend.name}: large tenant, one workload per service`)
     const big = await largeTenantWatchers(backend.a, tenant.adminKey)
@@ -592,7 +597,10 @@ async function main() {
       ['PGlite', () => openPglite(masterKey, logger)],
       ['PostgreSQL', POSTGRES_URL ? () => openPostgres(POSTGRES_URL, masterKey, logger) : null],
     ]
+    // BENCH_BACKENDS=postgres (or pglite) runs one backend only.
+    const only = process.env.BENCH_BACKENDS?.toLowerCase()
     for (const [name, open] of openers) {
+      if (only && !only.split(',').includes(name.toLowerCase())) continue
       if (!open) {
         skipped.push(`${name}: skipped (set BENCH_DATABASE_URL or TEST_DATABASE_URL to a server this benchmark may create a scratch database on)`)
         console.log(`\n${skipped[skipped.length - 1]}`)
