@@ -1,5 +1,5 @@
-import { LATENCY_BUCKET_COUNT } from '../../../mesh/src/telemetry/latency-histogram'
-import type { LatencyDelta, RequestCountDelta, TelemetryPush } from '../../../mesh/src/telemetry/telemetry-push'
+import type { TelemetryPush } from '../../../mesh/src/telemetry/telemetry-push'
+import { checkPushOptions, createTelemetryBatches, pushOutcome, type TelemetrySource } from './telemetry-batches'
 import type { ControlLogger } from './control-logger'
 import type { FetchLike } from './control-http'
 
@@ -9,20 +9,7 @@ export const DEFAULT_TELEMETRY_INTERVAL_MS = 5_000
 export const DEFAULT_TELEMETRY_TIMEOUT_MS = 10_000
 // The last push at shutdown gets less: a stopping sidecar should not wait on a control API that is gone.
 export const SHUTDOWN_TIMEOUT_MS = 2_000
-// The control API takes at most this many series of each kind per push (mesh MAX_TELEMETRY_SERIES); an
-// unsent delta is kept up to this many series, and series first seen beyond it are dropped and counted.
-export const MAX_PENDING_SERIES = 5_000
-
-const STATUS_CLASSES = new Set(['1xx', '2xx', '3xx', '4xx', '5xx'])
-
-/**
- * What the pusher reads: the proxy core's request counter (direction, source, destination, route,
- * status_class, reason) and duration histogram (the same labels without reason), cumulative since start.
- */
-export type TelemetrySource = {
-  requests: { entries(): Iterable<{ readonly labels: readonly string[]; readonly value: { n: number } }> }
-  duration: { entries(): Iterable<{ readonly labels: readonly string[]; readonly value: { counts: ArrayLike<number>; sum: number; count: number } }> }
-}
+export { MAX_PENDING_SERIES, type TelemetrySource } from './telemetry-batches'
 
 export type TelemetryPusherOptions = {
   controlUrl: string
@@ -64,105 +51,34 @@ export interface TelemetryPusher {
   stop(): Promise<void>
   /** Collects the delta since the last collection and pushes; resolves true when nothing is left unsent. */
   flush(): Promise<boolean>
-  /** Without timers (a Worker): flushes when `intervalMs` has passed since the last attempt, else does nothing. */
-  flushIfDue(): Promise<void>
   stats(): TelemetryPusherStats
 }
-
-type Key = string
-const SEP = '\u0001'
 
 /**
  * Pushes the proxy's request metrics to `POST /v1/proxy/telemetry` as deltas.
  *
- * Exactly-once counting over an unreliable network: a batch, once built, keeps its sequence number and body
- * until the control API acknowledges it, and is sent again unchanged, so when an answer was lost after the
- * control API committed, the retry is recognised by `(proxyId, seq)` and not counted twice. What is observed
- * meanwhile accumulates in one unsent delta (bounded by MAX_PENDING_SERIES series) and becomes the next batch.
+ * Exactly-once counting over an unreliable network (telemetry-batches.ts): a batch, once built, keeps its
+ * sequence number and body until the control API acknowledges it, and is sent again unchanged, so a retry
+ * after a lost answer is recognised by `(proxyId, seq)` and not counted twice.
  *
- * Runtime-agnostic (fetch, timers): the Node sidecar calls `start()`; a Worker calls `flushIfDue()` from
- * `ctx.waitUntil` after a request.
+ * Holds a timer and a shared in-flight promise: for the Node sidecar (`start()`). The Worker, whose requests
+ * may not share those, pushes with worker-telemetry.ts.
  */
 export function createTelemetryPusher(options: TelemetryPusherOptions): TelemetryPusher {
   const intervalMs = options.intervalMs ?? DEFAULT_TELEMETRY_INTERVAL_MS
   const timeoutMs = options.timeoutMs ?? DEFAULT_TELEMETRY_TIMEOUT_MS
-  if (!(intervalMs > 0)) throw new RangeError('intervalMs must be positive')
-  if (!(timeoutMs > 0)) throw new RangeError('timeoutMs must be positive')
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(options.proxyId)) throw new RangeError('proxyId must be a UUID')
+  checkPushOptions({ proxyId: options.proxyId, intervalMs, timeoutMs })
   const url = `${options.controlUrl.replace(/\/+$/, '')}/v1/proxy/telemetry`
   const fetchImpl: FetchLike = options.fetch ?? ((input, init) => fetch(input, init))
   const now = options.now ?? Date.now
   const { logger, metrics } = options
 
-  // Cumulative values already taken into a delta, per series.
-  const seenCounts = new Map<Key, number>()
-  const seenHist = new Map<Key, { counts: number[]; sum: number; count: number }>()
-  // The unsent delta.
-  const unsentCounts = new Map<Key, number>()
-  const unsentHist = new Map<Key, { buckets: number[]; sum: number }>()
-  let pending: TelemetryPush | null = null
-  let seq = 0
+  const batches = createTelemetryBatches({ proxyId: options.proxyId, metrics, now })
   let timer: ReturnType<typeof setTimeout> | null = null
   let running: Promise<boolean> | null = null
-  let lastAttempt = 0
   let shuttingDown = false
+  // seq, droppedSeries and pendingSeq are the batches' own: filled in by stats().
   const stats: TelemetryPusherStats = { seq: 0, acknowledged: 0, duplicates: 0, failures: 0, rejected: 0, droppedSeries: 0, pendingSeq: null, lastPushAt: null, lastError: null }
-
-  const room = (map: Map<Key, unknown>, key: Key) => {
-    if (map.has(key) || map.size < MAX_PENDING_SERIES) return true
-    stats.droppedSeries++
-    return false
-  }
-
-  function collect(): void {
-    for (const { labels, value } of metrics.requests.entries()) {
-      const key = labels.join(SEP)
-      const delta = value.n - (seenCounts.get(key) ?? 0)
-      if (delta <= 0 || !STATUS_CLASSES.has(labels[4]!)) continue
-      if (!room(unsentCounts, key)) continue
-      seenCounts.set(key, value.n)
-      unsentCounts.set(key, (unsentCounts.get(key) ?? 0) + delta)
-    }
-    for (const { labels, value } of metrics.duration.entries()) {
-      const key = labels.join(SEP)
-      const seen = seenHist.get(key) ?? { counts: new Array<number>(LATENCY_BUCKET_COUNT).fill(0), sum: 0, count: 0 }
-      if (value.count <= seen.count || !STATUS_CLASSES.has(labels[4]!)) continue
-      if (!room(unsentHist, key)) continue
-      // The registry keeps one count per finite bound; +Inf is what the total has beyond them.
-      const current = new Array<number>(LATENCY_BUCKET_COUNT).fill(0)
-      let finite = 0
-      for (let i = 0; i < LATENCY_BUCKET_COUNT - 1; i++) finite += current[i] = value.counts[i] ?? 0
-      current[LATENCY_BUCKET_COUNT - 1] = value.count - finite
-      const u = unsentHist.get(key) ?? { buckets: new Array<number>(LATENCY_BUCKET_COUNT).fill(0), sum: 0 }
-      for (let i = 0; i < LATENCY_BUCKET_COUNT; i++) u.buckets[i]! += current[i]! - seen.counts[i]!
-      u.sum += value.sum - seen.sum
-      unsentHist.set(key, u)
-      seenHist.set(key, { counts: current, sum: value.sum, count: value.count })
-    }
-  }
-
-  /** Moves up to MAX_PENDING_SERIES series of each kind from the unsent delta into a new batch. */
-  function buildBatch(): TelemetryPush | null {
-    if (unsentCounts.size === 0 && unsentHist.size === 0) return null
-    const requests: RequestCountDelta[] = []
-    for (const [key, count] of unsentCounts) {
-      if (requests.length >= MAX_PENDING_SERIES) break
-      const [direction, source, destination, route, statusClass, reason] = key.split(SEP)
-      requests.push({ direction: direction as 'inbound', source: source!, destination: destination!, route: route!, statusClass: statusClass as '2xx', reason: reason!, count })
-      unsentCounts.delete(key)
-    }
-    const latency: LatencyDelta[] = []
-    for (const [key, h] of unsentHist) {
-      if (latency.length >= MAX_PENDING_SERIES) break
-      const [direction, source, destination, route, statusClass] = key.split(SEP)
-      // Float sums can drift a hair below zero; the control API takes none.
-      latency.push({ direction: direction as 'inbound', source: source!, destination: destination!, route: route!, statusClass: statusClass as '2xx', buckets: h.buckets, sumSeconds: Math.max(0, h.sum) })
-      unsentHist.delete(key)
-    }
-    seq++
-    stats.seq = seq
-    return { proxyId: options.proxyId, seq, observedAt: new Date(now()).toISOString(), requests, latency }
-  }
 
   /** @returns 'ok' (acknowledged or refused for good: not to be sent again) or 'retry'. */
   async function send(batch: TelemetryPush): Promise<'ok' | 'retry'> {
@@ -208,12 +124,12 @@ export function createTelemetryPusher(options: TelemetryPusherOptions): Telemetr
         return 'ok'
       }
       stats.lastError = `${res.status} ${text.slice(0, 200)}`
-      if (res.status === 401 && attempt === 0 && options.refreshToken) {
+      const outcome = pushOutcome(res.status)
+      if (outcome === 'unauthorized' && attempt === 0 && options.refreshToken) {
         await options.refreshToken().catch(() => {})
         continue
       }
-      // 408, 429 and 5xx may succeed later; any other 4xx will not: drop the batch rather than retry forever.
-      if (res.status >= 400 && res.status < 500 && res.status !== 401 && res.status !== 408 && res.status !== 429) {
+      if (outcome === 'rejected') {
         stats.rejected++
         logger.error({ status: res.status, seq: batch.seq, detail: text.slice(0, 300) }, 'the control API refused a telemetry push; its deltas are dropped')
         return 'ok'
@@ -226,20 +142,17 @@ export function createTelemetryPusher(options: TelemetryPusherOptions): Telemetr
   }
 
   async function flushOnce(): Promise<boolean> {
-    lastAttempt = now()
-    collect()
+    batches.collect()
     // The pending batch first, unchanged; then as many new batches as the unsent delta needs.
     for (;;) {
-      pending ??= buildBatch()
-      stats.pendingSeq = pending?.seq ?? null
-      if (!pending) return true
-      const outcome = await send(pending)
+      const batch = batches.next()
+      if (!batch) return true
+      const outcome = await send(batch)
       if (outcome === 'retry') {
-        if (stats.failures === 1 || stats.failures % 60 === 0) logger.warn({ seq: pending.seq, err: stats.lastError, failures: stats.failures }, 'telemetry push failed; it is kept and sent again')
+        if (stats.failures === 1 || stats.failures % 60 === 0) logger.warn({ seq: batch.seq, err: stats.lastError, failures: stats.failures }, 'telemetry push failed; it is kept and sent again')
         return false
       }
-      pending = null
-      stats.pendingSeq = null
+      batches.settle(batch.seq)
     }
   }
 
@@ -268,12 +181,9 @@ export function createTelemetryPusher(options: TelemetryPusherOptions): Telemetr
       shuttingDown = true
       await running
       const done = await flush()
-      if (!done) logger.warn({ pendingSeq: stats.pendingSeq }, 'telemetry left unsent at shutdown')
+      if (!done) logger.warn({ pendingSeq: batches.pendingSeq }, 'telemetry left unsent at shutdown')
     },
     flush,
-    async flushIfDue() {
-      if (now() - lastAttempt >= intervalMs) await flush()
-    },
-    stats: () => ({ ...stats }),
+    stats: () => ({ ...stats, seq: batches.seq, droppedSeries: batches.droppedSeries, pendingSeq: batches.pendingSeq }),
   }
 }

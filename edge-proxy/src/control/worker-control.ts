@@ -82,6 +82,10 @@ export interface WorkerControl {
   maintain(): Promise<void>
   /** A JWT-SVID for calling `audience`, cached until shortly before expiry. */
   tokenFor(audience: string): Promise<string>
+  /** The workload token for the control API (as `authed` calls use); waits for the network only when there is none. */
+  controlToken(): Promise<string>
+  /** After the control API refused `token` with 401: forgets it (if still held), so the next controlToken() obtains another. */
+  discardControlToken(token: string): void
   status(): WorkerControlStatus
 }
 
@@ -399,6 +403,12 @@ export function createWorkerControl(options: WorkerControlOptions): WorkerContro
         report('mint', err)
         throw err instanceof ControlClientError ? err : new ControlUnreachable(`minting a token for ${aud} failed: ${String(err)}`, { cause: err })
       }
+    },
+
+    controlToken: identityToken,
+
+    discardControlToken(token) {
+      if (held?.token === token) held = null
     },
 
     status() {

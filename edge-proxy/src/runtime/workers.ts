@@ -23,12 +23,14 @@
 //
 // Settings (wrangler.jsonc `vars`, the join token as a secret): WEFT_URL, WEFT_JOIN_TOKEN, WEFT_SERVICE,
 // WEFT_ORIGIN, and optionally WEFT_LABELS, WEFT_LOG_LEVEL, WEFT_ENDPOINT_URL (the Worker's public URL: registered
-// as an endpoint of WEFT_SERVICE and heartbeated from requests and cron triggers), WEFT_SYNC_INTERVAL_MS.
+// as an endpoint of WEFT_SERVICE and heartbeated from requests and cron triggers), WEFT_SYNC_INTERVAL_MS,
+// WEFT_TELEMETRY_INTERVAL_MS (request metrics pushed to POST /v1/proxy/telemetry from requests and cron runs).
 // Bindings: WEFT_STATE (KV, optional), WEFT_CONTROL (a service binding to the control API Worker, optional),
 // and one service binding per callee Worker.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { cacheKeyValue, type CacheLike, type KvLike, KeyValueSnapshotStore, kvKeyValue } from '../control/key-value-snapshot-store'
 import { createWorkerControl, type WorkerControl } from '../control/worker-control'
+import { createWorkerTelemetry, type WorkerTelemetry } from '../control/worker-telemetry'
 import { createProxyCore, problemResponse, upstreamUrl, type ProxyCore } from '../core/index'
 import type { ProxyLogger } from '../core/proxy-deps'
 import { bindingName } from './binding-name'
@@ -57,6 +59,8 @@ export interface Env {
   WEFT_ENDPOINT_URL?: string
   /** How old the snapshot may get before a request refreshes it; default 1000. */
   WEFT_SYNC_INTERVAL_MS?: string
+  /** How often request metrics are pushed to the control API (by the next request, or a cron run); default 5000. */
+  WEFT_TELEMETRY_INTERVAL_MS?: string
   /** A KV namespace for the last good snapshot and the identity (default: the Cache API). */
   WEFT_STATE?: KvLike
   /** A service binding to the control API when it is a Worker too. */
@@ -77,7 +81,7 @@ function bundledFilters(): Record<string, WebAssembly.Module> {
   return ((globalThis as Record<symbol, unknown>)[FILTER_MODULES] as Record<string, WebAssembly.Module> | undefined) ?? {}
 }
 
-type Isolate = { control: WorkerControl; core: ProxyCore; logger: ProxyLogger; checkedSnapshot: object | null }
+type Isolate = { control: WorkerControl; core: ProxyCore; telemetry: WorkerTelemetry; logger: ProxyLogger; checkedSnapshot: object | null }
 let isolate: Isolate | undefined
 // The ExecutionContext of the request (or cron run) whose code is running: background work the core starts
 // is kept alive by its own request, never by whichever request came last.
@@ -132,6 +136,8 @@ function build(env: Env): Isolate {
   const controlFetch = (input: string | URL | Request, init?: RequestInit) => (controlBinding ? controlBinding.fetch(new Request(input, init)) : fetch(input, init))
   const syncIntervalMs = env.WEFT_SYNC_INTERVAL_MS ? Number(env.WEFT_SYNC_INTERVAL_MS) : undefined
   if (syncIntervalMs !== undefined && !(syncIntervalMs >= 0)) throw new Error('WEFT_SYNC_INTERVAL_MS must be a number of milliseconds')
+  const telemetryIntervalMs = env.WEFT_TELEMETRY_INTERVAL_MS ? Number(env.WEFT_TELEMETRY_INTERVAL_MS) : undefined
+  if (telemetryIntervalMs !== undefined && !(telemetryIntervalMs > 0)) throw new Error('WEFT_TELEMETRY_INTERVAL_MS must be a positive number of milliseconds')
   const control = createWorkerControl({
     ...scope,
     logger,
@@ -174,7 +180,17 @@ function build(env: Env): Isolate {
       return (await res.json()) as { keys: never[] }
     },
   })
-  return { control, core, logger, checkedSnapshot: null }
+  const telemetry = createWorkerTelemetry({
+    controlUrl: scope.controlUrl,
+    proxyId: control.proxyId,
+    metrics: core.metrics,
+    token: () => control.controlToken(),
+    discardToken: (token) => control.discardControlToken(token),
+    logger,
+    fetch: controlFetch,
+    intervalMs: telemetryIntervalMs,
+  })
+  return { control, core, telemetry, logger, checkedSnapshot: null }
 }
 
 /**
@@ -205,10 +221,15 @@ function isolateFor(env: Env): Isolate | Response {
   }
 }
 
-/** A Worker's timers do not outlive its requests: the spans a request finished are exported in its waitUntil. */
-async function traced(state: Isolate, ctx: ExecutionContext, handled: Promise<Response>): Promise<Response> {
+/**
+ * A Worker's timers do not outlive its requests: the spans a request finished are exported in its waitUntil,
+ * and so is the telemetry push when one is due (this request's own observation is in it).
+ */
+async function answered(state: Isolate, ctx: ExecutionContext, handled: Promise<Response>): Promise<Response> {
   const response = await handled
   ctx.waitUntil(state.core.tracing.flush())
+  const push = state.telemetry.pushIfDue()
+  if (push) ctx.waitUntil(push)
   return response
 }
 
@@ -225,16 +246,20 @@ export default {
         headers.delete(DESTINATION_HEADER)
         const u = new URL(request.url)
         const logical = new Request(`http://${destination}${u.pathname}${u.search}`, { method: request.method, headers, body: request.body, redirect: 'manual' })
-        return traced(state, ctx, state.core.outbound(logical, destination))
+        return answered(state, ctx, state.core.outbound(logical, destination))
       }
-      return traced(state, ctx, state.core.inbound(request))
+      return answered(state, ctx, state.core.inbound(request))
     })
   },
 
-  /** A cron trigger (wrangler.jsonc `triggers.crons`): sync and heartbeat while no requests come. */
+  /** A cron trigger (wrangler.jsonc `triggers.crons`): sync, heartbeat and push telemetry while no requests come. */
   async scheduled(_controller: unknown, env: Env, ctx: ExecutionContext): Promise<void> {
     const state = isolateFor(env)
     if (state instanceof Response) return
-    await current.run(ctx, () => state.control.maintain())
+    await current.run(ctx, async () => {
+      await state.control.maintain()
+      // After maintain: the identity the push needs is there by now (or the control API is down anyway).
+      await state.telemetry.pushNow()
+    })
   },
 }
