@@ -450,12 +450,16 @@ describe.each(backends)('the proxy control client against a live control API on 
     const { sent, fetch } = recordingFetch()
     const second = client({ joinToken: jt.secret, store: new FileSnapshotStore(dir), fetch, now: () => Date.now() + skew })
     await second.start()
+    // It may report ready from the persisted snapshot before the renewal is through: wait for the renewal itself.
+    await eventually(() => second.status().identity?.source === 'refresh', 10_000, 'the expired identity to be renewed')
     await eventually(() => second.status().state === 'ready', 10_000, 'ready after renewal')
-    expect(second.status().identity).toMatchObject({ source: 'refresh' })
     const renewal = sent.find((x) => x.path === '/v1/identity/token')!
     expect(renewal.bearer).toBe(stored!.token)
     expect(sent.filter((x) => x.bearer.startsWith('wfj_'))).toHaveLength(0)
-    const renewed = await new FileSnapshotStore(dir).loadIdentity()
+    const renewed = await eventually(async () => {
+      const r = await new FileSnapshotStore(dir).loadIdentity()
+      return r && r.token !== stored!.token ? r : null
+    }, 5_000, 'the renewed identity to be persisted')
     expect(renewed!.workloadId).toBe(stored!.workloadId)
     expect(renewed!.expiresAt).toBeGreaterThan(Date.now() + skew)
   })

@@ -57,7 +57,7 @@ export type SidecarOptions = {
   filterLimits?: MeterOptions
   /** How often request metrics are pushed to the control API (default 5 s); also pushed once at close. */
   telemetryIntervalMs?: number
-  /** One JSON line per request handled (`--no-access-log` turns it off); default on. */
+  /** One JSON line per request handled (`--no-access-log` turns it off); default on, off with `logLevel: 'silent'`. */
   accessLog?: boolean
   /** Where access-log lines go; default stdout. */
   accessLogStream?: { write(line: string): void }
@@ -101,7 +101,8 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
   const upstreamIdleMs = options.upstreamIdleTimeoutMs ?? DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS
   // Its own logger: access lines are data, kept whatever the diagnostic log level is.
   const accessLogger =
-    options.accessLog === false ? null : pino({ base: { type: 'access', component: 'weft-sidecar' }, messageKey: 'msg' }, options.accessLogStream ?? process.stdout)
+    // `logLevel: 'silent'` (tests, embedding) silences access lines too unless they are asked for explicitly.
+    options.accessLog === false || (options.accessLog === undefined && !options.accessLogStream && options.logLevel === 'silent') ? null : pino({ base: { type: 'access', component: 'weft-sidecar' }, messageKey: 'msg' }, options.accessLogStream ?? process.stdout)
 
   const control = createControlClient({
     controlUrl: options.controlUrl,
