@@ -22,7 +22,8 @@ import { connectWorkerDatabase, workerConfig, workerLogger, type Env } from './w
 export type { Env } from './worker-env'
 
 /** wrangler.jsonc's per-minute trigger; the other one (hourly) does the slow housekeeping. */
-export const EVERY_MINUTE_CRON = '* * * * *'
+// Not exported: workerd takes every export of the entry module for a handler or a Durable Object class.
+const EVERY_MINUTE_CRON = '* * * * *'
 /** The Durable Object class wrangler.jsonc binds as TENANT_REVISIONS: it must be exported by the entry. */
 export { TenantRevisions } from '../distribution/tenant-revisions'
 
