@@ -176,7 +176,7 @@ async function main() {
     if ((viaWasm as Headers).get(name) !== viaTs.get(name)) throw new Error(`wasm and TypeScript disagree on ${name}`)
   }
 
-  const benches: Bench[] = [
+  const allBenches: Bench[] = [
     { name: 'plain TypeScript, same decisions', op: plain },
     { name: 'four-filter chain, request phase', op: () => runChain(false) },
     { name: 'four-filter chain, + response phase', op: () => runChain(true) },
@@ -184,6 +184,9 @@ async function main() {
     { name: 'empty filter, + response phase', op: () => runEmpty(true) },
     { name: 'host only (bare module), request phase', op: () => runEmpty(false, bareHost) },
   ]
+  // BENCH_ONLY=chain (a name substring) keeps the first row and the matching ones, e.g. under `node --cpu-prof`.
+  const only = process.env.BENCH_ONLY
+  const benches = only ? allBenches.filter((b, i) => i === 0 || b.name.includes(only)) : allBenches
   for (const b of benches) await cpuMicrosPerOp(b.op, WARMUP_MS)
   const samples = benches.map(() => [] as number[])
   for (let r = 0; r < ROUNDS; r++) for (const [i, b] of benches.entries()) samples[i]!.push(await cpuMicrosPerOp(b.op, ROUND_MS))

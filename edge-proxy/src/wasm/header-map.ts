@@ -21,13 +21,50 @@ export function byteStringToBytes(s: string): Uint8Array {
 
 // Chunked: String.fromCharCode with a huge spread overflows the call stack.
 const CHUNK = 8192
+// Below this, a char-by-char loop beats building an argument list for String.fromCharCode.
+const SHORT = 24
 
 export function bytesToByteString(bytes: Uint8Array): string {
+  const n = bytes.length
+  if (n <= SHORT) {
+    let out = ''
+    for (let i = 0; i < n; i++) out += String.fromCharCode(bytes[i]!)
+    return out
+  }
   let out = ''
-  for (let i = 0; i < bytes.length; i += CHUNK) {
-    out += String.fromCharCode(...bytes.subarray(i, i + CHUNK))
+  for (let i = 0; i < n; i += CHUNK) {
+    out += String.fromCharCode.apply(null, bytes.subarray(i, i + CHUNK) as unknown as number[])
   }
   return out
+}
+
+/** Whether every char of `s` is one byte (≤ 0xFF), so it crosses char for byte. */
+export function isByteString(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return false
+  return true
+}
+
+/** Writes byte string `s` (every char ≤ 0xFF) at `at`, one byte per char. */
+export function writeByteString(out: Uint8Array, at: number, s: string): void {
+  for (let i = 0; i < s.length; i++) out[at + i] = s.charCodeAt(i)
+}
+
+// Serialisations by map: a header map array is never changed once the host holds it (every edit makes a new
+// array), so the bytes a filter read stay valid until the map is replaced, and the next filter or the next
+// get_header_map_size/pairs call reuses them.
+const serialized = new WeakMap<ReadonlyArray<readonly [string, string]>, Uint8Array>()
+
+/**
+ * serializeHeaderMap, remembered for this array: callers must treat the result as read-only and never change
+ * `pairs` afterwards (the host's maps are replaced, never edited in place).
+ */
+export function serializedHeaderMap(pairs: ReadonlyArray<readonly [string, string]>): Uint8Array {
+  let bytes = serialized.get(pairs)
+  if (bytes === undefined) {
+    bytes = serializeHeaderMap(pairs)
+    serialized.set(pairs, bytes)
+  }
+  return bytes
 }
 
 /**
@@ -36,6 +73,31 @@ export function bytesToByteString(bytes: Uint8Array): string {
  * the NUL. (The spec's worked example prints byte values oddly; this follows the layout, as DESIGN.md notes.)
  */
 export function serializeHeaderMap(pairs: ReadonlyArray<readonly [string, string]>): Uint8Array {
+  // Header maps are byte strings nearly always: sized and written char for byte, with no per-entry arrays.
+  let size = 4 + pairs.length * 8
+  for (const [k, v] of pairs) {
+    if (!isByteString(k) || !isByteString(v)) return serializeEncoded(pairs)
+    size += k.length + 1 + v.length + 1
+  }
+  const out = new Uint8Array(size)
+  const view = new DataView(out.buffer)
+  view.setUint32(0, pairs.length, true)
+  let lengths = 4
+  let data = 4 + pairs.length * 8
+  for (const [k, v] of pairs) {
+    view.setUint32(lengths, k.length, true)
+    view.setUint32(lengths + 4, v.length, true)
+    lengths += 8
+    writeByteString(out, data, k)
+    data += k.length + 1
+    writeByteString(out, data, v)
+    data += v.length + 1
+  }
+  return out
+}
+
+/** The general case: some name or value holds a char above 0xFF and goes as its UTF-8 bytes. */
+function serializeEncoded(pairs: ReadonlyArray<readonly [string, string]>): Uint8Array {
   const encoded = pairs.map(([k, v]) => [byteStringToBytes(k), byteStringToBytes(v)] as const)
   let size = 4 + encoded.length * 8
   for (const [k, v] of encoded) size += k.length + 1 + v.length + 1
@@ -83,7 +145,11 @@ export function deserializeHeaderMap(bytes: Uint8Array): HeaderPairs {
   return pairs
 }
 
+// Every char toLowerCase may change: ASCII and Latin-1 capitals, and anything past Latin-1.
+const UPPER = /[A-Z\u00c0-\u00de]|[^\u0000-\u00ff]/
+
 /** Header names are case-insensitive; the ABI hands them over lower-cased as HTTP/2 and Envoy do. */
 export function normalizeHeaderName(name: string): string {
-  return name.toLowerCase()
+  // Names are nearly always lower case already; a test is cheaper than a new string.
+  return UPPER.test(name) ? name.toLowerCase() : name
 }
