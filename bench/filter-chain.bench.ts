@@ -12,7 +12,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { createFilterHost, type FilterHost } from '../edge-proxy/src/wasm/filter-host'
+import { createFilterHost, type ContinueResult, type FilterHost } from '../edge-proxy/src/wasm/filter-host'
 import { createVerifyJwt, VERIFY_JWT } from '../edge-proxy/src/wasm/foreign-functions'
 import { SharedData } from '../edge-proxy/src/wasm/shared-data'
 import { assembleModule, op } from '../edge-proxy/src/wasm/test-wasm-binary'
@@ -109,19 +109,33 @@ async function main() {
   ]
   const responseHeaders = { 'content-type': 'application/json', 'content-length': '17' }
 
+  // As FilterChainRun does: each filter hands its map on as pairs, and the sidecar gets one Headers at the end.
   async function runChain(withResponse: boolean) {
-    let headers: Headers | [string, string][] = requestHeaders()
+    let headers: HeadersInit = requestHeaders()
+    let last: ContinueResult | undefined
     const streams = []
     for (const h of chain) {
       const stream = h.startStream({ method: 'GET', path: '/orders/7', authority: 'orders' })
       streams.push(stream)
       const result = await stream.onRequestHeaders(headers)
       if (result.action !== 'continue') throw new Error(`chain answered ${result.action}: ${new TextDecoder().decode(result.body)}`)
-      headers = result.headers
+      headers = result.pairs
+      last = result
     }
-    if (withResponse) for (let i = streams.length - 1; i >= 0; i--) await streams[i]!.onResponseHeaders(responseHeaders, { status: 200 })
+    const forwarded = last!.headers
+    if (withResponse) {
+      let response: HeadersInit = responseHeaders
+      let lastResponse: ContinueResult | undefined
+      for (let i = streams.length - 1; i >= 0; i--) {
+        const result = await streams[i]!.onResponseHeaders(response, { status: 200 })
+        if (result.action !== 'continue') throw new Error(`chain answered ${result.action} to the response`)
+        response = result.pairs
+        lastResponse = result
+      }
+      void lastResponse!.headers
+    }
     for (const s of streams) s.finish()
-    return headers
+    return forwarded
   }
 
   async function runEmpty(withResponse: boolean, h = empty) {

@@ -153,3 +153,52 @@ export function normalizeHeaderName(name: string): string {
   // Names are nearly always lower case already; a test is cheaper than a new string.
   return UPPER.test(name) ? name.toLowerCase() : name
 }
+
+// What fetch's Headers accepts without changing it: a lower-case token name, and a value with no NUL, CR or LF,
+// no leading or trailing whitespace (Headers strips it) and no char above 0xFF (not a byte string).
+const PLAIN_NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/
+const PLAIN_VALUE = /^(?:[^\0\n\r\t \u0100-\uffff](?:[^\0\n\r\u0100-\uffff]*[^\0\n\r\t \u0100-\uffff])?)?$/
+
+// Arrays normalizeAsHeaders returned (or found already normal): the next filter takes them as they are.
+const normal = new WeakSet<HeaderPairs>()
+
+/** Whether `pairs` came out of normalizeAsHeaders: lower-case names, sorted, combined, valid. */
+export function isNormalHeaderPairs(pairs: unknown): pairs is HeaderPairs {
+  return typeof pairs === 'object' && pairs !== null && normal.has(pairs as HeaderPairs)
+}
+
+/**
+ * The pairs exactly as `new Headers(pairs).entries()` would give them — names sorted, repeats combined with ", "
+ * (each `set-cookie` kept apart), values trimmed — without building a Headers: filters of one chain hand their
+ * maps on as pairs, and each sees what it would have seen through a Headers. Returns `pairs` itself when it is
+ * normal already. @throws TypeError (from Headers, with its message) on a name or value Headers refuses.
+ */
+export function normalizeAsHeaders(pairs: HeaderPairs): HeaderPairs {
+  if (normal.has(pairs)) return pairs
+  let sorted = true
+  for (let i = 0; i < pairs.length; i++) {
+    const [k, v] = pairs[i]!
+    // Anything Headers would change or refuse goes through Headers itself, for its exact result or error.
+    if (!PLAIN_NAME.test(k) || !PLAIN_VALUE.test(v)) return remember([...new Headers(pairs).entries()])
+    if (i > 0 && !(pairs[i - 1]![0] < k)) sorted = false
+  }
+  if (sorted) return remember(pairs)
+  const order = pairs.map((_, i) => i).sort((a, b) => {
+    const ka = pairs[a]![0]
+    const kb = pairs[b]![0]
+    return ka < kb ? -1 : ka > kb ? 1 : a - b
+  })
+  const out: HeaderPairs = []
+  for (const i of order) {
+    const [k, v] = pairs[i]!
+    const last = out[out.length - 1]
+    if (last !== undefined && last[0] === k && k !== 'set-cookie') last[1] = `${last[1]}, ${v}`
+    else out.push([k, v])
+  }
+  return remember(out)
+}
+
+function remember(pairs: HeaderPairs): HeaderPairs {
+  normal.add(pairs)
+  return pairs
+}
