@@ -13,7 +13,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { createFilterHost, type ContinueResult, type FilterHost } from '../edge-proxy/src/wasm/filter-host'
-import { createVerifyJwt, VERIFY_JWT } from '../edge-proxy/src/wasm/foreign-functions'
+import { createVerifyJwt, jwtForeignFunctions } from '../edge-proxy/src/wasm/foreign-functions'
 import { SharedData } from '../edge-proxy/src/wasm/shared-data'
 import { assembleModule, op } from '../edge-proxy/src/wasm/test-wasm-binary'
 import { buildFilter, buildFilters, DIST_DIR } from '../filters/build'
@@ -95,7 +95,7 @@ async function main() {
   const verify = createVerifyJwt()
   const sharedData = new SharedData()
   const host = async (name: string, config: object, failurePolicy: 'open' | 'closed' = 'closed') =>
-    createFilterHost({ module: await compile(built[name]!), rootId: name, config: JSON.stringify(config), failurePolicy, sharedData, foreignFunctions: { [VERIFY_JWT]: verify } })
+    createFilterHost({ module: await compile(built[name]!), rootId: name, config: JSON.stringify(config), failurePolicy, sharedData, foreignFunctions: jwtForeignFunctions(verify) })
   const chain: FilterHost[] = [
     await host('jwt-auth', { issuers: [{ issuer: ISSUER, audiences: ['orders'], jwks: { keys: [jwk] } }], forwardClaims: ['sub', 'plan'] }),
     await host('claim-route', { rules: [{ set: 'x-weft-canary', value: 'v2', from: { cookie: 'uid' }, percent: 10 }, { set: 'x-plan-route', from: { claim: 'plan' } }] }),
