@@ -14,6 +14,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { createFilterHost, type ContinueResult, type FilterHost } from '../edge-proxy/src/wasm/filter-host'
 import { createVerifyJwt, jwtForeignFunctions } from '../edge-proxy/src/wasm/foreign-functions'
+import type { HeaderList } from '../edge-proxy/src/wasm/header-map'
 import { SharedData } from '../edge-proxy/src/wasm/shared-data'
 import { assembleModule, op } from '../edge-proxy/src/wasm/test-wasm-binary'
 import { buildFilter, buildFilters, DIST_DIR } from '../filters/build'
@@ -109,9 +110,9 @@ async function main() {
   ]
   const responseHeaders = { 'content-type': 'application/json', 'content-length': '17' }
 
-  // As FilterChainRun does: each filter hands its map on as pairs, and the sidecar gets one Headers at the end.
+  // As FilterChainRun does: each filter hands its map on (a HeaderList), and the sidecar gets one Headers at the end.
   async function runChain(withResponse: boolean) {
-    let headers: HeadersInit = requestHeaders()
+    let headers: HeadersInit | HeaderList = requestHeaders()
     let last: ContinueResult | undefined
     const streams = []
     for (const h of chain) {
@@ -119,17 +120,17 @@ async function main() {
       streams.push(stream)
       const result = await stream.onRequestHeaders(headers)
       if (result.action !== 'continue') throw new Error(`chain answered ${result.action}: ${new TextDecoder().decode(result.body)}`)
-      headers = result.pairs
+      headers = result.list
       last = result
     }
     const forwarded = last!.headers
     if (withResponse) {
-      let response: HeadersInit = responseHeaders
+      let response: HeadersInit | HeaderList = responseHeaders
       let lastResponse: ContinueResult | undefined
       for (let i = streams.length - 1; i >= 0; i--) {
         const result = await streams[i]!.onResponseHeaders(response, { status: 200 })
         if (result.action !== 'continue') throw new Error(`chain answered ${result.action} to the response`)
-        response = result.pairs
+        response = result.list
         lastResponse = result
       }
       void lastResponse!.headers

@@ -2,6 +2,7 @@ import type { Snapshot } from '../../../mesh/src/snapshot/types'
 import {
   createFilterHost,
   FilterMetrics,
+  HeaderList,
   SharedData,
   SharedQueues,
   type BodyResult,
@@ -235,8 +236,8 @@ export class FilterChainRun {
   ) {}
 
   async onRequestHeaders(headers: Headers, endOfStream: boolean): Promise<{ action: 'continue'; headers: Headers } | ChainRefusal> {
-    // Filters hand their maps on as pairs (ContinueResult.pairs); one Headers is built at the end, if any filter ran.
-    let current: HeadersInit = headers
+    // Filters hand their maps on as a HeaderList (ContinueResult.list); one Headers is built at the end, if any ran.
+    let current: Headers | HeaderList = headers
     let last: { headers: Headers } | null = null
     for (const f of this.loaded) {
       if (!f.host) {
@@ -254,7 +255,7 @@ export class FilterChainRun {
       this.streams.push({ loaded: f, stream })
       const result = await stream.onRequestHeaders(current, { endOfStream })
       if (result.action === 'respond') return refusalOf(f.filter, result)
-      current = result.pairs
+      current = result.list
       last = result
     }
     return { action: 'continue', headers: last === null ? headers : last.headers }
@@ -271,7 +272,7 @@ export class FilterChainRun {
    */
   async onResponse(response: Response): Promise<{ action: 'continue'; response: Response } | ChainRefusal> {
     const reversed = [...this.streams].reverse()
-    let current: HeadersInit = response.headers
+    let current: Headers | HeaderList = response.headers
     let last: { headers: Headers } | null = null
     let status = response.status
     for (const { loaded, stream } of reversed) {
@@ -280,7 +281,7 @@ export class FilterChainRun {
         await response.body?.cancel().catch(() => {})
         return refusalOf(loaded.filter, result)
       }
-      current = result.pairs
+      current = result.list
       last = result
       const changed = Number(result.pseudoHeaders[':status'])
       if (Number.isInteger(changed) && changed >= 200 && changed <= 599) status = changed

@@ -3,7 +3,7 @@ import { silentLogger, type FilterLogger } from './filter-logger'
 import { FilterMetrics } from './filter-metrics'
 import { weftForeignFunctions } from './foreign-functions'
 import { DEFAULT_LOG_LEVEL, FilterVm, type StreamState, type StreamWake } from './filter-vm'
-import { isNormalHeaderPairs, normalizeAsHeaders, type HeaderPairs } from './header-map'
+import { HeaderList, normalizeAsHeaders, type HeaderPairs } from './header-map'
 import type { FilterHttpCall, FilterHttpCallResponse, ForeignFunction, LocalResponse } from './proxy-imports'
 import type { RequestProperties } from './request-properties'
 import { SharedData, SharedQueues } from './shared-data'
@@ -49,10 +49,10 @@ export type ContinueResult = {
   /** The headers as fetch Headers (built on first use). */
   headers: Headers
   /**
-   * The same headers as pairs, exactly as `headers.entries()` would list them: pass these to the next filter's
-   * onRequestHeaders/onResponseHeaders to skip building a Headers between filters.
+   * The same headers as pairs, exactly as `headers.entries()` would list them (`list.pairs`): pass `list` to the
+   * next filter's onRequestHeaders/onResponseHeaders to skip building a Headers between filters.
    */
-  pairs: HeaderPairs
+  list: HeaderList
   /** `:method`, `:path`, `:authority`, `:scheme` (request) or `:status` (response) as the filter left them. */
   pseudoHeaders: Record<string, string>
   /** Present when the filter failed and the failure policy is `open`. */
@@ -91,9 +91,9 @@ export type FilterHostStats = {
 
 /** One request through one filter: the proxy-wasm stream context, from request headers to done. */
 export interface FilterStream {
-  onRequestHeaders(headers: HeadersInit, options?: { endOfStream?: boolean }): Promise<FilterResult>
+  onRequestHeaders(headers: HeadersInit | HeaderList, options?: { endOfStream?: boolean }): Promise<FilterResult>
   onRequestBody(body: Uint8Array, options?: { endOfStream?: boolean }): Promise<BodyResult>
-  onResponseHeaders(headers: HeadersInit, options: { status: number; endOfStream?: boolean }): Promise<FilterResult>
+  onResponseHeaders(headers: HeadersInit | HeaderList, options: { status: number; endOfStream?: boolean }): Promise<FilterResult>
   onResponseBody(body: Uint8Array, options?: { endOfStream?: boolean }): Promise<BodyResult>
   /** proxy_on_done/on_log/on_delete; call once the response is sent (also after a respond result). */
   finish(): void
@@ -269,9 +269,9 @@ type StreamCall = (vm: FilterVm, stream: StreamState) => number
 class HostStream implements FilterStream {
   #requestHeaders: HeaderPairs = []
   #responseHeaders: HeaderPairs = []
-  /** The non-pseudo pairs the request/response headers arrived with, when already normal (passed on as is). */
-  #requestIn: HeaderPairs | undefined
-  #responseIn: HeaderPairs | undefined
+  /** The headers as they arrived, when already normal: passed on as they are when the filter leaves them. */
+  #requestIn: HeaderList | undefined
+  #responseIn: HeaderList | undefined
 
   constructor(
     private readonly host: StreamHost,
@@ -281,15 +281,16 @@ class HostStream implements FilterStream {
     private failed: FilterFailure | undefined,
   ) {}
 
-  onRequestHeaders(headers: HeadersInit, opts?: { endOfStream?: boolean }): Promise<FilterResult> {
-    const pairs = pairsOf(headers)
+  onRequestHeaders(headers: HeadersInit | HeaderList, opts?: { endOfStream?: boolean }): Promise<FilterResult> {
+    const list = listOf(headers)
+    const pairs = list instanceof HeaderList ? list.pairs : list
     const request = this.request
     let authority = request.authority
     if (authority === undefined) {
       authority = ''
       for (const [k, v] of pairs) if (k === 'host') { authority = v; break }
     }
-    this.#requestIn = isNormalHeaderPairs(pairs) ? pairs : undefined
+    this.#requestIn = list instanceof HeaderList ? list : undefined
     const map: HeaderPairs = [[':method', request.method], [':path', request.path], [':authority', authority], [':scheme', request.scheme ?? 'http']]
     for (const pair of pairs) map.push(pair)
     this.#requestHeaders = map
@@ -303,9 +304,10 @@ class HostStream implements FilterStream {
       MapType.HTTP_REQUEST_HEADERS, this.#requestHeaders)
   }
 
-  onResponseHeaders(headers: HeadersInit, opts: { status: number; endOfStream?: boolean }): Promise<FilterResult> {
-    const pairs = pairsOf(headers)
-    this.#responseIn = isNormalHeaderPairs(pairs) ? pairs : undefined
+  onResponseHeaders(headers: HeadersInit | HeaderList, opts: { status: number; endOfStream?: boolean }): Promise<FilterResult> {
+    const list = listOf(headers)
+    const pairs = list instanceof HeaderList ? list.pairs : list
+    this.#responseIn = list instanceof HeaderList ? list : undefined
     const map: HeaderPairs = [[':status', String(opts.status)]]
     for (const pair of pairs) map.push(pair)
     this.#responseHeaders = map
@@ -330,7 +332,7 @@ class HostStream implements FilterStream {
   }
 
   /** The headers as the filter left them; the incoming pairs themselves when the filter did not touch the map. */
-  #pass(mapType: number, original: HeaderPairs): ContinueResult {
+  #pass(mapType: number, original: HeaderPairs): Continue {
     const pairs = this.stream?.maps.get(mapType) ?? original
     const isRequest = mapType === MapType.HTTP_REQUEST_HEADERS
     const untouched = pairs === (isRequest ? this.#requestHeaders : this.#responseHeaders)
@@ -353,7 +355,7 @@ class HostStream implements FilterStream {
       if (stream.closed) throw new Error('filter closed the stream')
       if (!stream.localResponse && action === Action.PAUSE) {
         if (pauseBuffers && !stream.continued) {
-          const result: ContinueResult & { buffering?: boolean } = this.#pass(mapType, original)
+          const result = this.#pass(mapType, original)
           result.buffering = true
           return result
         }
@@ -382,7 +384,7 @@ class HostStream implements FilterStream {
   /** Failing open ignores the filter: the request goes on as it arrived, not as a failed filter left it. */
   #failureResult(failure: FilterFailure, original: HeaderPairs): FilterResult {
     if (this.host.failurePolicy === 'open') {
-      const result: ContinueResult = continueResult(original, undefined)
+      const result = continueResult(original, undefined)
       result.failure = failure
       return result
     }
@@ -410,40 +412,45 @@ function localResult(local: LocalResponse): RespondResult {
   return { action: 'respond', status: local.status, headers, body: local.body, details: local.details }
 }
 
-/**
- * Splits the ABI's pairs into the pseudo-headers and the rest, normalised as fetch Headers would hold them
- * (`pairs`, handed on to the next filter as they are); the Headers object itself is only built when asked for.
- * `normalPairs`: the non-pseudo part when it is known already (the map came back untouched).
- * @throws TypeError on a name or value fetch Headers refuses.
- */
-function continueResult(map: HeaderPairs, normalPairs: HeaderPairs | undefined): ContinueResult {
-  const pseudoHeaders: Record<string, string> = {}
-  let pairs = normalPairs
-  if (pairs === undefined) {
-    const plain: HeaderPairs = []
-    for (const pair of map) if (!pair[0].startsWith(':')) plain.push(pair)
-    pairs = normalizeAsHeaders(plain)
-  }
-  for (const [k, v] of map) if (k.startsWith(':')) pseudoHeaders[k] = v
-  const normal = pairs
-  let headers: Headers | undefined
-  return {
-    action: 'continue',
-    pairs: normal,
-    get headers(): Headers {
-      if (headers === undefined) {
-        headers = new Headers()
-        for (const [k, v] of normal) headers.append(k, v)
-      }
-      return headers
-    },
-    pseudoHeaders,
+/** A filter's "continue" answer; the fetch Headers is built only when someone asks for it. */
+class Continue implements ContinueResult {
+  readonly action = 'continue' as const
+  failure?: FilterFailure = undefined
+  body?: Uint8Array = undefined
+  buffering?: boolean = undefined
+  #headers: Headers | undefined = undefined
+
+  constructor(readonly list: HeaderList, readonly pseudoHeaders: Record<string, string>) {}
+
+  get headers(): Headers {
+    if (this.#headers === undefined) {
+      const headers = new Headers()
+      for (const [k, v] of this.list.pairs) headers.append(k, v)
+      this.#headers = headers
+    }
+    return this.#headers
   }
 }
 
-function pairsOf(init: HeadersInit): HeaderPairs {
-  if (isNormalHeaderPairs(init)) return init
-  if (init instanceof Headers) return [...init.entries()]
+/**
+ * Splits the ABI's pairs into the pseudo-headers and the rest, normalised as fetch Headers would hold them.
+ * `known`: the non-pseudo part when it is known already (the map came back untouched).
+ * @throws TypeError on a name or value fetch Headers refuses.
+ */
+function continueResult(map: HeaderPairs, known: HeaderList | undefined): Continue {
+  const pseudoHeaders: Record<string, string> = {}
+  const plain: HeaderPairs = []
+  for (const pair of map) {
+    if (pair[0].charCodeAt(0) === 0x3a) pseudoHeaders[pair[0]] = pair[1]
+    else if (known === undefined) plain.push(pair)
+  }
+  return new Continue(known ?? normalizeAsHeaders(plain), pseudoHeaders)
+}
+
+/** Pairs to build a map from, or the HeaderList they already are (a Headers' entries are one). */
+function listOf(init: HeadersInit | HeaderList): HeaderList | HeaderPairs {
+  if (init instanceof HeaderList) return init
+  if (init instanceof Headers) return HeaderList.ofHeaders(init)
   if (Array.isArray(init)) return init.map(([k, v]) => [String(k).toLowerCase(), String(v)])
   return Object.entries(init).map(([k, v]) => [k.toLowerCase(), v])
 }

@@ -159,30 +159,36 @@ export function normalizeHeaderName(name: string): string {
 const PLAIN_NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/
 const PLAIN_VALUE = /^(?:[^\0\n\r\t \u0100-\uffff](?:[^\0\n\r\u0100-\uffff]*[^\0\n\r\t \u0100-\uffff])?)?$/
 
-// Arrays normalizeAsHeaders returned (or found already normal): the next filter takes them as they are.
-const normal = new WeakSet<HeaderPairs>()
+/**
+ * Header pairs exactly as fetch Headers lists them (lower-case names, sorted, repeats combined, values trimmed and
+ * valid): what a filter's result hands to the next filter, so no Headers is built in between. Only the host
+ * makes these (normalizeAsHeaders), so holding one is the proof that its pairs need no checking again.
+ */
+export class HeaderList {
+  /** @internal use normalizeAsHeaders or HeaderList.ofHeaders. */
+  constructor(readonly pairs: HeaderPairs) {}
 
-/** Whether `pairs` came out of normalizeAsHeaders: lower-case names, sorted, combined, valid. */
-export function isNormalHeaderPairs(pairs: unknown): pairs is HeaderPairs {
-  return typeof pairs === 'object' && pairs !== null && normal.has(pairs as HeaderPairs)
+  /** The entries of a fetch Headers, which are normal by definition. */
+  static ofHeaders(headers: Headers): HeaderList {
+    return new HeaderList([...headers.entries()])
+  }
 }
 
 /**
  * The pairs exactly as `new Headers(pairs).entries()` would give them — names sorted, repeats combined with ", "
  * (each `set-cookie` kept apart), values trimmed — without building a Headers: filters of one chain hand their
- * maps on as pairs, and each sees what it would have seen through a Headers. Returns `pairs` itself when it is
- * normal already. @throws TypeError (from Headers, with its message) on a name or value Headers refuses.
+ * maps on as a HeaderList, and each sees what it would have seen through a Headers.
+ * @throws TypeError (from Headers, with its message) on a name or value Headers refuses.
  */
-export function normalizeAsHeaders(pairs: HeaderPairs): HeaderPairs {
-  if (normal.has(pairs)) return pairs
+export function normalizeAsHeaders(pairs: HeaderPairs): HeaderList {
   let sorted = true
   for (let i = 0; i < pairs.length; i++) {
     const [k, v] = pairs[i]!
     // Anything Headers would change or refuse goes through Headers itself, for its exact result or error.
-    if (!PLAIN_NAME.test(k) || !PLAIN_VALUE.test(v)) return remember([...new Headers(pairs).entries()])
+    if (!PLAIN_NAME.test(k) || !PLAIN_VALUE.test(v)) return HeaderList.ofHeaders(new Headers(pairs))
     if (i > 0 && !(pairs[i - 1]![0] < k)) sorted = false
   }
-  if (sorted) return remember(pairs)
+  if (sorted) return new HeaderList(pairs)
   const order = pairs.map((_, i) => i).sort((a, b) => {
     const ka = pairs[a]![0]
     const kb = pairs[b]![0]
@@ -195,10 +201,5 @@ export function normalizeAsHeaders(pairs: HeaderPairs): HeaderPairs {
     if (last !== undefined && last[0] === k && k !== 'set-cookie') last[1] = `${last[1]}, ${v}`
     else out.push([k, v])
   }
-  return remember(out)
-}
-
-function remember(pairs: HeaderPairs): HeaderPairs {
-  normal.add(pairs)
-  return pairs
+  return new HeaderList(out)
 }
