@@ -145,13 +145,15 @@ export function deserializeHeaderMap(bytes: Uint8Array): HeaderPairs {
   return pairs
 }
 
-// Every char toLowerCase may change: ASCII and Latin-1 capitals, and anything past Latin-1.
-const UPPER = /[A-Z\u00c0-\u00de]|[^\u0000-\u00ff]/
-
 /** Header names are case-insensitive; the ABI hands them over lower-cased as HTTP/2 and Envoy do. */
 export function normalizeHeaderName(name: string): string {
-  // Names are nearly always lower case already; a test is cheaper than a new string.
-  return UPPER.test(name) ? name.toLowerCase() : name
+  // Names are nearly always lower case already: look for any char toLowerCase may change (ASCII and Latin-1
+  // capitals, anything past Latin-1) before making a new string.
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i)
+    if ((c >= 0x41 && c <= 0x5a) || (c >= 0xc0 && c <= 0xde) || c > 0xff) return name.toLowerCase()
+  }
+  return name
 }
 
 // What fetch's Headers accepts without changing it: a lower-case token name, and a value with no NUL, CR or LF,

@@ -130,6 +130,19 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
     return host.setHeaderMap(mapType, result) ? Status.OK : Status.NOT_FOUND
   }
 
+  /** The map to read, or the status to answer when there is none. */
+  function readMap(mapType: number): HeaderPairs | number {
+    if (mapType < 0 || mapType > MAX_MAP_TYPE) return Status.BAD_ARGUMENT
+    return host.headerMap(mapType) ?? Status.NOT_FOUND
+  }
+
+  function writeMap(mapType: number, pairs: HeaderPairs): number {
+    return host.setHeaderMap(mapType, pairs) ? Status.OK : Status.NOT_FOUND
+  }
+
+  // One per host: the functions only reach the host, nothing of the call.
+  const foreignCall: ForeignCall = { now: () => host.now(), defer: (answer) => host.deferForeignFunction(answer) }
+
   const env: Record<string, HostFn> = {
     proxy_log(level: number, ptr: number, len: number): number {
       if (!inBounds(ptr, len)) return Status.INVALID_MEMORY_ACCESS
@@ -211,44 +224,54 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
       }
       return mapOp(mapType, () => pairs.map(([k, v]) => [normalizeHeaderName(k), v]))
     },
+    // The per-request header calls read and write the map without a closure per call (mapOp's shape, inlined).
     proxy_get_header_map_value(mapType: number, kPtr: number, kLen: number, retPtr: number, retSize: number): number {
       if (!(inBounds(kPtr, kLen) && inBounds(retPtr, 4) && inBounds(retSize, 4))) return Status.INVALID_MEMORY_ACCESS
       const key = headerName(kPtr, kLen)
-      return mapOp(mapType, (pairs) => {
-        // The first value, as Envoy returns for a repeated header.
-        const found = pairs.find(([k]) => k === key)
-        if (!found) return Status.NOT_FOUND
-        mem().returnByteString(found[1], retPtr, retSize)
+      const pairs = readMap(mapType)
+      if (typeof pairs === 'number') return pairs
+      // The first value, as Envoy returns for a repeated header.
+      for (const [k, v] of pairs) {
+        if (k !== key) continue
+        mem().returnByteString(v, retPtr, retSize)
         return Status.OK
-      })
+      }
+      return Status.NOT_FOUND
     },
     proxy_add_header_map_value(mapType: number, kPtr: number, kLen: number, vPtr: number, vLen: number): number {
       if (!(inBounds(kPtr, kLen) && inBounds(vPtr, vLen))) return Status.INVALID_MEMORY_ACCESS
       const key = headerName(kPtr, kLen)
       const value = byteStr(vPtr, vLen)
-      return mapOp(mapType, (pairs) => [...pairs, [key, value]])
+      const pairs = readMap(mapType)
+      if (typeof pairs === 'number') return pairs
+      return writeMap(mapType, [...pairs, [key, value]])
     },
     proxy_replace_header_map_value(mapType: number, kPtr: number, kLen: number, vPtr: number, vLen: number): number {
       if (!(inBounds(kPtr, kLen) && inBounds(vPtr, vLen))) return Status.INVALID_MEMORY_ACCESS
       const key = headerName(kPtr, kLen)
       const value = byteStr(vPtr, vLen)
-      return mapOp(mapType, (pairs) => {
-        // The first occurrence keeps its place; later repeats go, so the header ends with exactly one value.
-        const at = pairs.findIndex(([k]) => k === key)
-        if (at < 0) return [...pairs, [key, value]]
-        const out: HeaderPairs = []
-        for (let i = 0; i < pairs.length; i++) {
-          if (i === at) out.push([key, value])
-          else if (pairs[i]![0] !== key) out.push(pairs[i]!)
-        }
-        return out
-      })
+      const pairs = readMap(mapType)
+      if (typeof pairs === 'number') return pairs
+      // The first occurrence keeps its place; later repeats go, so the header ends with exactly one value.
+      let at = -1
+      for (let i = 0; i < pairs.length; i++) if (pairs[i]![0] === key) { at = i; break }
+      if (at < 0) return writeMap(mapType, [...pairs, [key, value]])
+      const out: HeaderPairs = []
+      for (let i = 0; i < pairs.length; i++) {
+        if (i === at) out.push([key, value])
+        else if (pairs[i]![0] !== key) out.push(pairs[i]!)
+      }
+      return writeMap(mapType, out)
     },
     proxy_remove_header_map_value(mapType: number, kPtr: number, kLen: number): number {
       if (!inBounds(kPtr, kLen)) return Status.INVALID_MEMORY_ACCESS
       const key = headerName(kPtr, kLen)
+      const pairs = readMap(mapType)
+      if (typeof pairs === 'number') return pairs
+      let found = false
+      for (const pair of pairs) if (pair[0] === key) { found = true; break }
       // Removing an absent header keeps the map (and its cached serialisation) as it is.
-      return mapOp(mapType, (pairs) => (pairs.some(([k]) => k === key) ? pairs.filter(([k]) => k !== key) : pairs))
+      return writeMap(mapType, found ? pairs.filter(([k]) => k !== key) : pairs)
     },
 
     proxy_get_property(pPtr: number, pLen: number, retPtr: number, retSize: number): number {
@@ -383,10 +406,9 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
       const name = str(nPtr, nLen)
       const fn = host.foreignFunctions.get(name)
       if (!fn) return Status.NOT_FOUND
-      const call: ForeignCall = { now: () => host.now(), defer: (answer) => host.deferForeignFunction(answer) }
       let result: Uint8Array
       try {
-        result = fn(bytes(aPtr, aLen), call)
+        result = fn(bytes(aPtr, aLen), foreignCall)
       } catch (error) {
         // A host-side failure is the filter's to handle (a status), not a reason to break its VM.
         host.logger.warn({ function: name, err: String(error) }, 'foreign function failed')
