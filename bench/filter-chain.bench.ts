@@ -2,7 +2,8 @@
  * Per-request cost of Weft's four-filter chain — jwt-auth (cached verify), claim-route, ratelimit, telemetry — on
  * Node through the real proxy-wasm host, next to the same decisions written in plain TypeScript, and the host's
  * own overhead for an empty filter. Targets (issue 7): ≤ 25 µs per request for the chain, ≤ 3 µs for the empty
- * filter. Reports, asserts nothing (timings vary by machine): `npx tsx bench/filter-chain.bench.ts`.
+ * filter. Reports, asserts nothing (timings vary by machine): `npx tsx bench/filter-chain.bench.ts`; the table also goes
+ * to bench/results/filter-chain.json. `BENCH_ONLY=<name part>` runs only the matching rows (for `node --cpu-prof`).
  *
  * A "request" is what the sidecar does per filter: startStream, onRequestHeaders (awaited), and — for "+ response"
  * rows — onResponseHeaders, then finish (proxy_on_done/log/delete). Rounds are interleaved and the median kept,
@@ -216,6 +217,15 @@ async function main() {
   console.log(`${'benchmark'.padEnd(width)}  ${'CPU µs/req'.padStart(10)}  ${'× plain TS'.padStart(10)}`)
   for (const r of results) console.log(`${r.name.padEnd(width)}  ${r.us.toFixed(2).padStart(10)}  ${(r.us / ts).toFixed(1).padStart(10)}`)
   console.log('targets: chain ≤ 25 µs, empty filter ≤ 3 µs (issue 7); last access log:', logLine.length, 'chars')
+  // The full run is the one filters/README.md quotes; a BENCH_ONLY run (profiling) leaves the file alone.
+  if (!only) {
+    const file = new URL('./results/filter-chain.json', import.meta.url)
+    await writeFile(file, `${JSON.stringify({
+      node: process.version, cpus: os.availableParallelism(), at: new Date().toISOString(), loadAverage: Number(os.loadavg()[0]!.toFixed(1)),
+      rounds: ROUNDS, roundMs: ROUND_MS, unit: 'CPU µs per request (median of rounds)', targets: { chainMicros: 25, emptyFilterMicros: 3 },
+      results: results.map((r) => ({ name: r.name, cpuMicros: Number(r.us.toFixed(2)), timesPlainTs: Number((r.us / ts).toFixed(1)) })),
+    }, null, 2)}\n`)
+  }
 }
 
 await main()
