@@ -2,7 +2,8 @@
  * Per-request cost of Weft's four-filter chain — jwt-auth (cached verify), claim-route, ratelimit, telemetry — on
  * Node through the real proxy-wasm host, next to the same decisions written in plain TypeScript, and the host's
  * own overhead for an empty filter. Targets (issue 7): ≤ 25 µs per request for the chain, ≤ 3 µs for the empty
- * filter. Reports, asserts nothing (timings vary by machine): `npx tsx bench/filter-chain.bench.ts`.
+ * filter. Reports, asserts nothing (timings vary by machine): `npx tsx bench/filter-chain.bench.ts`; the table also goes
+ * to bench/results/filter-chain.json. `BENCH_ONLY=<name part>` runs only the matching rows (for `node --cpu-prof`).
  *
  * A "request" is what the sidecar does per filter: startStream, onRequestHeaders (awaited), and — for "+ response"
  * rows — onResponseHeaders, then finish (proxy_on_done/log/delete). Rounds are interleaved and the median kept,
@@ -12,8 +13,9 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { createFilterHost, type FilterHost } from '../edge-proxy/src/wasm/filter-host'
-import { createVerifyJwt, VERIFY_JWT } from '../edge-proxy/src/wasm/foreign-functions'
+import { createFilterHost, type ContinueResult, type FilterHost } from '../edge-proxy/src/wasm/filter-host'
+import { createVerifyJwt, jwtForeignFunctions } from '../edge-proxy/src/wasm/foreign-functions'
+import type { HeaderList } from '../edge-proxy/src/wasm/header-map'
 import { SharedData } from '../edge-proxy/src/wasm/shared-data'
 import { assembleModule, op } from '../edge-proxy/src/wasm/test-wasm-binary'
 import { buildFilter, buildFilters, DIST_DIR } from '../filters/build'
@@ -95,7 +97,7 @@ async function main() {
   const verify = createVerifyJwt()
   const sharedData = new SharedData()
   const host = async (name: string, config: object, failurePolicy: 'open' | 'closed' = 'closed') =>
-    createFilterHost({ module: await compile(built[name]!), rootId: name, config: JSON.stringify(config), failurePolicy, sharedData, foreignFunctions: { [VERIFY_JWT]: verify } })
+    createFilterHost({ module: await compile(built[name]!), rootId: name, config: JSON.stringify(config), failurePolicy, sharedData, foreignFunctions: jwtForeignFunctions(verify) })
   const chain: FilterHost[] = [
     await host('jwt-auth', { issuers: [{ issuer: ISSUER, audiences: ['orders'], jwks: { keys: [jwk] } }], forwardClaims: ['sub', 'plan'] }),
     await host('claim-route', { rules: [{ set: 'x-weft-canary', value: 'v2', from: { cookie: 'uid' }, percent: 10 }, { set: 'x-plan-route', from: { claim: 'plan' } }] }),
@@ -109,19 +111,33 @@ async function main() {
   ]
   const responseHeaders = { 'content-type': 'application/json', 'content-length': '17' }
 
+  // As FilterChainRun does: each filter hands its map on (a HeaderList), and the sidecar gets one Headers at the end.
   async function runChain(withResponse: boolean) {
-    let headers: Headers | [string, string][] = requestHeaders()
+    let headers: HeadersInit | HeaderList = requestHeaders()
+    let last: ContinueResult | undefined
     const streams = []
     for (const h of chain) {
       const stream = h.startStream({ method: 'GET', path: '/orders/7', authority: 'orders' })
       streams.push(stream)
       const result = await stream.onRequestHeaders(headers)
       if (result.action !== 'continue') throw new Error(`chain answered ${result.action}: ${new TextDecoder().decode(result.body)}`)
-      headers = result.headers
+      headers = result.list
+      last = result
     }
-    if (withResponse) for (let i = streams.length - 1; i >= 0; i--) await streams[i]!.onResponseHeaders(responseHeaders, { status: 200 })
+    const forwarded = last!.headers
+    if (withResponse) {
+      let response: HeadersInit | HeaderList = responseHeaders
+      let lastResponse: ContinueResult | undefined
+      for (let i = streams.length - 1; i >= 0; i--) {
+        const result = await streams[i]!.onResponseHeaders(response, { status: 200 })
+        if (result.action !== 'continue') throw new Error(`chain answered ${result.action} to the response`)
+        response = result.list
+        lastResponse = result
+      }
+      void lastResponse!.headers
+    }
     for (const s of streams) s.finish()
-    return headers
+    return forwarded
   }
 
   async function runEmpty(withResponse: boolean, h = empty) {
@@ -176,7 +192,7 @@ async function main() {
     if ((viaWasm as Headers).get(name) !== viaTs.get(name)) throw new Error(`wasm and TypeScript disagree on ${name}`)
   }
 
-  const benches: Bench[] = [
+  const allBenches: Bench[] = [
     { name: 'plain TypeScript, same decisions', op: plain },
     { name: 'four-filter chain, request phase', op: () => runChain(false) },
     { name: 'four-filter chain, + response phase', op: () => runChain(true) },
@@ -184,6 +200,9 @@ async function main() {
     { name: 'empty filter, + response phase', op: () => runEmpty(true) },
     { name: 'host only (bare module), request phase', op: () => runEmpty(false, bareHost) },
   ]
+  // BENCH_ONLY=chain (a name substring) keeps the first row and the matching ones, e.g. under `node --cpu-prof`.
+  const only = process.env.BENCH_ONLY
+  const benches = only ? allBenches.filter((b, i) => i === 0 || b.name.includes(only)) : allBenches
   for (const b of benches) await cpuMicrosPerOp(b.op, WARMUP_MS)
   const samples = benches.map(() => [] as number[])
   for (let r = 0; r < ROUNDS; r++) for (const [i, b] of benches.entries()) samples[i]!.push(await cpuMicrosPerOp(b.op, ROUND_MS))
@@ -198,6 +217,15 @@ async function main() {
   console.log(`${'benchmark'.padEnd(width)}  ${'CPU µs/req'.padStart(10)}  ${'× plain TS'.padStart(10)}`)
   for (const r of results) console.log(`${r.name.padEnd(width)}  ${r.us.toFixed(2).padStart(10)}  ${(r.us / ts).toFixed(1).padStart(10)}`)
   console.log('targets: chain ≤ 25 µs, empty filter ≤ 3 µs (issue 7); last access log:', logLine.length, 'chars')
+  // The full run is the one filters/README.md quotes; a BENCH_ONLY run (profiling) leaves the file alone.
+  if (!only) {
+    const file = new URL('./results/filter-chain.json', import.meta.url)
+    await writeFile(file, `${JSON.stringify({
+      node: process.version, cpus: os.availableParallelism(), at: new Date().toISOString(), loadAverage: Number(os.loadavg()[0]!.toFixed(1)),
+      rounds: ROUNDS, roundMs: ROUND_MS, unit: 'CPU µs per request (median of rounds)', targets: { chainMicros: 25, emptyFilterMicros: 3 },
+      results: results.map((r) => ({ name: r.name, cpuMicros: Number(r.us.toFixed(2)), timesPlainTs: Number((r.us / ts).toFixed(1)) })),
+    }, null, 2)}\n`)
+  }
 }
 
 await main()

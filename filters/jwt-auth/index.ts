@@ -39,14 +39,26 @@ import {
 export * from "../sdk/exports";
 
 const VERIFY_JWT = "weft.verify_jwt";
+// Registers an issuer once (onConfigure) and answers a handle: requests then send `<handle>:<token>` only.
+const JWT_CONFIG = "weft.jwt_config";
+// Distinct verifier answers whose claim headers are remembered (one per live token); cleared when full.
+const MAX_REMEMBERED_ANSWERS = 1024;
 // Real tokens are well under this; a bigger one is refused before any decoding.
 const MAX_TOKEN_LENGTH = 8192;
 
 class JwtAuthRoot extends RootContext {
-  /** Per issuer, the verify_jwt arguments up to the token: `{"issuer":…,"audiences":…,"jwks":…,"token":"`. */
+  /**
+   * Per issuer, the verify_jwt arguments before the token: `<handle>:` when the host registered the issuer
+   * (weft.jwt_config), else the whole JSON up to the token, `{"issuer":…,"audiences":…,"jwks":…,"token":"`.
+   */
   argsPrefix: Map<string, string> = new Map<string, string>();
-  /** The only issuer's prefix when there is one issuer. */
+  /** What follows the token: nothing for a handle, `"}` for the JSON form. */
+  argsSuffix: Map<string, string> = new Map<string, string>();
+  /** The only issuer's prefix and suffix when there is one issuer. */
   onlyPrefix: string | null = null;
+  onlySuffix: string = "";
+  /** Claim headers by verifier answer: a valid answer's text fully determines the headers it forwards. */
+  claimHeaders: Map<string, Array<HeaderPair>> = new Map<string, Array<HeaderPair>>();
   from: ValueSource = new ValueSource("header", "authorization");
   forwardClaims: Array<string> = [];
   required: bool = false;
@@ -69,12 +81,21 @@ class JwtAuthRoot extends RootContext {
       }
       let audienceList = "";
       for (let a = 0; a < audiences.length; a++) audienceList += (a > 0 ? "," : "") + '"' + jsonEscape(audiences[a]) + '"';
-      this.argsPrefix.set(
-        issuer,
-        '{"issuer":"' + jsonEscape(issuer) + '","audiences":[' + audienceList + '],"jwks":' + stringifyJson(jwks!) + ',"token":"',
-      );
+      const issuerArgs = '{"issuer":"' + jsonEscape(issuer) + '","audiences":[' + audienceList + '],"jwks":' + stringifyJson(jwks!);
+      const handle = callForeignFunction(JWT_CONFIG, String.UTF8.encode(issuerArgs + "}"));
+      if (handle != null && handle.byteLength == 4) {
+        this.argsPrefix.set(issuer, load<u32>(changetype<usize>(handle)).toString() + ":");
+        this.argsSuffix.set(issuer, "");
+      } else {
+        // A host without weft.jwt_config: every request carries the issuer's whole arguments.
+        this.argsPrefix.set(issuer, issuerArgs + ',"token":"');
+        this.argsSuffix.set(issuer, '"}');
+      }
     }
-    if (this.argsPrefix.size == 1) this.onlyPrefix = this.argsPrefix.values()[0];
+    if (this.argsPrefix.size == 1) {
+      this.onlyPrefix = this.argsPrefix.values()[0];
+      this.onlySuffix = this.argsSuffix.values()[0];
+    }
     const from = config.get("from");
     if (from != null) {
       const source = ValueSource.parse(from);
@@ -173,12 +194,14 @@ class JwtAuth extends HttpContext {
     if (!wellFormed(token)) return this.reject("malformed token", 'Bearer error="invalid_token"');
     // With one issuer there is nothing to choose: the host checks `iss` anyway, so skip decoding the payload here.
     let prefix = root.onlyPrefix;
+    let suffix = root.onlySuffix;
     if (prefix == null) {
       const issuer = unverifiedIssuer(token);
       if (issuer == null || !root.argsPrefix.has(issuer)) return this.reject("unknown issuer", 'Bearer error="invalid_token"');
       prefix = root.argsPrefix.get(issuer);
+      suffix = root.argsSuffix.get(issuer);
     }
-    const answer = callForeignFunction(VERIFY_JWT, String.UTF8.encode(prefix! + token + '"}'));
+    const answer = callForeignFunction(VERIFY_JWT, String.UTF8.encode(prefix! + token + suffix));
     if (answer == null) {
       logError("jwt-auth: the host offers no " + VERIFY_JWT + "; refusing the request");
       sendLocalResponse(503, "jwt_verifier_unavailable",
@@ -197,7 +220,15 @@ class JwtAuth extends HttpContext {
 
   /** Acts on a verify_jwt answer: forward claims, wait for a pending one, or refuse. */
   apply(bytes: ArrayBuffer, resumed: bool): Action {
-    const answer = parseJson(String.UTF8.decode(bytes));
+    const root = changetype<JwtAuthRoot>(this.root);
+    const text = String.UTF8.decode(bytes);
+    // A cached verification answers the same text for every request with that token: its headers are known.
+    if (root.claimHeaders.has(text)) {
+      const known = root.claimHeaders.get(text);
+      for (let i = 0; i < known.length; i++) replaceRequestHeader(known[i].key, known[i].value);
+      return Action.Continue;
+    }
+    const answer = parseJson(text);
     if (answer == null) return this.reject("verifier answered nonsense", 'Bearer error="invalid_token"');
     const pending = answer.get("pending");
     if (pending != null && !resumed) {
@@ -210,11 +241,14 @@ class JwtAuth extends HttpContext {
       const error = answer.getString("error");
       return this.reject(error == null ? "invalid token" : error, 'Bearer error="invalid_token"');
     }
-    const root = changetype<JwtAuthRoot>(this.root);
+    const headers = new Array<HeaderPair>();
     for (let i = 0; i < root.forwardClaims.length; i++) {
       const claim = claims.get(root.forwardClaims[i]);
-      if (claim != null && claim.kind != JsonKind.Null) replaceRequestHeader(claimHeader(root.forwardClaims[i]), claimValue(claim));
+      if (claim != null && claim.kind != JsonKind.Null) headers.push(new HeaderPair(claimHeader(root.forwardClaims[i]), claimValue(claim)));
     }
+    for (let i = 0; i < headers.length; i++) replaceRequestHeader(headers[i].key, headers[i].value);
+    if (root.claimHeaders.size >= MAX_REMEMBERED_ANSWERS) root.claimHeaders.clear();
+    root.claimHeaders.set(text, headers);
     return Action.Continue;
   }
 

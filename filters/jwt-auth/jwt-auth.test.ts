@@ -1,7 +1,8 @@
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { createFilterHost, type FilterHost, type FilterResult } from '../../edge-proxy/src/wasm/filter-host'
-import { createVerifyJwt, VERIFY_JWT, type VerifyJwtFunction } from '../../edge-proxy/src/wasm/foreign-functions'
+import { createVerifyJwt, jwtForeignFunctions, VERIFY_JWT, type VerifyJwtFunction } from '../../edge-proxy/src/wasm/foreign-functions'
+import type { ForeignFunction } from '../../edge-proxy/src/wasm/proxy-imports'
 import { FilterConfigError } from '../../edge-proxy/src/wasm/wasm-errors'
 import { compileFilter } from '../test-helpers'
 
@@ -26,11 +27,11 @@ const config = (extra: object = {}) => ({
   ...extra,
 })
 
-function authHost(extra: object = {}, verify: VerifyJwtFunction = createVerifyJwt()) {
+function authHost(extra: object = {}, verify: VerifyJwtFunction = createVerifyJwt(), functions: Record<string, ForeignFunction> = jwtForeignFunctions(verify)) {
   const clock = { ms: T0 }
   const host = createFilterHost({
     module, rootId: 'jwt-auth', config: JSON.stringify(config(extra)), now: () => clock.ms,
-    foreignFunctions: { [VERIFY_JWT]: verify },
+    foreignFunctions: functions,
   })
   return { host, clock, verify }
 }
@@ -153,6 +154,37 @@ describe('jwt-auth filter with weft.verify_jwt', () => {
     expect(fromCookie.action === 'continue' && fromCookie.headers.get('x-jwt-claim-sub')).toBe('cookie-user')
     const kept = await send(authHost({ from: { header: 'x-token' }, forwardToken: true }).host, { 'x-token': token })
     expect(kept.action === 'continue' && kept.headers.get('x-token')).toBe(token)
+  })
+
+  it('registers its issuer once (weft.jwt_config): a request sends only <handle>:<token>', async () => {
+    const verify = createVerifyJwt()
+    const sent: string[] = []
+    const spy: ForeignFunction = (args, call) => (sent.push(new TextDecoder().decode(args)), verify(args, call))
+    const { host } = authHost({}, verify, { ...jwtForeignFunctions(verify), [VERIFY_JWT]: spy })
+    const token = await sign({ sub: 'handle-user', plan: 'gold' })
+    for (let i = 0; i < 3; i++) {
+      const result = await send(host, { authorization: `Bearer ${token}` })
+      expect(result.action === 'continue' && [result.headers.get('x-jwt-claim-sub'), result.headers.get('x-jwt-claim-plan')]).toEqual(['handle-user', 'gold'])
+    }
+    expect(sent).toHaveLength(3)
+    expect(sent.every((a) => /^\d+:/.test(a) && a.endsWith(token) && a.length < token.length + 12)).toBe(true)
+    expect(verify.stats()).toMatchObject({ verifications: 1, hits: 2 })
+  })
+
+  it('works with a host that has weft.verify_jwt but no weft.jwt_config: the whole arguments per request', async () => {
+    const verify = createVerifyJwt()
+    const sent: string[] = []
+    const spy: ForeignFunction = (args, call) => (sent.push(new TextDecoder().decode(args)), verify(args, call))
+    const { host } = authHost({}, verify, { [VERIFY_JWT]: spy })
+    const token = await sign({ sub: 'legacy-user' })
+    for (let i = 0; i < 2; i++) {
+      const result = await send(host, { authorization: `Bearer ${token}` })
+      expect(result.action === 'continue' && result.headers.get('x-jwt-claim-sub')).toBe('legacy-user')
+    }
+    expect(JSON.parse(sent[0]!)).toMatchObject({ issuer: ISSUER, audiences: ['orders'], token })
+    expect(verify.stats()).toMatchObject({ verifications: 1, hits: 1 })
+    const bad = await send(host, { authorization: `Bearer ${await sign({ sub: 'x' }, { key: otherKey })}` })
+    expect401(bad, /signature/)
   })
 
   it('answers 503 when the host offers no weft.verify_jwt', async () => {

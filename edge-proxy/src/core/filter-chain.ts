@@ -2,6 +2,7 @@ import type { Snapshot } from '../../../mesh/src/snapshot/types'
 import {
   createFilterHost,
   FilterMetrics,
+  HeaderList,
   SharedData,
   SharedQueues,
   type BodyResult,
@@ -235,7 +236,9 @@ export class FilterChainRun {
   ) {}
 
   async onRequestHeaders(headers: Headers, endOfStream: boolean): Promise<{ action: 'continue'; headers: Headers } | ChainRefusal> {
-    let current = headers
+    // Filters hand their maps on as a HeaderList (ContinueResult.list); one Headers is built at the end, if any ran.
+    let current: Headers | HeaderList = headers
+    let last: { headers: Headers } | null = null
     for (const f of this.loaded) {
       if (!f.host) {
         if (f.failurePolicy === 'open') continue
@@ -252,9 +255,10 @@ export class FilterChainRun {
       this.streams.push({ loaded: f, stream })
       const result = await stream.onRequestHeaders(current, { endOfStream })
       if (result.action === 'respond') return refusalOf(f.filter, result)
-      current = result.headers
+      current = result.list
+      last = result
     }
-    return { action: 'continue', headers: current }
+    return { action: 'continue', headers: last === null ? headers : last.headers }
   }
 
   /** The request body as the filters leave it; a refusal errors the stream and is kept in `refusal`. */
@@ -268,18 +272,21 @@ export class FilterChainRun {
    */
   async onResponse(response: Response): Promise<{ action: 'continue'; response: Response } | ChainRefusal> {
     const reversed = [...this.streams].reverse()
-    let headers = response.headers
+    let current: Headers | HeaderList = response.headers
+    let last: { headers: Headers } | null = null
     let status = response.status
     for (const { loaded, stream } of reversed) {
-      const result = await stream.onResponseHeaders(headers, { status, endOfStream: response.body === null })
+      const result = await stream.onResponseHeaders(current, { status, endOfStream: response.body === null })
       if (result.action === 'respond') {
         await response.body?.cancel().catch(() => {})
         return refusalOf(loaded.filter, result)
       }
-      headers = result.headers
+      current = result.list
+      last = result
       const changed = Number(result.pseudoHeaders[':status'])
       if (Number.isInteger(changed) && changed >= 200 && changed <= 599) status = changed
     }
+    const headers = last === null ? response.headers : last.headers
     if (response.body === null) {
       this.finish()
       return { action: 'continue', response: new Response(null, { status, statusText: response.statusText, headers }) }

@@ -62,6 +62,27 @@ describe('proxy-wasm host through a real guest (abi-probe)', () => {
     expect(result.pseudoHeaders[':authority']).toBe('orders.weft')
   })
 
+  it('a result\'s list handed to the next filter gives it the map a Headers would have (repeats combined, sorted)', async () => {
+    const host = createFilterHost({ module: probe, rootId: 'probe-root' })
+    const first = host.startStream(request)
+    const result = await first.onRequestHeaders([['x-b', ' 2 '], ['x-a', '1'], ['x-a', '3'], ['set-cookie', 'a=1'], ['set-cookie', 'b=2']])
+    first.finish()
+    if (result.action !== 'continue') throw new Error('probe refused')
+    expect(result.list.pairs).toEqual([...result.headers.entries()])
+    const viaList = host.startStream(request)
+    const viaHeaders = host.startStream(request)
+    const a = await viaList.onRequestHeaders(result.list)
+    const b = await viaHeaders.onRequestHeaders(result.headers)
+    viaList.finish()
+    viaHeaders.finish()
+    if (a.action !== 'continue' || b.action !== 'continue') throw new Error('probe refused')
+    // x-probe-counter counts the probe's requests, so it differs between the two streams; all else is the same.
+    const withoutCounter = (pairs: Array<[string, string]>) => pairs.filter(([k]) => k !== 'x-probe-counter')
+    expect(withoutCounter(a.list.pairs)).toEqual(withoutCounter(b.list.pairs))
+    expect(a.headers.get('x-a')).toBe('1, 3')
+    expect(a.headers.getSetCookie()).toEqual(['a=1', 'b=2'])
+  })
+
   it('shared data: a write with a stale CAS token is refused, and the store outlives a VM', async () => {
     const sharedData = new SharedData()
     const run = async () => {

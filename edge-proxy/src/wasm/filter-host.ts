@@ -3,7 +3,7 @@ import { silentLogger, type FilterLogger } from './filter-logger'
 import { FilterMetrics } from './filter-metrics'
 import { weftForeignFunctions } from './foreign-functions'
 import { DEFAULT_LOG_LEVEL, FilterVm, type StreamState, type StreamWake } from './filter-vm'
-import type { HeaderPairs } from './header-map'
+import { HeaderList, normalizeAsHeaders, type HeaderPairs } from './header-map'
 import type { FilterHttpCall, FilterHttpCallResponse, ForeignFunction, LocalResponse } from './proxy-imports'
 import type { RequestProperties } from './request-properties'
 import { SharedData, SharedQueues } from './shared-data'
@@ -46,7 +46,13 @@ export type FilterHostOptions = {
 /** The request carries on, with the headers as the filter left them. */
 export type ContinueResult = {
   action: 'continue'
+  /** The headers as fetch Headers (built on first use). */
   headers: Headers
+  /**
+   * The same headers as pairs, exactly as `headers.entries()` would list them (`list.pairs`): pass `list` to the
+   * next filter's onRequestHeaders/onResponseHeaders to skip building a Headers between filters.
+   */
+  list: HeaderList
   /** `:method`, `:path`, `:authority`, `:scheme` (request) or `:status` (response) as the filter left them. */
   pseudoHeaders: Record<string, string>
   /** Present when the filter failed and the failure policy is `open`. */
@@ -85,9 +91,9 @@ export type FilterHostStats = {
 
 /** One request through one filter: the proxy-wasm stream context, from request headers to done. */
 export interface FilterStream {
-  onRequestHeaders(headers: HeadersInit, options?: { endOfStream?: boolean }): Promise<FilterResult>
+  onRequestHeaders(headers: HeadersInit | HeaderList, options?: { endOfStream?: boolean }): Promise<FilterResult>
   onRequestBody(body: Uint8Array, options?: { endOfStream?: boolean }): Promise<BodyResult>
-  onResponseHeaders(headers: HeadersInit, options: { status: number; endOfStream?: boolean }): Promise<FilterResult>
+  onResponseHeaders(headers: HeadersInit | HeaderList, options: { status: number; endOfStream?: boolean }): Promise<FilterResult>
   onResponseBody(body: Uint8Array, options?: { endOfStream?: boolean }): Promise<BodyResult>
   /** proxy_on_done/on_log/on_delete; call once the response is sent (also after a respond result). */
   finish(): void
@@ -196,6 +202,8 @@ export function createFilterHost(options: FilterHostOptions): FilterHost {
     }
   }
 
+  const context: StreamHost = { rootId: options.rootId, failurePolicy, pauseTimeoutMs, recordFailure }
+
   function startStream(request: RequestProperties): FilterStream {
     stats.requests += 1
     const owner = currentVm()
@@ -211,121 +219,8 @@ export function createFilterHost(options: FilterHostOptions): FilterHost {
     } else {
       startError = new Error('filter VM unavailable')
     }
-    let failed: FilterFailure | undefined = startError === undefined ? undefined : recordFailure(startError, 'context create')
-
-    /**
-     * Runs one callback, waits out a Pause, and maps any failure through the policy. With `pauseBuffers` (a body
-     * chunk before the end of the stream) a Pause returns at once with `buffering` set instead of waiting.
-     */
-    async function run(
-      during: string,
-      call: (vm: FilterVm, stream: StreamState) => number,
-      pass: () => ContinueResult,
-      original: HeaderPairs,
-      pauseBuffers = false,
-    ): Promise<FilterResult & { buffering?: boolean }> {
-      if (failed) return failureResult(failed, original)
-      if (!owner || !stream || owner.broken !== undefined) {
-        failed = recordFailure(new Error('filter VM was replaced during the request'), during)
-        return failureResult(failed, original)
-      }
-      try {
-        const action = call(owner, stream)
-        if (stream.closed) throw new Error('filter closed the stream')
-        if (!stream.localResponse && action === Action.PAUSE) {
-          if (pauseBuffers && !stream.continued) return { ...pass(), buffering: true }
-          const wake = await withDeadline(stream.waitForWake(), pauseTimeoutMs)
-          if (typeof wake === 'object') throw wake.error
-        }
-        if (stream.localResponse) return localResult(stream.localResponse)
-        return pass()
-      } catch (error) {
-        failed = recordFailure(error, during)
-        return failureResult(failed, original)
-      }
-    }
-
-    /** A body callback: the body as the filter left it, or as it arrived when the filter failed open. */
-    async function runBody(
-      during: string,
-      bufferType: number,
-      body: Uint8Array,
-      endOfStream: boolean,
-      call: (vm: FilterVm, stream: StreamState) => number,
-      pass: () => ContinueResult,
-      original: HeaderPairs,
-    ): Promise<BodyResult> {
-      const result = await run(during, call, pass, original, !endOfStream)
-      if (result.action === 'respond') return result
-      const left = result.failure ? body : (stream?.buffers.get(bufferType) ?? body)
-      return { ...result, body: left, buffering: result.buffering === true }
-    }
-
-    /** Failing open ignores the filter: the request goes on as it arrived, not as a failed filter left it. */
-    function failureResult(failure: FilterFailure, original: HeaderPairs): FilterResult {
-      if (failurePolicy === 'open') return { ...continueResult(original), failure }
-      const body = JSON.stringify({
-        type: 'https://weft.dev/problems/proxy/filter-failure',
-        title: 'A filter failed',
-        status: 503,
-        detail: `filter ${failure.filter} failed: ${failure.error}`,
-        reason: 'filter-failure',
-      })
-      return {
-        action: 'respond',
-        status: 503,
-        headers: new Headers({ 'content-type': 'application/problem+json', 'weft-reason': 'filter-failure' }),
-        body: utf8.encode(body),
-        details: 'filter-failure',
-        failure,
-      }
-    }
-
-    let requestHeaders: HeaderPairs = []
-    let responseHeaders: HeaderPairs = []
-    const current = (mapType: number, fallback: HeaderPairs): HeaderPairs => stream?.maps.get(mapType) ?? fallback
-
-    return {
-      onRequestHeaders(headers, opts) {
-        const pairs = pairsOf(headers)
-        requestHeaders = [
-          [':method', request.method],
-          [':path', request.path],
-          [':authority', request.authority ?? pairs.find(([k]) => k === 'host')?.[1] ?? ''],
-          [':scheme', request.scheme ?? 'http'],
-          ...pairs,
-        ]
-        return run('request headers', (v, s) => v.onRequestHeaders(s, requestHeaders, opts?.endOfStream ?? false), () =>
-          continueResult(current(0, requestHeaders)), requestHeaders)
-      },
-      onRequestBody(body, opts) {
-        const eos = opts?.endOfStream ?? true
-        return runBody('request body', BufferType.HTTP_REQUEST_BODY, body, eos, (v, s) => v.onRequestBody(s, body, eos), () =>
-          continueResult(current(MapType.HTTP_REQUEST_HEADERS, requestHeaders)), requestHeaders)
-      },
-      onResponseHeaders(headers, opts) {
-        responseHeaders = [[':status', String(opts.status)], ...pairsOf(headers)]
-        return run(
-          'response headers',
-          (v, s) => v.onResponseHeaders(s, responseHeaders, opts.status, opts.endOfStream ?? false),
-          () => continueResult(current(2, responseHeaders)),
-          responseHeaders,
-        )
-      },
-      onResponseBody(body, opts) {
-        const eos = opts?.endOfStream ?? true
-        return runBody('response body', BufferType.HTTP_RESPONSE_BODY, body, eos, (v, s) => v.onResponseBody(s, body, eos), () =>
-          continueResult(current(MapType.HTTP_RESPONSE_HEADERS, responseHeaders)), responseHeaders)
-      },
-      finish() {
-        if (!owner || !stream || owner.broken !== undefined) return
-        try {
-          owner.finishStream(stream)
-        } catch (error) {
-          recordFailure(error, 'done')
-        }
-      },
-    }
+    const failed = startError === undefined ? undefined : recordFailure(startError, 'context create')
+    return new HostStream(context, request, owner, stream, failed)
   }
 
   return {
@@ -357,25 +252,205 @@ export function createFilterHost(options: FilterHostOptions): FilterHost {
   }
 }
 
+/** What a stream needs from its host. */
+type StreamHost = {
+  rootId: string
+  failurePolicy: FailurePolicy
+  pauseTimeoutMs: number
+  recordFailure(error: unknown, during: string): FilterFailure
+}
+
+type StreamCall = (vm: FilterVm, stream: StreamState) => number
+
+/**
+ * One request's stream context through one filter. A class rather than closures per request: a stream is made
+ * for every filter of every request, and its methods need no per-request allocation.
+ */
+class HostStream implements FilterStream {
+  #requestHeaders: HeaderPairs = []
+  #responseHeaders: HeaderPairs = []
+  /** The headers as they arrived, when already normal: passed on as they are when the filter leaves them. */
+  #requestIn: HeaderList | undefined
+  #responseIn: HeaderList | undefined
+
+  constructor(
+    private readonly host: StreamHost,
+    private readonly request: RequestProperties,
+    private readonly owner: FilterVm | undefined,
+    private readonly stream: StreamState | undefined,
+    private failed: FilterFailure | undefined,
+  ) {}
+
+  onRequestHeaders(headers: HeadersInit | HeaderList, opts?: { endOfStream?: boolean }): Promise<FilterResult> {
+    const list = listOf(headers)
+    const pairs = list instanceof HeaderList ? list.pairs : list
+    const request = this.request
+    let authority = request.authority
+    if (authority === undefined) {
+      authority = ''
+      for (const [k, v] of pairs) if (k === 'host') { authority = v; break }
+    }
+    this.#requestIn = list instanceof HeaderList ? list : undefined
+    const map: HeaderPairs = [[':method', request.method], [':path', request.path], [':authority', authority], [':scheme', request.scheme ?? 'http']]
+    for (const pair of pairs) map.push(pair)
+    this.#requestHeaders = map
+    const eos = opts?.endOfStream ?? false
+    return this.#run('request headers', (v, s) => v.onRequestHeaders(s, map, eos), MapType.HTTP_REQUEST_HEADERS, map)
+  }
+
+  onRequestBody(body: Uint8Array, opts?: { endOfStream?: boolean }): Promise<BodyResult> {
+    const eos = opts?.endOfStream ?? true
+    return this.#runBody('request body', BufferType.HTTP_REQUEST_BODY, body, eos, (v, s) => v.onRequestBody(s, body, eos),
+      MapType.HTTP_REQUEST_HEADERS, this.#requestHeaders)
+  }
+
+  onResponseHeaders(headers: HeadersInit | HeaderList, opts: { status: number; endOfStream?: boolean }): Promise<FilterResult> {
+    const list = listOf(headers)
+    const pairs = list instanceof HeaderList ? list.pairs : list
+    this.#responseIn = list instanceof HeaderList ? list : undefined
+    const map: HeaderPairs = [[':status', String(opts.status)]]
+    for (const pair of pairs) map.push(pair)
+    this.#responseHeaders = map
+    const eos = opts.endOfStream ?? false
+    return this.#run('response headers', (v, s) => v.onResponseHeaders(s, map, opts.status, eos), MapType.HTTP_RESPONSE_HEADERS, map)
+  }
+
+  onResponseBody(body: Uint8Array, opts?: { endOfStream?: boolean }): Promise<BodyResult> {
+    const eos = opts?.endOfStream ?? true
+    return this.#runBody('response body', BufferType.HTTP_RESPONSE_BODY, body, eos, (v, s) => v.onResponseBody(s, body, eos),
+      MapType.HTTP_RESPONSE_HEADERS, this.#responseHeaders)
+  }
+
+  finish(): void {
+    const { owner, stream } = this
+    if (!owner || !stream || owner.broken !== undefined) return
+    try {
+      owner.finishStream(stream)
+    } catch (error) {
+      this.host.recordFailure(error, 'done')
+    }
+  }
+
+  /** The headers as the filter left them; the incoming pairs themselves when the filter did not touch the map. */
+  #pass(mapType: number, original: HeaderPairs): Continue {
+    const pairs = this.stream?.maps.get(mapType) ?? original
+    const isRequest = mapType === MapType.HTTP_REQUEST_HEADERS
+    const untouched = pairs === (isRequest ? this.#requestHeaders : this.#responseHeaders)
+    return continueResult(pairs, untouched ? (isRequest ? this.#requestIn : this.#responseIn) : undefined)
+  }
+
+  /**
+   * Runs one callback, waits out a Pause, and maps any failure through the policy. With `pauseBuffers` (a body
+   * chunk before the end of the stream) a Pause returns at once with `buffering` set instead of waiting.
+   */
+  async #run(during: string, call: StreamCall, mapType: number, original: HeaderPairs, pauseBuffers = false): Promise<FilterResult & { buffering?: boolean }> {
+    if (this.failed) return this.#failureResult(this.failed, original)
+    const { owner, stream } = this
+    if (!owner || !stream || owner.broken !== undefined) {
+      this.failed = this.host.recordFailure(new Error('filter VM was replaced during the request'), during)
+      return this.#failureResult(this.failed, original)
+    }
+    try {
+      const action = call(owner, stream)
+      if (stream.closed) throw new Error('filter closed the stream')
+      if (!stream.localResponse && action === Action.PAUSE) {
+        if (pauseBuffers && !stream.continued) {
+          const result = this.#pass(mapType, original)
+          result.buffering = true
+          return result
+        }
+        const wake = await withDeadline(stream.waitForWake(), this.host.pauseTimeoutMs)
+        if (typeof wake === 'object') throw wake.error
+      }
+      if (stream.localResponse) return localResult(stream.localResponse)
+      return this.#pass(mapType, original)
+    } catch (error) {
+      this.failed = this.host.recordFailure(error, during)
+      return this.#failureResult(this.failed, original)
+    }
+  }
+
+  /** A body callback: the body as the filter left it, or as it arrived when the filter failed open. */
+  async #runBody(during: string, bufferType: number, body: Uint8Array, endOfStream: boolean, call: StreamCall, mapType: number,
+    original: HeaderPairs): Promise<BodyResult> {
+    const result = await this.#run(during, call, mapType, original, !endOfStream)
+    if (result.action === 'respond') return result
+    const bodyResult = result as ContinueResult & { body: Uint8Array; buffering: boolean }
+    bodyResult.body = result.failure ? body : (this.stream?.buffers.get(bufferType) ?? body)
+    bodyResult.buffering = result.buffering === true
+    return bodyResult
+  }
+
+  /** Failing open ignores the filter: the request goes on as it arrived, not as a failed filter left it. */
+  #failureResult(failure: FilterFailure, original: HeaderPairs): FilterResult {
+    if (this.host.failurePolicy === 'open') {
+      const result = continueResult(original, undefined)
+      result.failure = failure
+      return result
+    }
+    const body = JSON.stringify({
+      type: 'https://weft.dev/problems/proxy/filter-failure',
+      title: 'A filter failed',
+      status: 503,
+      detail: `filter ${failure.filter} failed: ${failure.error}`,
+      reason: 'filter-failure',
+    })
+    return {
+      action: 'respond',
+      status: 503,
+      headers: new Headers({ 'content-type': 'application/problem+json', 'weft-reason': 'filter-failure' }),
+      body: utf8.encode(body),
+      details: 'filter-failure',
+      failure,
+    }
+  }
+}
+
 function localResult(local: LocalResponse): RespondResult {
   const headers = new Headers()
   for (const [k, v] of local.headers) if (!k.startsWith(':')) headers.append(k, v)
   return { action: 'respond', status: local.status, headers, body: local.body, details: local.details }
 }
 
-/** Splits the ABI's pairs into fetch Headers and the pseudo-headers. @throws TypeError on invalid values. */
-function continueResult(pairs: HeaderPairs): ContinueResult {
-  const headers = new Headers()
-  const pseudoHeaders: Record<string, string> = {}
-  for (const [k, v] of pairs) {
-    if (k.startsWith(':')) pseudoHeaders[k] = v
-    else headers.append(k, v)
+/** A filter's "continue" answer; the fetch Headers is built only when someone asks for it. */
+class Continue implements ContinueResult {
+  readonly action = 'continue' as const
+  failure?: FilterFailure = undefined
+  body?: Uint8Array = undefined
+  buffering?: boolean = undefined
+  #headers: Headers | undefined = undefined
+
+  constructor(readonly list: HeaderList, readonly pseudoHeaders: Record<string, string>) {}
+
+  get headers(): Headers {
+    if (this.#headers === undefined) {
+      const headers = new Headers()
+      for (const [k, v] of this.list.pairs) headers.append(k, v)
+      this.#headers = headers
+    }
+    return this.#headers
   }
-  return { action: 'continue', headers, pseudoHeaders }
 }
 
-function pairsOf(init: HeadersInit): HeaderPairs {
-  if (init instanceof Headers) return [...init.entries()]
+/**
+ * Splits the ABI's pairs into the pseudo-headers and the rest, normalised as fetch Headers would hold them.
+ * `known`: the non-pseudo part when it is known already (the map came back untouched).
+ * @throws TypeError on a name or value fetch Headers refuses.
+ */
+function continueResult(map: HeaderPairs, known: HeaderList | undefined): Continue {
+  const pseudoHeaders: Record<string, string> = {}
+  const plain: HeaderPairs = []
+  for (const pair of map) {
+    if (pair[0].charCodeAt(0) === 0x3a) pseudoHeaders[pair[0]] = pair[1]
+    else if (known === undefined) plain.push(pair)
+  }
+  return new Continue(known ?? normalizeAsHeaders(plain), pseudoHeaders)
+}
+
+/** Pairs to build a map from, or the HeaderList they already are (a Headers' entries are one). */
+function listOf(init: HeadersInit | HeaderList): HeaderList | HeaderPairs {
+  if (init instanceof HeaderList) return init
+  if (init instanceof Headers) return HeaderList.ofHeaders(init)
   if (Array.isArray(init)) return init.map(([k, v]) => [String(k).toLowerCase(), String(v)])
   return Object.entries(init).map(([k, v]) => [k.toLowerCase(), v])
 }

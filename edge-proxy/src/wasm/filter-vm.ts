@@ -188,13 +188,21 @@ export class FilterVm implements ProxyImportHost {
     return this.#fuel !== undefined
   }
 
-  #guest(fn: GuestFn, ...args: Array<number | bigint>): number | bigint | undefined {
+  #guest(fn: GuestFn, a = 0, b = 0, c = 0, d = 0, e = 0): number | bigint | undefined {
     // A host function may call back into the guest (the allocator): one budget covers the outermost call.
     const outermost = this.#depth === 0
     if (outermost && this.#fuel) this.#fuel.value = this.#budget
     this.#depth++
     try {
-      return fn(...args)
+      // With exactly the arity the export declares, V8 keeps its specialised JS-to-wasm call path.
+      switch (fn.length) {
+        case 0: return fn()
+        case 1: return fn(a)
+        case 2: return fn(a, b)
+        case 3: return fn(a, b, c)
+        case 4: return fn(a, b, c, d)
+        default: return fn(a, b, c, d, e)
+      }
     } catch (error) {
       if (outermost && this.#fuel && (this.#fuel.value as number) < 0) {
         throw new FilterRunawayError(`filter ran past its time budget (${this.#budget} units of fuel)`, { cause: error })
@@ -202,15 +210,14 @@ export class FilterVm implements ProxyImportHost {
       throw error
     } finally {
       this.#depth--
-      this.#memory?.invalidate()
     }
   }
 
-  /** Calls an optional export; undefined when the module does not export it. */
-  #call(name: string, ...args: number[]): number | undefined {
+  /** Calls an optional export (at most five arguments); undefined when the module does not export it. */
+  #call(name: string, a?: number, b?: number, c?: number, d?: number, e?: number): number | undefined {
     const fn = this.#exports[name] as GuestFn | undefined
     if (typeof fn !== 'function') return undefined
-    const result = this.#guest(fn, ...args)
+    const result = this.#guest(fn, a, b, c, d, e)
     return typeof result === 'bigint' ? Number(result) : result
   }
 
@@ -220,6 +227,17 @@ export class FilterVm implements ProxyImportHost {
     this.#effective = contextId
     try {
       return run()
+    } finally {
+      this.#effective = previous
+    }
+  }
+
+  /** #call with `contextId` as the effective context (#inContext without a closure, for per-request calls). */
+  #callIn(contextId: number, name: string, a?: number, b?: number, c?: number): number | undefined {
+    const previous = this.#effective
+    this.#effective = contextId
+    try {
+      return this.#call(name, a, b, c)
     } finally {
       this.#effective = previous
     }
@@ -238,7 +256,7 @@ export class FilterVm implements ProxyImportHost {
   createStream(request: RequestProperties): StreamState {
     const stream = new StreamState(this.#nextContextId++, request)
     this.#streams.set(stream.id, stream)
-    this.#inContext(stream.id, () => this.#call('proxy_on_context_create', stream.id, this.rootContextId))
+    this.#callIn(stream.id, 'proxy_on_context_create', stream.id, this.rootContextId)
     return stream
   }
 
@@ -265,7 +283,7 @@ export class FilterVm implements ProxyImportHost {
 
   #action(stream: StreamState, callback: string, size: number, endOfStream: number): number {
     stream.continued = false
-    const action = this.#inContext(stream.id, () => this.#call(callback, stream.id, size, endOfStream))
+    const action = this.#callIn(stream.id, callback, stream.id, size, endOfStream)
     return action ?? Action.CONTINUE
   }
 
@@ -273,11 +291,9 @@ export class FilterVm implements ProxyImportHost {
   finishStream(stream: StreamState): void {
     if (!this.#streams.has(stream.id)) return
     try {
-      this.#inContext(stream.id, () => {
-        this.#call('proxy_on_done', stream.id)
-        this.#call('proxy_on_log', stream.id)
-        this.#call('proxy_on_delete', stream.id)
-      })
+      this.#callIn(stream.id, 'proxy_on_done', stream.id)
+      this.#callIn(stream.id, 'proxy_on_log', stream.id)
+      this.#callIn(stream.id, 'proxy_on_delete', stream.id)
     } finally {
       this.#streams.delete(stream.id)
     }

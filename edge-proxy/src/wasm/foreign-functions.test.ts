@@ -72,4 +72,22 @@ describe('weft.verify_jwt', () => {
     if (!answer.valid) expect(answer.error).toMatch(error)
     expect(fn.stats().cached).toBe(0)
   })
+
+  it('weft.jwt_config registers an issuer once; <handle>:<token> verifies against it and is cached per handle', async () => {
+    const fn = createVerifyJwt()
+    const call: ForeignCall = { now: () => T0, defer: () => 1 }
+    const { token: _t, ...issuer } = args('unused')
+    const handleOf = (config: unknown) => new DataView(fn.config(encode(config), call).buffer).getUint32(0, true)
+    const handle = handleOf(issuer)
+    expect(handleOf(issuer)).toBe(handle)
+    expect(handleOf({ ...issuer, audiences: ['other'] })).not.toBe(handle)
+    expect(() => fn.config(encode({ issuer: ISSUER }), call)).toThrow(TypeError)
+    const verify = caller(fn)
+    const token = await sign('by-handle', T0 / 1000 + 60)
+    const first = await verify(`${handle}:${token}`)
+    expect(first).toMatchObject({ immediate: false, answer: { valid: true, claims: { sub: 'by-handle' } } })
+    expect(await verify(`${handle}:${token}`)).toMatchObject({ immediate: true, answer: { valid: true } })
+    const unknown = await verify(`99:${token}`)
+    expect(unknown.answer.valid === false && unknown.answer.error).toMatch(/ERR_WEFT_VERIFY_JWT_ARGS: no issuer configuration 99/)
+  })
 })

@@ -9,13 +9,20 @@
  *   - otherwise the answer is `{"pending":<id>}`: the filter returns Pause, and once jose is done the host calls
  *     `proxy_on_foreign_function(context, id, size)` with the answer (`{"valid":true,…}` or
  *     `{"valid":false,"error":"…"}`) in buffer FOREIGN_FUNCTION_ARGUMENTS; the filter continues or answers 401.
- * Arguments: `{"token":"…","issuer":"…","audiences":["…"],"jwks":{"keys":[…]}}` (UTF-8 JSON).
+ * Arguments: `{"token":"…","issuer":"…","audiences":["…"],"jwks":{"keys":[…]}}` (UTF-8 JSON), or — after the filter
+ * registered its issuer once with `weft.jwt_config` — the compact `<handle>:<token>` (ASCII), so a request sends
+ * only its token and the host neither copies nor hashes the issuer's key set again.
+ *
+ * `weft.jwt_config` takes `{"issuer":"…","audiences":["…"],"jwks":{"keys":[…]}}` (jwt-auth calls it in
+ * `onConfigure`, once per issuer) and answers the handle as a u32, little-endian. The same text always gets the
+ * same handle, so a re-instantiated VM reuses its entry; arguments it refuses answer INTERNAL_FAILURE.
  */
 import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose'
 import { LruCache } from '../../../mesh/src/identity/lru-cache'
 import type { ForeignFunction } from './proxy-imports'
 
 export const VERIFY_JWT = 'weft.verify_jwt'
+export const JWT_CONFIG = 'weft.jwt_config'
 
 export type VerifyJwtAnswer = { valid: true; claims: Record<string, unknown> } | { valid: false; error: string }
 
@@ -30,13 +37,20 @@ export type VerifyJwtOptions = {
 
 export type VerifyJwtStats = { hits: number; misses: number; verifications: number; cached: number }
 
-export type VerifyJwtFunction = ForeignFunction & { stats(): VerifyJwtStats }
+export type VerifyJwtFunction = ForeignFunction & {
+  stats(): VerifyJwtStats
+  /** `weft.jwt_config`, registering issuers for this verifier's compact `<handle>:<token>` arguments. */
+  config: ForeignFunction
+}
 
 const DEFAULT_CACHE_SIZE = 10_000
 const DEFAULT_MAX_CACHE_MS = 5 * 60_000
 const DEFAULT_CLOCK_SKEW_SECONDS = 30
 // A handful of issuers per proxy; their parsed key sets are reused across tokens.
 const KEY_SETS_CACHED = 64
+// Distinct issuer configurations one proxy registers (each attachment's issuers); past this jwt_config refuses
+// and jwt-auth falls back to sending the whole arguments per request.
+const MAX_CONFIGS = 4096
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -56,13 +70,17 @@ export function createVerifyJwt(options: VerifyJwtOptions = {}): VerifyJwtFuncti
   const inFlight = new Map<string, Promise<Uint8Array>>()
   const stats = { hits: 0, misses: 0, verifications: 0 }
 
+  /** Issuer configurations by handle (jwt_config), and their handles by argument text. */
+  const configs: Array<IssuerArgs> = []
+  const handles = new Map<string, number>()
+
   async function verify(argsText: string, now: number): Promise<Uint8Array> {
     stats.verifications += 1
     let answer: VerifyJwtAnswer
     let until = 0
     try {
-      const args = parseArgs(argsText)
-      const jwksText = JSON.stringify(args.jwks)
+      const args = parseVerify(argsText, configs)
+      const jwksText = args.jwksText ?? JSON.stringify(args.jwks)
       let keys = keySets.get(jwksText)
       if (!keys) {
         keys = createLocalJWKSet(args.jwks)
@@ -85,8 +103,24 @@ export function createVerifyJwt(options: VerifyJwtOptions = {}): VerifyJwtFuncti
     return bytes
   }
 
+  const config: ForeignFunction = (args) => {
+    const text = decoder.decode(args)
+    let handle = handles.get(text)
+    if (handle === undefined) {
+      const parsed = parseIssuer(JSON.parse(text))
+      if (configs.length >= MAX_CONFIGS) throw new RangeError(`more than ${MAX_CONFIGS} issuer configurations`)
+      handle = configs.length
+      configs.push({ ...parsed, jwksText: JSON.stringify(parsed.jwks) })
+      handles.set(text, handle)
+    }
+    const out = new Uint8Array(4)
+    new DataView(out.buffer).setUint32(0, handle, true)
+    return out
+  }
+
   const fn: ForeignFunction = (args, call) => {
-    const argsText = decoder.decode(args)
+    // The compact form is ASCII (a handle and a base64url token): read char for byte, no UTF-8 decoding.
+    const argsText = args[0] !== OPEN_BRACE && isAscii(args) ? asciiText(args) : decoder.decode(args)
     const now = call.now()
     const hit = cache.get(argsText)
     if (hit) {
@@ -104,21 +138,54 @@ export function createVerifyJwt(options: VerifyJwtOptions = {}): VerifyJwtFuncti
     }
     return encoder.encode(`{"pending":${call.defer(pending)}}`)
   }
-  return Object.assign(fn, { stats: (): VerifyJwtStats => ({ ...stats, cached: cache.size }) })
+  return Object.assign(fn, { stats: (): VerifyJwtStats => ({ ...stats, cached: cache.size }), config })
 }
 
-type VerifyArgs = { token: string; issuer: string; audiences: string[]; jwks: JSONWebKeySet }
+const OPEN_BRACE = 0x7b
 
-/** @throws TypeError when the filter sent something else than the documented arguments. */
-function parseArgs(text: string): VerifyArgs {
+function isAscii(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i]! > 0x7f) return false
+  return true
+}
+
+function asciiText(bytes: Uint8Array): string {
+  let out = ''
+  for (let i = 0; i < bytes.length; i += 8192) {
+    out += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192) as unknown as number[])
+  }
+  return out
+}
+
+type IssuerArgs = { issuer: string; audiences: string[]; jwks: JSONWebKeySet; jwksText?: string }
+
+type VerifyArgs = IssuerArgs & { token: string }
+
+/**
+ * The JSON arguments, or `<handle>:<token>` resolved against the registered configurations.
+ * @throws TypeError when the filter sent something else than the documented arguments.
+ */
+function parseVerify(text: string, configs: ReadonlyArray<IssuerArgs>): VerifyArgs {
+  const compact = /^(\d{1,10}):(.+)$/s.exec(text)
+  if (compact) {
+    const config = configs[Number(compact[1])]
+    if (config === undefined) throw new TypeError(`no issuer configuration ${compact[1]} (weft.jwt_config)`)
+    return { ...config, token: compact[2]! }
+  }
   const args = JSON.parse(text) as Partial<VerifyArgs> | null
   if (typeof args !== 'object' || args === null) throw new TypeError('arguments must be a JSON object')
-  const { token, issuer, audiences, jwks } = args
+  const { token } = args
   if (typeof token !== 'string' || token === '') throw new TypeError('token must be a non-empty string')
+  return { ...parseIssuer(args), token }
+}
+
+/** @throws TypeError when issuer, audiences or jwks are not what the documentation says. */
+function parseIssuer(args: unknown): IssuerArgs {
+  if (typeof args !== 'object' || args === null) throw new TypeError('arguments must be a JSON object')
+  const { issuer, audiences, jwks } = args as Partial<IssuerArgs>
   if (typeof issuer !== 'string' || issuer === '') throw new TypeError('issuer must be a non-empty string')
   if (!Array.isArray(audiences) || !audiences.every((a) => typeof a === 'string')) throw new TypeError('audiences must be strings')
   if (typeof jwks !== 'object' || jwks === null || !Array.isArray(jwks.keys)) throw new TypeError('jwks must be {"keys": [...]}')
-  return { token, issuer, audiences, jwks }
+  return { issuer, audiences, jwks }
 }
 
 function describe(error: unknown): string {
@@ -135,5 +202,10 @@ let shared: VerifyJwtFunction | undefined
  */
 export function weftForeignFunctions(): Record<string, ForeignFunction> {
   shared ??= createVerifyJwt()
-  return { [VERIFY_JWT]: shared }
+  return jwtForeignFunctions(shared)
+}
+
+/** `weft.verify_jwt` and its `weft.jwt_config`, by name, for FilterHostOptions.foreignFunctions. */
+export function jwtForeignFunctions(verify: VerifyJwtFunction): Record<string, ForeignFunction> {
+  return { [VERIFY_JWT]: verify, [JWT_CONFIG]: verify.config }
 }

@@ -1,3 +1,4 @@
+import { isByteString, writeByteString } from './header-map'
 import { FilterAbiError } from './wasm-errors'
 
 const utf8 = new TextEncoder()
@@ -6,7 +7,8 @@ const utf8Decoder = new TextDecoder()
 /**
  * Reads and writes a guest's linear memory. Views are re-created whenever the memory's buffer changes: growth
  * (from the guest or from `malloc` called inside a host function) detaches the old ArrayBuffer, so a view kept
- * across a guest call would read zeros or throw.
+ * across a guest call would read zeros or throw. Until then the same views serve every host call: each access
+ * compares `memory.buffer` with the buffer the views were made on (the same object until the memory grows).
  */
 export class GuestMemory {
   #memory: WebAssembly.Memory
@@ -20,7 +22,7 @@ export class GuestMemory {
     this.#allocate = allocate
   }
 
-  /** Call after every guest call: drops views that growth may have detached. */
+  /** Drops the views; the next access makes new ones (they are re-checked on every access anyway). */
   invalidate(): void {
     this.#buffer = null
   }
@@ -46,7 +48,7 @@ export class GuestMemory {
 
   /** True when [ptr, ptr+len) lies inside memory; host functions answer INVALID_MEMORY_ACCESS otherwise. */
   inBounds(ptr: number, len: number): boolean {
-    return ptr >= 0 && len >= 0 && ptr + len <= this.#memory.buffer.byteLength
+    return ptr >= 0 && len >= 0 && ptr + len <= this.bytes.length
   }
 
   /** A copy, so later guest calls cannot change what the host holds. */
@@ -83,6 +85,21 @@ export class GuestMemory {
     this.bytes.set(data, ptr)
     this.setU32(returnPtr, ptr)
     this.setU32(returnSize, data.length)
+  }
+
+  /**
+   * returnBytes for a byte string (a header value): written char for byte straight into the guest's allocation,
+   * or as UTF-8 when it holds a char above 0xFF (header-map.ts byteStringToBytes).
+   */
+  returnByteString(value: string, returnPtr: number, returnSize: number): void {
+    if (!isByteString(value)) return this.returnBytes(utf8.encode(value), returnPtr, returnSize)
+    if (!this.#allocate) throw new FilterAbiError('module exports neither proxy_on_memory_allocate nor malloc')
+    const ptr = this.#allocate(Math.max(value.length, 1)) >>> 0
+    if (ptr === 0) throw new FilterAbiError('guest allocator returned 0')
+    if (!this.inBounds(ptr, value.length)) throw new FilterAbiError('guest allocator returned memory out of bounds')
+    writeByteString(this.bytes, ptr, value)
+    this.setU32(returnPtr, ptr)
+    this.setU32(returnSize, value.length)
   }
 
   returnString(value: string, returnPtr: number, returnSize: number): void {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { bytesToByteString, deserializeHeaderMap, serializeHeaderMap, type HeaderPairs } from './header-map'
+import { bytesToByteString, deserializeHeaderMap, HeaderList, normalizeAsHeaders, serializedHeaderMap, serializeHeaderMap, type HeaderPairs } from './header-map'
 
 describe('header map serialisation (spec "Serialization")', () => {
   it('lays out the spec example {a: 1, b: 22} as count, lengths, then NUL-terminated keys and values', () => {
@@ -43,5 +43,32 @@ describe('header map serialisation (spec "Serialization")', () => {
     const bytes = serializeHeaderMap([['abc', 'def']])
     expect(() => deserializeHeaderMap(bytes.subarray(0, bytes.length - 2))).toThrow(RangeError)
     expect(() => deserializeHeaderMap(new Uint8Array([9, 0, 0, 0, 1]))).toThrow(RangeError)
+  })
+
+  it('remembers a map\'s serialisation: the same array gives the same bytes without serialising again', () => {
+    const pairs: HeaderPairs = [['a', '1'], ['b', '\u00e9']]
+    expect(serializedHeaderMap(pairs)).toBe(serializedHeaderMap(pairs))
+    expect([...serializedHeaderMap(pairs)]).toEqual([...serializeHeaderMap(pairs)])
+  })
+})
+
+describe('header pairs handed between filters (normalizeAsHeaders)', () => {
+  it.each<[string, HeaderPairs]>([
+    ['already sorted', [['accept', '*/*'], ['host', 'orders']]],
+    ['unsorted, as a filter appends', [['host', 'o'], ['accept', '*/*'], ['x-jwt-claim-sub', 'u'], ['cookie', 'a=1']]],
+    ['repeats combined, set-cookie kept apart, empty values', [['x', 'a'], ['set-cookie', 'z'], ['x', ''], ['set-cookie', 'y'], ['x', 'b']]],
+    ['whitespace trimmed', [['b', ' x\t'], ['a', '1 ']]],
+    ['Latin-1 and control bytes Headers allows', [['k', '\u00ff\u0080 caf\u00c3\u00a9'], ['v', 'a\u0007b']]],
+  ])('lists %s exactly as fetch Headers would', (_case, pairs) => {
+    const normal = normalizeAsHeaders(pairs.map(([k, v]) => [k, v]))
+    expect(normal).toBeInstanceOf(HeaderList)
+    expect(normal.pairs).toEqual([...new Headers(pairs).entries()])
+    expect(normalizeAsHeaders(normal.pairs).pairs).toEqual(normal.pairs)
+  })
+
+  it('refuses what Headers refuses, with its error', () => {
+    expect(() => normalizeAsHeaders([['x y', '1']])).toThrow(/invalid header name/)
+    expect(() => normalizeAsHeaders([['x', 'a\nb']])).toThrow(/invalid header value/)
+    expect(() => normalizeAsHeaders([['x', '\u0100']])).toThrow(TypeError)
   })
 })

@@ -21,13 +21,50 @@ export function byteStringToBytes(s: string): Uint8Array {
 
 // Chunked: String.fromCharCode with a huge spread overflows the call stack.
 const CHUNK = 8192
+// Below this, a char-by-char loop beats building an argument list for String.fromCharCode.
+const SHORT = 24
 
 export function bytesToByteString(bytes: Uint8Array): string {
+  const n = bytes.length
+  if (n <= SHORT) {
+    let out = ''
+    for (let i = 0; i < n; i++) out += String.fromCharCode(bytes[i]!)
+    return out
+  }
   let out = ''
-  for (let i = 0; i < bytes.length; i += CHUNK) {
-    out += String.fromCharCode(...bytes.subarray(i, i + CHUNK))
+  for (let i = 0; i < n; i += CHUNK) {
+    out += String.fromCharCode.apply(null, bytes.subarray(i, i + CHUNK) as unknown as number[])
   }
   return out
+}
+
+/** Whether every char of `s` is one byte (≤ 0xFF), so it crosses char for byte. */
+export function isByteString(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return false
+  return true
+}
+
+/** Writes byte string `s` (every char ≤ 0xFF) at `at`, one byte per char. */
+export function writeByteString(out: Uint8Array, at: number, s: string): void {
+  for (let i = 0; i < s.length; i++) out[at + i] = s.charCodeAt(i)
+}
+
+// Serialisations by map: a header map array is never changed once the host holds it (every edit makes a new
+// array), so the bytes a filter read stay valid until the map is replaced, and the next filter or the next
+// get_header_map_size/pairs call reuses them.
+const serialized = new WeakMap<ReadonlyArray<readonly [string, string]>, Uint8Array>()
+
+/**
+ * serializeHeaderMap, remembered for this array: callers must treat the result as read-only and never change
+ * `pairs` afterwards (the host's maps are replaced, never edited in place).
+ */
+export function serializedHeaderMap(pairs: ReadonlyArray<readonly [string, string]>): Uint8Array {
+  let bytes = serialized.get(pairs)
+  if (bytes === undefined) {
+    bytes = serializeHeaderMap(pairs)
+    serialized.set(pairs, bytes)
+  }
+  return bytes
 }
 
 /**
@@ -36,6 +73,31 @@ export function bytesToByteString(bytes: Uint8Array): string {
  * the NUL. (The spec's worked example prints byte values oddly; this follows the layout, as DESIGN.md notes.)
  */
 export function serializeHeaderMap(pairs: ReadonlyArray<readonly [string, string]>): Uint8Array {
+  // Header maps are byte strings nearly always: sized and written char for byte, with no per-entry arrays.
+  let size = 4 + pairs.length * 8
+  for (const [k, v] of pairs) {
+    if (!isByteString(k) || !isByteString(v)) return serializeEncoded(pairs)
+    size += k.length + 1 + v.length + 1
+  }
+  const out = new Uint8Array(size)
+  const view = new DataView(out.buffer)
+  view.setUint32(0, pairs.length, true)
+  let lengths = 4
+  let data = 4 + pairs.length * 8
+  for (const [k, v] of pairs) {
+    view.setUint32(lengths, k.length, true)
+    view.setUint32(lengths + 4, v.length, true)
+    lengths += 8
+    writeByteString(out, data, k)
+    data += k.length + 1
+    writeByteString(out, data, v)
+    data += v.length + 1
+  }
+  return out
+}
+
+/** The general case: some name or value holds a char above 0xFF and goes as its UTF-8 bytes. */
+function serializeEncoded(pairs: ReadonlyArray<readonly [string, string]>): Uint8Array {
   const encoded = pairs.map(([k, v]) => [byteStringToBytes(k), byteStringToBytes(v)] as const)
   let size = 4 + encoded.length * 8
   for (const [k, v] of encoded) size += k.length + 1 + v.length + 1
@@ -85,5 +147,61 @@ export function deserializeHeaderMap(bytes: Uint8Array): HeaderPairs {
 
 /** Header names are case-insensitive; the ABI hands them over lower-cased as HTTP/2 and Envoy do. */
 export function normalizeHeaderName(name: string): string {
-  return name.toLowerCase()
+  // Names are nearly always lower case already: look for any char toLowerCase may change (ASCII and Latin-1
+  // capitals, anything past Latin-1) before making a new string.
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i)
+    if ((c >= 0x41 && c <= 0x5a) || (c >= 0xc0 && c <= 0xde) || c > 0xff) return name.toLowerCase()
+  }
+  return name
+}
+
+// What fetch's Headers accepts without changing it: a lower-case token name, and a value with no NUL, CR or LF,
+// no leading or trailing whitespace (Headers strips it) and no char above 0xFF (not a byte string).
+const PLAIN_NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/
+const PLAIN_VALUE = /^(?:[^\0\n\r\t \u0100-\uffff](?:[^\0\n\r\u0100-\uffff]*[^\0\n\r\t \u0100-\uffff])?)?$/
+
+/**
+ * Header pairs exactly as fetch Headers lists them (lower-case names, sorted, repeats combined, values trimmed and
+ * valid): what a filter's result hands to the next filter, so no Headers is built in between. Only the host
+ * makes these (normalizeAsHeaders), so holding one is the proof that its pairs need no checking again.
+ */
+export class HeaderList {
+  /** @internal use normalizeAsHeaders or HeaderList.ofHeaders. */
+  constructor(readonly pairs: HeaderPairs) {}
+
+  /** The entries of a fetch Headers, which are normal by definition. */
+  static ofHeaders(headers: Headers): HeaderList {
+    return new HeaderList([...headers.entries()])
+  }
+}
+
+/**
+ * The pairs exactly as `new Headers(pairs).entries()` would give them — names sorted, repeats combined with ", "
+ * (each `set-cookie` kept apart), values trimmed — without building a Headers: filters of one chain hand their
+ * maps on as a HeaderList, and each sees what it would have seen through a Headers.
+ * @throws TypeError (from Headers, with its message) on a name or value Headers refuses.
+ */
+export function normalizeAsHeaders(pairs: HeaderPairs): HeaderList {
+  let sorted = true
+  for (let i = 0; i < pairs.length; i++) {
+    const [k, v] = pairs[i]!
+    // Anything Headers would change or refuse goes through Headers itself, for its exact result or error.
+    if (!PLAIN_NAME.test(k) || !PLAIN_VALUE.test(v)) return HeaderList.ofHeaders(new Headers(pairs))
+    if (i > 0 && !(pairs[i - 1]![0] < k)) sorted = false
+  }
+  if (sorted) return new HeaderList(pairs)
+  const order = pairs.map((_, i) => i).sort((a, b) => {
+    const ka = pairs[a]![0]
+    const kb = pairs[b]![0]
+    return ka < kb ? -1 : ka > kb ? 1 : a - b
+  })
+  const out: HeaderPairs = []
+  for (const i of order) {
+    const [k, v] = pairs[i]!
+    const last = out[out.length - 1]
+    if (last !== undefined && last[0] === k && k !== 'set-cookie') last[1] = `${last[1]}, ${v}`
+    else out.push([k, v])
+  }
+  return new HeaderList(out)
 }

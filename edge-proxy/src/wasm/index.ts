@@ -17,7 +17,7 @@ export { DEFAULT_FUEL, DEFAULT_MAX_MEMORY_BYTES, FUEL_BUDGET_EXPORT, FUEL_EXPORT
 export { silentLogger, type FilterLogger } from './filter-logger'
 export { FilterMetrics, type FilterMetric, type FilterMetricKind } from './filter-metrics'
 export { SharedData, SharedQueues } from './shared-data'
-export { deserializeHeaderMap, serializeHeaderMap, type HeaderPairs } from './header-map'
+export { deserializeHeaderMap, HeaderList, serializeHeaderMap, type HeaderPairs } from './header-map'
 export type { FilterHttpCall, FilterHttpCallResponse, ForeignFunction, LocalResponse } from './proxy-imports'
 export type { RequestProperties } from './request-properties'
 export {

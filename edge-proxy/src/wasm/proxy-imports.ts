@@ -3,11 +3,10 @@ import type { FilterLogger } from './filter-logger'
 import type { FilterMetrics } from './filter-metrics'
 import type { GuestMemory } from './guest-memory'
 import {
-  byteStringToBytes,
   bytesToByteString,
   deserializeHeaderMap,
   normalizeHeaderName,
-  serializeHeaderMap,
+  serializedHeaderMap,
   type HeaderPairs,
 } from './header-map'
 import type { SharedData, SharedQueues } from './shared-data'
@@ -90,6 +89,7 @@ export interface ProxyImportHost {
   onQueueReady(queueId: number): void
 }
 
+const NO_HEADERS: HeaderPairs = []
 const LOG_METHODS = ['trace', 'debug', 'info', 'warn', 'error', 'error'] as const
 const MAX_MAP_TYPE = MapType.HTTP_CALL_RESPONSE_TRAILERS
 const MAX_BUFFER_TYPE = BufferType.FOREIGN_FUNCTION_ARGUMENTS
@@ -103,8 +103,7 @@ type HostFn = (...args: never[]) => unknown
  */
 export function createProxyImports(host: ProxyImportHost): Record<string, HostFn> {
   const mem = (): GuestMemory => host.memory()
-  const inBounds = (...ranges: Array<[number, number]>): boolean =>
-    ranges.every(([p, l]) => mem().inBounds(p >>> 0, l >>> 0))
+  const inBounds = (ptr: number, len: number): boolean => mem().inBounds(ptr >>> 0, len >>> 0)
   const str = (ptr: number, len: number): string => mem().readString(ptr >>> 0, len >>> 0)
   const bytes = (ptr: number, len: number): Uint8Array => mem().read(ptr >>> 0, len >>> 0)
   // Header names and values cross as byte strings, never UTF-8-decoded (header-map.ts).
@@ -113,9 +112,9 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
 
   // Decoded by hand rather than TextDecoder('utf-16le'), which not every runtime ships; only error paths use it.
   function asString(ptr: number): string {
-    if (ptr === 0 || !inBounds([ptr - 4, 4])) return ''
+    if (ptr === 0 || !inBounds(ptr - 4, 4)) return ''
     const len = mem().u32(ptr - 4)
-    if (!inBounds([ptr, len])) return ''
+    if (!inBounds(ptr, len)) return ''
     const view = mem().view
     let out = ''
     for (let i = 0; i + 1 < len; i += 2) out += String.fromCharCode(view.getUint16(ptr + i, true))
@@ -131,21 +130,34 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
     return host.setHeaderMap(mapType, result) ? Status.OK : Status.NOT_FOUND
   }
 
+  /** The map to read, or the status to answer when there is none. */
+  function readMap(mapType: number): HeaderPairs | number {
+    if (mapType < 0 || mapType > MAX_MAP_TYPE) return Status.BAD_ARGUMENT
+    return host.headerMap(mapType) ?? Status.NOT_FOUND
+  }
+
+  function writeMap(mapType: number, pairs: HeaderPairs): number {
+    return host.setHeaderMap(mapType, pairs) ? Status.OK : Status.NOT_FOUND
+  }
+
+  // One per host: the functions only reach the host, nothing of the call.
+  const foreignCall: ForeignCall = { now: () => host.now(), defer: (answer) => host.deferForeignFunction(answer) }
+
   const env: Record<string, HostFn> = {
     proxy_log(level: number, ptr: number, len: number): number {
-      if (!inBounds([ptr, len])) return Status.INVALID_MEMORY_ACCESS
+      if (!inBounds(ptr, len)) return Status.INVALID_MEMORY_ACCESS
       const method = LOG_METHODS[level]
       if (!method) return Status.BAD_ARGUMENT
       if (level >= host.logLevel) host.logger[method]({ filterLogLevel: level }, str(ptr, len))
       return Status.OK
     },
     proxy_get_log_level(retPtr: number): number {
-      if (!inBounds([retPtr, 4])) return Status.INVALID_MEMORY_ACCESS
+      if (!inBounds(retPtr, 4)) return Status.INVALID_MEMORY_ACCESS
       mem().setU32(retPtr, host.logLevel)
       return Status.OK
     },
     proxy_get_current_time_nanoseconds(retPtr: number): number {
-      if (!inBounds([retPtr, 8])) return Status.INVALID_MEMORY_ACCESS
+      if (!inBounds(retPtr, 8)) return Status.INVALID_MEMORY_ACCESS
       mem().setU64(retPtr, msToNanos(host.now()))
       return Status.OK
     },
@@ -156,7 +168,7 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
 
     proxy_get_buffer_status(type: number, retSize: number, retFlags: number): number {
       if (type < 0 || type > MAX_BUFFER_TYPE) return Status.BAD_ARGUMENT
-      if (!inBounds([retSize, 4], [retFlags, 4])) return Status.INVALID_MEMORY_ACCESS
+      if (!(inBounds(retSize, 4) && inBounds(retFlags, 4))) return Status.INVALID_MEMORY_ACCESS
       const buf = host.buffer(type)
       if (!buf) return Status.NOT_FOUND
       mem().setU32(retSize, buf.length)
@@ -165,7 +177,7 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
     },
     proxy_get_buffer_bytes(type: number, start: number, maxSize: number, retPtr: number, retSize: number): number {
       if (type < 0 || type > MAX_BUFFER_TYPE) return Status.BAD_ARGUMENT
-      if (!inBounds([retPtr, 4], [retSize, 4])) return Status.INVALID_MEMORY_ACCESS
+      if (!(inBounds(retPtr, 4) && inBounds(retSize, 4))) return Status.INVALID_MEMORY_ACCESS
       const buf = host.buffer(type)
       if (!buf) return Status.NOT_FOUND
       const from = start >>> 0
@@ -175,7 +187,7 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
     },
     proxy_set_buffer_bytes(type: number, start: number, size: number, ptr: number, len: number): number {
       if (type < 0 || type > MAX_BUFFER_TYPE) return Status.BAD_ARGUMENT
-      if (!inBounds([ptr, len])) return Status.INVALID_MEMORY_ACCESS
+      if (!inBounds(ptr, len)) return Status.INVALID_MEMORY_ACCESS
       const buf = host.buffer(type)
       if (!buf) return Status.NOT_FOUND
       const from = Math.min(start >>> 0, buf.length)
@@ -189,21 +201,21 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
     },
 
     proxy_get_header_map_size(mapType: number, retSize: number): number {
-      if (!inBounds([retSize, 4])) return Status.INVALID_MEMORY_ACCESS
+      if (!inBounds(retSize, 4)) return Status.INVALID_MEMORY_ACCESS
       return mapOp(mapType, (pairs) => {
-        mem().setU32(retSize, serializeHeaderMap(pairs).length)
+        mem().setU32(retSize, serializedHeaderMap(pairs).length)
         return Status.OK
       })
     },
     proxy_get_header_map_pairs(mapType: number, retPtr: number, retSize: number): number {
-      if (!inBounds([retPtr, 4], [retSize, 4])) return Status.INVALID_MEMORY_ACCESS
+      if (!(inBounds(retPtr, 4) && inBounds(retSize, 4))) return Status.INVALID_MEMORY_ACCESS
       if (mapType < 0 || mapType > MAX_MAP_TYPE) return Status.BAD_ARGUMENT
       // A map that does not exist yet reads as empty: the Rust and Go SDKs treat any other status as fatal.
-      mem().returnBytes(serializeHeaderMap(host.headerMap(mapType) ?? []), retPtr, retSize)
+      mem().returnBytes(serializedHeaderMap(host.headerMap(mapType) ?? NO_HEADERS), retPtr, retSize)
       return Status.OK
     },
     proxy_set_header_map_pairs(mapType: number, ptr: number, len: number): number {
-      if (!inBounds([ptr, len])) return Status.INVALID_MEMORY_ACCESS
+      if (!inBounds(ptr, len)) return Status.INVALID_MEMORY_ACCESS
       let pairs: HeaderPairs
       try {
         pairs = deserializeHeaderMap(bytes(ptr, len))
@@ -212,49 +224,65 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
       }
       return mapOp(mapType, () => pairs.map(([k, v]) => [normalizeHeaderName(k), v]))
     },
+    // The per-request header calls read and write the map without a closure per call (mapOp's shape, inlined).
     proxy_get_header_map_value(mapType: number, kPtr: number, kLen: number, retPtr: number, retSize: number): number {
-      if (!inBounds([kPtr, kLen], [retPtr, 4], [retSize, 4])) return Status.INVALID_MEMORY_ACCESS
+      if (!(inBounds(kPtr, kLen) && inBounds(retPtr, 4) && inBounds(retSize, 4))) return Status.INVALID_MEMORY_ACCESS
       const key = headerName(kPtr, kLen)
-      return mapOp(mapType, (pairs) => {
-        // The first value, as Envoy returns for a repeated header.
-        const found = pairs.find(([k]) => k === key)
-        if (!found) return Status.NOT_FOUND
-        mem().returnBytes(byteStringToBytes(found[1]), retPtr, retSize)
+      const pairs = readMap(mapType)
+      if (typeof pairs === 'number') return pairs
+      // The first value, as Envoy returns for a repeated header.
+      for (const [k, v] of pairs) {
+        if (k !== key) continue
+        mem().returnByteString(v, retPtr, retSize)
         return Status.OK
-      })
+      }
+      return Status.NOT_FOUND
     },
     proxy_add_header_map_value(mapType: number, kPtr: number, kLen: number, vPtr: number, vLen: number): number {
-      if (!inBounds([kPtr, kLen], [vPtr, vLen])) return Status.INVALID_MEMORY_ACCESS
+      if (!(inBounds(kPtr, kLen) && inBounds(vPtr, vLen))) return Status.INVALID_MEMORY_ACCESS
       const key = headerName(kPtr, kLen)
       const value = byteStr(vPtr, vLen)
-      return mapOp(mapType, (pairs) => [...pairs, [key, value]])
+      const pairs = readMap(mapType)
+      if (typeof pairs === 'number') return pairs
+      return writeMap(mapType, [...pairs, [key, value]])
     },
     proxy_replace_header_map_value(mapType: number, kPtr: number, kLen: number, vPtr: number, vLen: number): number {
-      if (!inBounds([kPtr, kLen], [vPtr, vLen])) return Status.INVALID_MEMORY_ACCESS
+      if (!(inBounds(kPtr, kLen) && inBounds(vPtr, vLen))) return Status.INVALID_MEMORY_ACCESS
       const key = headerName(kPtr, kLen)
       const value = byteStr(vPtr, vLen)
-      return mapOp(mapType, (pairs) => {
-        // The first occurrence keeps its place; later repeats go, so the header ends with exactly one value.
-        const at = pairs.findIndex(([k]) => k === key)
-        if (at < 0) return [...pairs, [key, value]]
-        return pairs.flatMap((pair, i): HeaderPairs => (i === at ? [[key, value]] : pair[0] === key ? [] : [pair]))
-      })
+      const pairs = readMap(mapType)
+      if (typeof pairs === 'number') return pairs
+      // The first occurrence keeps its place; later repeats go, so the header ends with exactly one value.
+      let at = -1
+      for (let i = 0; i < pairs.length; i++) if (pairs[i]![0] === key) { at = i; break }
+      if (at < 0) return writeMap(mapType, [...pairs, [key, value]])
+      const out: HeaderPairs = []
+      for (let i = 0; i < pairs.length; i++) {
+        if (i === at) out.push([key, value])
+        else if (pairs[i]![0] !== key) out.push(pairs[i]!)
+      }
+      return writeMap(mapType, out)
     },
     proxy_remove_header_map_value(mapType: number, kPtr: number, kLen: number): number {
-      if (!inBounds([kPtr, kLen])) return Status.INVALID_MEMORY_ACCESS
+      if (!inBounds(kPtr, kLen)) return Status.INVALID_MEMORY_ACCESS
       const key = headerName(kPtr, kLen)
-      return mapOp(mapType, (pairs) => pairs.filter(([k]) => k !== key))
+      const pairs = readMap(mapType)
+      if (typeof pairs === 'number') return pairs
+      let found = false
+      for (const pair of pairs) if (pair[0] === key) { found = true; break }
+      // Removing an absent header keeps the map (and its cached serialisation) as it is.
+      return writeMap(mapType, found ? pairs.filter(([k]) => k !== key) : pairs)
     },
 
     proxy_get_property(pPtr: number, pLen: number, retPtr: number, retSize: number): number {
-      if (!inBounds([pPtr, pLen], [retPtr, 4], [retSize, 4])) return Status.INVALID_MEMORY_ACCESS
+      if (!(inBounds(pPtr, pLen) && inBounds(retPtr, 4) && inBounds(retSize, 4))) return Status.INVALID_MEMORY_ACCESS
       const value = host.property(str(pPtr, pLen))
       if (!value) return Status.NOT_FOUND
       mem().returnBytes(value, retPtr, retSize)
       return Status.OK
     },
     proxy_set_property(pPtr: number, pLen: number, vPtr: number, vLen: number): number {
-      if (!inBounds([pPtr, pLen], [vPtr, vLen])) return Status.INVALID_MEMORY_ACCESS
+      if (!(inBounds(pPtr, pLen) && inBounds(vPtr, vLen))) return Status.INVALID_MEMORY_ACCESS
       return host.setProperty(str(pPtr, pLen), bytes(vPtr, vLen)) ? Status.OK : Status.NOT_FOUND
     },
 
@@ -262,7 +290,7 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
       status: number, dPtr: number, dLen: number, bPtr: number, bLen: number, hPtr: number, hLen: number,
       grpcStatus: number,
     ): number {
-      if (!inBounds([dPtr, dLen], [bPtr, bLen], [hPtr, hLen])) return Status.INVALID_MEMORY_ACCESS
+      if (!(inBounds(dPtr, dLen) && inBounds(bPtr, bLen) && inBounds(hPtr, hLen))) return Status.INVALID_MEMORY_ACCESS
       let headers: HeaderPairs
       try {
         headers = deserializeHeaderMap(bytes(hPtr, hLen))
@@ -285,7 +313,7 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
     // Weft's routing runs before filters; clearing a route cache is a harmless no-op.
     proxy_clear_route_cache: () => Status.OK,
     proxy_get_status(retCode: number, retPtr: number, retSize: number): number {
-      if (!inBounds([retCode, 4], [retPtr, 4], [retSize, 4])) return Status.INVALID_MEMORY_ACCESS
+      if (!(inBounds(retCode, 4) && inBounds(retPtr, 4) && inBounds(retSize, 4))) return Status.INVALID_MEMORY_ACCESS
       const { code, message } = host.callStatus()
       mem().setU32(retCode, code)
       mem().returnString(message, retPtr, retSize)
@@ -298,7 +326,7 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
       uPtr: number, uLen: number, hPtr: number, hLen: number, bPtr: number, bLen: number, tPtr: number,
       tLen: number, timeout: number, retId: number,
     ): number {
-      if (!inBounds([uPtr, uLen], [hPtr, hLen], [bPtr, bLen], [tPtr, tLen], [retId, 4])) {
+      if (!(inBounds(uPtr, uLen) && inBounds(hPtr, hLen) && inBounds(bPtr, bLen) && inBounds(tPtr, tLen) && inBounds(retId, 4))) {
         return Status.INVALID_MEMORY_ACCESS
       }
       let headers: HeaderPairs
@@ -321,7 +349,7 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
     proxy_grpc_close: () => Status.NOT_FOUND,
 
     proxy_get_shared_data(kPtr: number, kLen: number, retPtr: number, retSize: number, retCas: number): number {
-      if (!inBounds([kPtr, kLen], [retPtr, 4], [retSize, 4], [retCas, 4])) return Status.INVALID_MEMORY_ACCESS
+      if (!(inBounds(kPtr, kLen) && inBounds(retPtr, 4) && inBounds(retSize, 4) && inBounds(retCas, 4))) return Status.INVALID_MEMORY_ACCESS
       const entry = host.sharedData.get(str(kPtr, kLen))
       if (!entry) return Status.NOT_FOUND
       mem().returnBytes(entry.value, retPtr, retSize)
@@ -329,27 +357,27 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
       return Status.OK
     },
     proxy_set_shared_data(kPtr: number, kLen: number, vPtr: number, vLen: number, cas: number): number {
-      if (!inBounds([kPtr, kLen], [vPtr, vLen])) return Status.INVALID_MEMORY_ACCESS
+      if (!(inBounds(kPtr, kLen) && inBounds(vPtr, vLen))) return Status.INVALID_MEMORY_ACCESS
       return host.sharedData.set(str(kPtr, kLen), bytes(vPtr, vLen), cas >>> 0)
     },
     proxy_register_shared_queue(nPtr: number, nLen: number, retId: number): number {
-      if (!inBounds([nPtr, nLen], [retId, 4])) return Status.INVALID_MEMORY_ACCESS
+      if (!(inBounds(nPtr, nLen) && inBounds(retId, 4))) return Status.INVALID_MEMORY_ACCESS
       mem().setU32(retId, host.queues.register(str(nPtr, nLen), (id) => host.onQueueReady(id)))
       return Status.OK
     },
     proxy_resolve_shared_queue(_vPtr: number, _vLen: number, nPtr: number, nLen: number, retId: number): number {
-      if (!inBounds([nPtr, nLen], [retId, 4])) return Status.INVALID_MEMORY_ACCESS
+      if (!(inBounds(nPtr, nLen) && inBounds(retId, 4))) return Status.INVALID_MEMORY_ACCESS
       const id = host.queues.resolve(str(nPtr, nLen))
       if (id === undefined) return Status.NOT_FOUND
       mem().setU32(retId, id)
       return Status.OK
     },
     proxy_enqueue_shared_queue(id: number, vPtr: number, vLen: number): number {
-      if (!inBounds([vPtr, vLen])) return Status.INVALID_MEMORY_ACCESS
+      if (!inBounds(vPtr, vLen)) return Status.INVALID_MEMORY_ACCESS
       return host.queues.enqueue(id >>> 0, bytes(vPtr, vLen))
     },
     proxy_dequeue_shared_queue(id: number, retPtr: number, retSize: number): number {
-      if (!inBounds([retPtr, 4], [retSize, 4])) return Status.INVALID_MEMORY_ACCESS
+      if (!(inBounds(retPtr, 4) && inBounds(retSize, 4))) return Status.INVALID_MEMORY_ACCESS
       const item = host.queues.dequeue(id >>> 0)
       if (typeof item === 'number') return item
       mem().returnBytes(item, retPtr, retSize)
@@ -357,7 +385,7 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
     },
 
     proxy_define_metric(type: number, nPtr: number, nLen: number, retId: number): number {
-      if (!inBounds([nPtr, nLen], [retId, 4])) return Status.INVALID_MEMORY_ACCESS
+      if (!(inBounds(nPtr, nLen) && inBounds(retId, 4))) return Status.INVALID_MEMORY_ACCESS
       const { status, id } = host.metrics.define(type, str(nPtr, nLen))
       if (status === Status.OK) mem().setU32(retId, id)
       return status
@@ -366,7 +394,7 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
     proxy_increment_metric: (id: number, delta: bigint) => host.metrics.increment(id >>> 0, BigInt.asIntN(64, delta)),
     proxy_record_metric: (id: number, value: bigint) => host.metrics.record(id >>> 0, BigInt.asUintN(64, value)),
     proxy_get_metric(id: number, retPtr: number): number {
-      if (!inBounds([retPtr, 8])) return Status.INVALID_MEMORY_ACCESS
+      if (!inBounds(retPtr, 8)) return Status.INVALID_MEMORY_ACCESS
       const value = host.metrics.get(id >>> 0)
       if (value === undefined) return Status.NOT_FOUND
       mem().setU64(retPtr, value)
@@ -374,14 +402,13 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
     },
 
     proxy_call_foreign_function(nPtr: number, nLen: number, aPtr: number, aLen: number, retPtr: number, retSize: number): number {
-      if (!inBounds([nPtr, nLen], [aPtr, aLen], [retPtr, 4], [retSize, 4])) return Status.INVALID_MEMORY_ACCESS
+      if (!(inBounds(nPtr, nLen) && inBounds(aPtr, aLen) && inBounds(retPtr, 4) && inBounds(retSize, 4))) return Status.INVALID_MEMORY_ACCESS
       const name = str(nPtr, nLen)
       const fn = host.foreignFunctions.get(name)
       if (!fn) return Status.NOT_FOUND
-      const call: ForeignCall = { now: () => host.now(), defer: (answer) => host.deferForeignFunction(answer) }
       let result: Uint8Array
       try {
-        result = fn(bytes(aPtr, aLen), call)
+        result = fn(bytes(aPtr, aLen), foreignCall)
       } catch (error) {
         // A host-side failure is the filter's to handle (a status), not a reason to break its VM.
         host.logger.warn({ function: name, err: String(error) }, 'foreign function failed')
