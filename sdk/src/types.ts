@@ -24,6 +24,7 @@ import type { proxyConfigRoutes } from '../../control-api/src/routes/proxy-confi
 import type { serviceRoutes } from '../../control-api/src/routes/services'
 import type { sloRoutes } from '../../control-api/src/routes/slos'
 import type * as slo from '../../control-api/src/schemas/slos'
+import type * as tracingSchemas from '../../control-api/src/schemas/tracing'
 import type { AuditEvent as AuditEventSchema } from '../../control-api/src/schemas/audit'
 import type { Pagination, pageOf, ProblemSchema, Role as RoleSchema } from '../../control-api/src/schemas/common'
 import type * as identity from '../../control-api/src/schemas/identity'
@@ -156,6 +157,12 @@ export type AlertListOptions = ListQuery<RouteQuery<ReturnType<typeof sloRoutes>
 export type Webhook = z.output<typeof slo.Webhook>
 export type WebhookCreate = z.input<typeof slo.WebhookCreate>
 export type WebhookWithSecret = z.output<typeof slo.WebhookWithSecret>
+
+// --- tracing --------------------------------------------------------------------------------------------
+
+/** The tenant's trace collector as the API shows it (header values redacted). */
+export type TracingSettings = z.output<typeof tracingSchemas.Tracing>
+export type TracingSettingsPut = z.input<typeof tracingSchemas.TracingPut>
 
 /** The compiled configuration one proxy receives (`GET /v1/proxy/config`). */
 export type Snapshot = MeshSnapshot

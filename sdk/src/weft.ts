@@ -2,6 +2,7 @@ import { DEFAULT_RETRY, HttpClient, type Credential, type FetchLike, type RetryE
 import { ApiKeys } from './resources/api-keys.js'
 import { AuditEvents } from './resources/audit-events.js'
 import { Alerts, Slos, Webhooks } from './resources/slos.js'
+import { Tracing } from './resources/tracing.js'
 import { Endpoints } from './resources/endpoints.js'
 import { Filters } from './resources/filters.js'
 import { HealthChecks } from './resources/health.js'
@@ -76,6 +77,8 @@ export class Weft {
   readonly alerts: Alerts
   /** Where alerts are delivered (admin). */
   readonly webhooks: Webhooks
+  /** Where proxies export spans (OTLP/HTTP) and the sample rate. */
+  readonly tracing: Tracing
   /** What proxies read: compiled snapshots, by long poll. */
   readonly proxy: Proxies
   /** Tenant revisions: whether proxies have converged on one. */
@@ -135,6 +138,7 @@ export class Weft {
     this.slos = new Slos(http)
     this.alerts = new Alerts(http)
     this.webhooks = new Webhooks(http)
+    this.tracing = new Tracing(http)
     this.proxy = new Proxies(http)
     this.revisions = new Revisions(http)
     this.telemetry = new Telemetry(http)

@@ -52,3 +52,30 @@ describe.each(backends)('SDK: SLOs, alerts and webhooks on $name', (backend) => 
     expect(await weft.webhooks.delete(hook.id).catch((e: unknown) => e)).toBeInstanceOf(NotFound)
   })
 })
+
+describe.each(backends)('SDK: tracing settings on $name', (backend) => {
+  let h: Harness
+  let weft: Weft
+  let viewer: Weft
+  beforeAll(async () => {
+    h = await startHarness(backend)
+    const key = (await h.onboard('sdk-trace')).adminKey
+    const client = (apiKey: string) => new Weft({ baseUrl: 'http://weft.test', apiKey, fetch: (r) => h.app.fetch(r), retry: false })
+    weft = client(key)
+    viewer = client(await h.createKey(key, 'viewer'))
+  })
+  afterAll(() => h.close())
+
+  it('sets, reads (headers redacted) and disables the collector; viewers read, only admins write', async () => {
+    expect(await weft.tracing.get()).toMatchObject({ enabled: false, endpoint: null })
+    const set = await weft.tracing.set({ endpoint: 'https://collector.example.com/v1/traces', headers: { 'X-Api-Key': 'sekret' }, sampleRate: 0.25 })
+    expect(set).toMatchObject({ enabled: true, sampleRate: 0.25, headers: { 'x-api-key': '[redacted]' } })
+    expect(JSON.stringify(await viewer.tracing.get())).not.toContain('sekret')
+    expect(await viewer.tracing.set({ endpoint: 'https://x.example.com/v1/traces', sampleRate: 1 }).catch((e: unknown) => e)).toBeInstanceOf(Forbidden)
+    const bad = await weft.tracing.set({ endpoint: 'https://x.example.com/v1/traces', sampleRate: 2 }).catch((e: unknown) => e)
+    expect(bad).toBeInstanceOf(ValidationError)
+    expect((bad as ValidationError).errors[0]!.path).toBe('sampleRate')
+    await weft.tracing.disable()
+    expect(await weft.tracing.get()).toMatchObject({ enabled: false })
+  })
+})
