@@ -4,8 +4,8 @@
 // quarter of a hop's CPU in bench/proxy.bench.ts. What the core relies on is kept: the body streams both ways
 // with backpressure, the request's AbortSignal ends the exchange, redirects are returned as they are, and
 // content-encoded bodies pass through untouched (fetch would decode them behind the headers' back).
-import { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
+import { lazyWebStream } from './node-body'
 
 /** Statuses whose responses carry no body (Fetch's "null body status"), and HEAD's answers. */
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
@@ -44,7 +44,7 @@ export async function dispatchFetch(url: string, request: Request, dispatcher: D
     answer.body.resume()
     return new Response(null, init)
   }
-  return new Response(Readable.toWeb(answer.body) as ReadableStream<Uint8Array>, init)
+  return new Response(lazyWebStream(answer.body), init)
 }
 
 /** `http://host:port/path?q` → origin and path, without a URL object per request (the core built the string). */
