@@ -40,20 +40,14 @@ export async function sendAttempt(ctx: CoreContext, candidate: Candidate, req: A
   const perTry = req.perTryTimeoutMs > 0 && Number.isFinite(req.perTryTimeoutMs)
   const tryDeadline = perTry ? new Deadline('per-try', req.perTryTimeoutMs, [req.signal]) : null
   const signal = tryDeadline?.signal ?? req.signal
-  const init: Init = { method: req.method, headers: req.headers, redirect: 'manual', signal }
-  if (req.body.replayable) {
-    if (req.body.bytes !== null) init.body = req.body.bytes
-  } else {
-    init.body = req.body.stream
-    init.duplex = 'half'
-  }
+  const body = req.body.replayable ? req.body.bytes : req.body.stream
   const target: UpstreamTarget = { address: endpoint.address, port: endpoint.port, service: req.service, spiffeId: req.spiffeId, endpointId: endpoint.id }
   const aborted = abortedPromise(signal)
   const started = ctx.now()
   state.inFlight++
   let sent: Promise<Response> | undefined
   try {
-    sent = ctx.deps.upstream(new Request(req.url, init), target)
+    sent = ctx.deps.sendUpstream ? ctx.deps.sendUpstream({ url: req.url, method: req.method, headers: req.headers, body, signal }, target) : ctx.deps.upstream(asRequest(req, body, signal), target)
     const response = await Promise.race([sent, aborted.promise])
     const at = ctx.now()
     state.recordLatency(at - started, at)
@@ -75,4 +69,11 @@ export async function sendAttempt(ctx: CoreContext, candidate: Candidate, req: A
     tryDeadline?.clear()
     aborted.dispose()
   }
+}
+
+function asRequest(req: AttemptRequest, body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null, signal: AbortSignal): Request {
+  const init: Init = { method: req.method, headers: req.headers, redirect: 'manual', signal }
+  if (body !== null) init.body = body
+  if (body instanceof ReadableStream) init.duplex = 'half'
+  return new Request(req.url, init)
 }

@@ -57,6 +57,18 @@ describe('dispatchFetch', () => {
     expect(rest).toBe('last')
   })
 
+  it('sends a byte body (a replayable one, from the core) with its length', async () => {
+    const up = await listen((req, res) => {
+      let body = ''
+      req.on('data', (c: Buffer) => (body += c.toString()))
+      req.on('end', () => res.end(`${req.method} ${req.headers['content-length']} ${body} ${req.headers['x-a']}`))
+    })
+    open.push(up)
+    const call = { method: 'PUT', headers: new Headers({ 'x-a': 'b' }), body: new TextEncoder().encode('hello'), signal: new AbortController().signal }
+    const response = await dispatchFetch(`http://127.0.0.1:${up.port}/`, call, pool())
+    expect(await response.text()).toBe('PUT 5 hello b')
+  })
+
   it('returns redirects as they are and passes encoded bodies through undecoded', async () => {
     const gz = gzipSync('zipped')
     const up = await listen((req, res) => {

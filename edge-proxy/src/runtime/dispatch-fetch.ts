@@ -5,17 +5,21 @@
 // with backpressure, the request's AbortSignal ends the exchange, redirects are returned as they are, and
 // content-encoded bodies pass through untouched (fetch would decode them behind the headers' back).
 import type { Dispatcher } from 'undici'
+import type { UpstreamCall } from '../core/index'
 import { lazyWebStream } from './node-body'
 
 /** Statuses whose responses carry no body (Fetch's "null body status"), and HEAD's answers. */
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
+
+/** What is sent: a Request, or the core's parts of one (`sendUpstream`), whose byte body goes out with its length. */
+export type DispatchRequest = Pick<UpstreamCall, 'method' | 'headers' | 'signal'> & { readonly body: UpstreamCall['body'] }
 
 /**
  * Sends `request` to `url` (absolute; its origin picks the connection pool of `dispatcher`) and resolves with
  * the response once its headers arrive. Errors are undici's own (`code` ECONNREFUSED, UND_ERR_SOCKET, …), which
  * classifyUpstreamError reads; an abort rejects with the signal's reason.
  */
-export async function dispatchFetch(url: string, request: Request, dispatcher: Dispatcher): Promise<Response> {
+export async function dispatchFetch(url: string, request: DispatchRequest, dispatcher: Dispatcher): Promise<Response> {
   const { origin, path } = splitUrl(url)
   const headers: string[] = []
   // `expect` is the one field undici refuses to send (it answers 100-continue itself, as Node's server did).
@@ -28,8 +32,9 @@ export async function dispatchFetch(url: string, request: Request, dispatcher: D
     path,
     method: method as Dispatcher.HttpMethod,
     headers,
-    // A web ReadableStream is async-iterable: undici writes it chunk by chunk and waits for 'drain'.
-    body: request.body === null ? null : (request.body as never),
+    // No body read for GET/HEAD (on the Node adaptor's lazy Request that would build the full one). A web
+    // ReadableStream is async-iterable: undici writes it chunk by chunk and waits for 'drain'.
+    body: method === 'GET' || method === 'HEAD' ? null : (request.body as never),
     signal: request.signal,
   })
   const responseHeaders = new Headers()

@@ -111,6 +111,7 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
   const core = createProxyCore({
     snapshot: () => control.snapshot(),
     upstream: (request, target) => send(upstreamUrl(request, target), request, agent),
+    sendUpstream: (call, target) => dispatchFetch(upstreamUrl(call, target), call, agent),
     app: (request) => {
       const u = new URL(request.url)
       return send(`http://${appHost}:${options.appPort}${u.pathname}${u.search}`, request, appAgent)
