@@ -14,6 +14,7 @@ export {
   type ProxyCoreDeps,
   type ProxyLimits,
   type ProxyLogger,
+  type UpstreamCall,
   type UpstreamTarget,
 } from './proxy-deps'
 export { MetricsRegistry, PROMETHEUS_CONTENT_TYPE } from './metrics-registry'

@@ -15,6 +15,15 @@ export type UpstreamTarget = {
   readonly endpointId: string
 }
 
+/** One outbound attempt as its parts (see `ProxyCoreDeps.sendUpstream`); a byte body is the whole body. */
+export type UpstreamCall = {
+  readonly url: string
+  readonly method: string
+  readonly headers: Headers
+  readonly body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null
+  readonly signal: AbortSignal
+}
+
 /** JSON logging, pino's call shape: fields first, message second. */
 export type ProxyLogger = {
   debug(obj: object, msg?: string): void
@@ -35,6 +44,13 @@ export type ProxyCoreDeps = {
    * their `code`/`cause.code` (ECONNREFUSED and friends are connect failures, the rest resets).
    */
   upstream(request: Request, target: UpstreamTarget): Promise<Response>
+  /**
+   * Optional, preferred to `upstream` for routed attempts: the same exchange given as its parts, for a transport
+   * that needs no Request object (the Node sidecar's undici dispatcher, where building a Request per attempt was
+   * about a tenth of a hop's CPU). The contract is `upstream`'s: `call.url` is the logical URL, the signal ends
+   * the exchange, redirects are returned as they are.
+   */
+  sendUpstream?(call: UpstreamCall, target: UpstreamTarget): Promise<Response>
   /** Forwards an admitted inbound request to the local application. */
   app(request: Request): Promise<Response>
   /** This proxy's own JWT-SVIDs, minted per callee audience and cached by the control-plane client. */

@@ -13,18 +13,34 @@ export type TraceContext = { readonly traceId: string; readonly spanId: string; 
 const NEW_TRACE_FLAGS = '01'
 const NOT_SAMPLED_FLAGS = '00'
 
-function randomHex(bytes: number): string {
-  const buf = crypto.getRandomValues(new Uint8Array(bytes))
+// Random bytes drawn 4 KiB at a time: one getRandomValues call per ~170 hops instead of two per hop (it was
+// ~3 % of a hop's CPU). Filled on first use, not at load: Workers refuse random values at global scope.
+const POOL = new Uint8Array(4096)
+let poolAt = POOL.length
+const HEX = Array.from({ length: 256 }, (_, b) => (b < 16 ? '0' : '') + b.toString(16))
+
+/** `bytes` random bytes as lower-case hex; null when they are all zero (an invalid id, §3.2.2.3/§3.2.2.4). */
+function randomHex(bytes: number): string | null {
+  if (poolAt + bytes > POOL.length) {
+    crypto.getRandomValues(POOL)
+    poolAt = 0
+  }
   let out = ''
-  for (const b of buf) out += (b < 16 ? '0' : '') + b.toString(16)
-  return out
+  let any = 0
+  for (let i = poolAt, end = poolAt + bytes; i < end; i++) {
+    const b = POOL[i]!
+    any |= b
+    out += HEX[b]
+  }
+  poolAt += bytes
+  return any === 0 ? null : out
 }
 
 function nonZeroHex(bytes: number): string {
-  // All-zero ids are invalid (§3.2.2.3, §3.2.2.4); one in 2^64 at worst, so one retry is plenty in practice.
+  // One in 2^64 at worst, so a retry is rare.
   for (;;) {
     const hex = randomHex(bytes)
-    if (!/^0+$/.test(hex)) return hex
+    if (hex !== null) return hex
   }
 }
 

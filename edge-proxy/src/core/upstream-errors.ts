@@ -46,7 +46,7 @@ export function classifyUpstreamError(err: unknown): UpstreamFailure {
 }
 
 /** `http://address:port/path?query` for a transport that fetches the endpoint directly. */
-export function upstreamUrl(request: Request, target: Pick<UpstreamTarget, 'address' | 'port'>): string {
+export function upstreamUrl(request: Pick<Request, 'url'>, target: Pick<UpstreamTarget, 'address' | 'port'>): string {
   const url = new URL(request.url)
   const host = target.address.includes(':') && !target.address.startsWith('[') ? `[${target.address}]` : target.address
   return `http://${host}:${target.port}${url.pathname}${url.search}`

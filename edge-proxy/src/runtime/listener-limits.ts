@@ -8,6 +8,8 @@ import type { Socket } from 'node:net'
 import type { WeftReason } from '../../../mesh/src/policy/index'
 import { problemResponse, type ProxyLogger } from '../core/index'
 import { declaredOverLimit, withBodyLimit } from './body-limit'
+import { writeDirect } from './node-body'
+import { Response as UndiciResponse } from 'undici'
 
 export type ListenerLimits = {
   /** Request line plus headers, in bytes (Envoy `max_request_headers_kb`: 60 KiB). Node's `maxHeaderSize`. */
@@ -121,7 +123,17 @@ export function createLimitedServer(handler: (request: Request) => Promise<Respo
   const limits = checkListenerLimits(options.limits)
   const { name, logger } = options
   const refused = (refusal: ListenerRefusal) => options.onRefusal?.(name, refusal)
-  const fetchListener = getRequestListener(withBodyLimit(handler, limits.maxBodyBytes, () => refused('body-too-large')), {
+  // The adaptor's "already sent" marker. undici's class, not the global one: the adaptor replaces the global
+  // Response with its own, whose empty responses it would write out again.
+  const alreadySent = new UndiciResponse(null, { headers: { 'x-hono-already-sent': 'true' } }) as unknown as Response
+  const limited = withBodyLimit(handler, limits.maxBodyBytes, () => refused('body-too-large'))
+  // An upstream body nothing in the core touched is piped as the Node stream it is (node-body.ts); the adaptor
+  // then writes nothing more.
+  const direct = async (request: Request, env: { outgoing: ServerResponse }) => {
+    const response = await limited(request)
+    return writeDirect(response, env.outgoing) ? alreadySent : response
+  }
+  const fetchListener = getRequestListener(direct as (request: Request) => Promise<Response>, {
     // The adapter's own refusals (a bad absolute-form URL, no host at all) and a handler that threw: without
     // this they are bare 400/500s.
     errorHandler: (err) => {

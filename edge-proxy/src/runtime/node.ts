@@ -4,7 +4,7 @@ import { createAdaptorServer } from '@hono/node-server'
 import type { Server } from 'node:http'
 import { join } from 'node:path'
 import { pino } from 'pino'
-import { Agent, fetch as undiciFetch } from 'undici'
+import type { Agent } from 'undici'
 import { createControlClient } from '../control/index'
 import { FileSnapshotStore } from '../control/file-snapshot-store'
 import { createTelemetryPusher } from '../control/telemetry-push'
@@ -12,6 +12,7 @@ import { createProxyCore, MetricsRegistry, PROMETHEUS_CONTENT_TYPE, upstreamUrl 
 import type { ProxyLogger } from '../core/proxy-deps'
 import { adminBindHost } from './admin-host'
 import { createUpstreamPool } from './upstream-pool'
+import { dispatchFetch } from './dispatch-fetch'
 import { checkListenerLimits, createLimitedServer, DEFAULT_LISTENER_LIMITS, type ListenerLimits } from './listener-limits'
 import type { MeterOptions } from '../wasm/index'
 import { FilterModuleCache } from './filter-blobs'
@@ -115,22 +116,14 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
   })
   const agent = createUpstreamPool(upstreamIdleMs)
   const appAgent = createUpstreamPool(upstreamIdleMs)
-  const send = (url: string, request: Request, dispatcher: Agent) =>
-    undiciFetch(url, {
-      method: request.method,
-      headers: request.headers as unknown as Record<string, string>,
-      body: request.body as never,
-      duplex: 'half',
-      redirect: 'manual',
-      signal: request.signal,
-      dispatcher,
-    }) as unknown as Promise<Response>
+  const send = (url: string, request: Request, dispatcher: Agent) => dispatchFetch(url, request, dispatcher)
 
   const filterModules = new FilterModuleCache({ controlUrl: options.controlUrl, token: () => control.controlToken(), limits: options.filterLimits })
 
   const core = createProxyCore({
     snapshot: () => control.snapshot(),
     upstream: (request, target) => send(upstreamUrl(request, target), request, agent),
+    sendUpstream: (call, target) => dispatchFetch(upstreamUrl(call, target), call, agent),
     app: (request) => {
       const u = new URL(request.url)
       return send(`http://${appHost}:${options.appPort}${u.pathname}${u.search}`, request, appAgent)

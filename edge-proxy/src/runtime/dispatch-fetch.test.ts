@@ -1,0 +1,122 @@
+import { gzipSync } from 'node:zlib'
+import { afterEach, describe, expect, it } from 'vitest'
+import { classifyUpstreamError } from '../core/index'
+import { listen } from '../../test-support/loopback'
+import { dispatchFetch } from './dispatch-fetch'
+import { createUpstreamPool } from './upstream-pool'
+
+const open: { close(): Promise<unknown> }[] = []
+afterEach(async () => {
+  for (const o of open.splice(0)) await o.close()
+})
+
+function pool() {
+  const p = createUpstreamPool(1_000)
+  open.push(p)
+  return p
+}
+
+type Init = RequestInit & { duplex?: 'half' }
+
+describe('dispatchFetch', () => {
+  it('streams a request body up and a response body down, one chunk at a time', async () => {
+    let firstChunk: (text: string) => void = () => {}
+    const firstUp = new Promise<string>((r) => (firstChunk = r))
+    let release: () => void = () => {}
+    const gate = new Promise<void>((r) => (release = r))
+    const up = await listen((req, res) => {
+      let seen = ''
+      req.once('data', (c: Buffer) => firstChunk(c.toString()))
+      req.on('data', (c: Buffer) => (seen += c.toString()))
+      req.on('end', async () => {
+        res.writeHead(200, { 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'] })
+        res.write(`got ${seen} (${req.headers['transfer-encoding'] ?? 'length'});`)
+        await gate
+        res.end('last')
+      })
+    })
+    open.push(up)
+    let push: ReadableStreamDefaultController<Uint8Array> | undefined
+    const body = new ReadableStream<Uint8Array>({ start: (c) => void (push = c) })
+    const init: Init = { method: 'POST', body, duplex: 'half' }
+    const sent = dispatchFetch(`http://127.0.0.1:${up.port}/up?x=1`, new Request('http://svc/up?x=1', init), pool())
+    push!.enqueue(new TextEncoder().encode('hel'))
+    // The upstream reads the first chunk while the request body is still open: nothing was buffered.
+    expect(await firstUp).toBe('hel')
+    push!.enqueue(new TextEncoder().encode('lo'))
+    push!.close()
+    const response = await sent
+    expect(response.status).toBe(200)
+    expect(response.headers.getSetCookie()).toEqual(['a=1', 'b=2'])
+    // And the response's first chunk arrives before the upstream ended it.
+    const reader = response.body!.getReader()
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe('got hello (chunked);')
+    release()
+    let rest = ''
+    for (let r = await reader.read(); !r.done; r = await reader.read()) rest += new TextDecoder().decode(r.value)
+    expect(rest).toBe('last')
+  })
+
+  it('sends a byte body (a replayable one, from the core) with its length', async () => {
+    const up = await listen((req, res) => {
+      let body = ''
+      req.on('data', (c: Buffer) => (body += c.toString()))
+      req.on('end', () => res.end(`${req.method} ${req.headers['content-length']} ${body} ${req.headers['x-a']}`))
+    })
+    open.push(up)
+    const call = { method: 'PUT', headers: new Headers({ 'x-a': 'b' }), body: new TextEncoder().encode('hello'), signal: new AbortController().signal }
+    const response = await dispatchFetch(`http://127.0.0.1:${up.port}/`, call, pool())
+    expect(await response.text()).toBe('PUT 5 hello b')
+  })
+
+  it('returns redirects as they are and passes encoded bodies through undecoded', async () => {
+    const gz = gzipSync('zipped')
+    const up = await listen((req, res) => {
+      if (req.url === '/moved') res.writeHead(302, { location: '/elsewhere' }).end()
+      else res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': gz.byteLength }).end(gz)
+    })
+    open.push(up)
+    const moved = await dispatchFetch(`http://127.0.0.1:${up.port}/moved`, new Request('http://svc/moved'), pool())
+    expect(moved.status).toBe(302)
+    expect(moved.headers.get('location')).toBe('/elsewhere')
+    const zipped = await dispatchFetch(`http://127.0.0.1:${up.port}/z`, new Request('http://svc/z'), pool())
+    expect(zipped.headers.get('content-encoding')).toBe('gzip')
+    expect(Buffer.from(await zipped.arrayBuffer()).equals(gz)).toBe(true)
+  })
+
+  it('answers HEAD, 204 and 304 without a body', async () => {
+    const up = await listen((req, res) => {
+      if (req.url === '/204') res.writeHead(204).end()
+      else if (req.url === '/304') res.writeHead(304, { etag: '"e"' }).end()
+      else res.writeHead(200, { 'content-length': '5' }).end(req.method === 'HEAD' ? undefined : 'hello')
+    })
+    open.push(up)
+    const p = pool()
+    const head = await dispatchFetch(`http://127.0.0.1:${up.port}/`, new Request('http://svc/', { method: 'HEAD' }), p)
+    expect(head.body).toBeNull()
+    expect(head.headers.get('content-length')).toBe('5')
+    expect((await dispatchFetch(`http://127.0.0.1:${up.port}/204`, new Request('http://svc/204'), p)).body).toBeNull()
+    const notModified = await dispatchFetch(`http://127.0.0.1:${up.port}/304`, new Request('http://svc/304'), p)
+    expect([notModified.status, notModified.body, notModified.headers.get('etag')]).toEqual([304, null, '"e"'])
+    // The connection is still usable afterwards (the empty bodies were consumed).
+    expect(await (await dispatchFetch(`http://127.0.0.1:${up.port}/`, new Request('http://svc/'), p)).text()).toBe('hello')
+  })
+
+  it('ends the exchange when the signal aborts, with its reason', async () => {
+    const up = await listen(() => {})
+    open.push(up)
+    const controller = new AbortController()
+    const sent = dispatchFetch(`http://127.0.0.1:${up.port}/`, new Request('http://svc/', { signal: controller.signal }), pool())
+    const reason = new Error('deadline')
+    setTimeout(() => controller.abort(reason), 20)
+    await expect(sent).rejects.toBe(reason)
+  })
+
+  it('rejects with an error the core classifies as a connect failure when nothing listens', async () => {
+    const up = await listen(() => {})
+    const port = up.port
+    await up.close()
+    const error = await dispatchFetch(`http://127.0.0.1:${port}/`, new Request('http://svc/'), pool()).catch((e: unknown) => e)
+    expect(classifyUpstreamError(error)).toBe('connect-failure')
+  })
+})
