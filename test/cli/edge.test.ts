@@ -99,6 +99,18 @@ describe('weft edge', () => {
     expect(res.status).toBe(503)
     expect(res.headers.get('weft-reason')).toBe('filter-failure')
     expect(((await res.json()) as { detail: string }).detail).toContain("not in this Worker's bundle")
+    // The control API hears of it: the Worker reports the digests it lacks with its config polls.
+    const wanted = ((await s.harness.request('GET', '/v1/policies', { key: adminKey })).body.items as any[]).find((p) => p.kind === 'FilterChain')
+    expect(wanted).toBeDefined()
+    let missing: string[] = []
+    for (let i = 0; i < 100 && missing.length === 0; i++) {
+      await (await stale.dispatchFetch('http://shop.example/cart')).arrayBuffer()
+      const mine = ((await s.harness.request('GET', '/v1/proxies?service=shop', { key: adminKey })).body.items as any[]).filter((p) => p.missingFilters.length > 0)
+      missing = mine.flatMap((p) => p.missingFilters)
+      if (missing.length === 0) await new Promise((r) => setTimeout(r, 100))
+    }
+    expect(missing).toHaveLength(1)
+    expect(missing[0]).toMatch(/^[0-9a-f]{64}$/)
   }, 120_000)
 
   it('build without an API key says how to build without filters, exit 1', async () => {

@@ -38,6 +38,22 @@ describe.each(backends)('proxies and convergence on $name', (backend) => {
     expect((await h.request('GET', '/v1/proxies?service=payments', { key })).body.items.map((p: any) => p.id)).toEqual([ids.b])
   })
 
+  it('shows which FilterChain modules a proxy reports missing; garbage in the header is ignored', async () => {
+    const digest = 'ab'.repeat(32)
+    const other = 'cd'.repeat(32)
+    const at = async (header: string) => {
+      await h.request('GET', '/v1/proxy/config?service=payments', {
+        key: tokens.b,
+        headers: { 'weft-proxy-id': ids.b, 'weft-applied-revision': '0', 'weft-proxy-runtime': 'workers', 'weft-missing-filters': header },
+      })
+      return (await h.request('GET', '/v1/proxies?service=payments', { key })).body.items[0].missingFilters
+    }
+    expect(await at(`${other}, ${digest.toUpperCase()},not-a-digest,${other}`)).toEqual([digest, other])
+    // Rebuilt and redeployed: the next poll without the header clears it.
+    expect(await at('')).toEqual([])
+    expect((await h.request('GET', '/v1/proxies?service=orders', { key })).body.items[0].missingFilters).toEqual([])
+  })
+
   it('says which proxies have applied a revision and how long each took', async () => {
     const write = await h.request('POST', '/v1/policies', {
       key,

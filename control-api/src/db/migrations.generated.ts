@@ -37,5 +37,9 @@ export const migrations: Migration[] = [
   {
     "tag": "0008_tenant_tracing",
     "sql": "ALTER TABLE \"tenants\" ADD COLUMN \"tracing\" jsonb;"
+  },
+  {
+    "tag": "0009_proxy_missing_filters",
+    "sql": "ALTER TABLE \"proxies\" ADD COLUMN \"missing_filters\" jsonb DEFAULT '[]'::jsonb NOT NULL;"
   }
 ]

@@ -360,6 +360,8 @@ export const proxies = pgTable(
     workloadId: uuid('workload_id').references(() => workloads.id, { onDelete: 'set null' }),
     labels: jsonb('labels').$type<Labels>().notNull(),
     runtime: text('runtime').notNull(),
+    /** sha256 digests of FilterChain modules the proxy lacks (a Worker built before the chain changed). */
+    missingFilters: jsonb('missing_filters').$type<string[]>().notNull().default([]),
     appliedRevision: bigint('applied_revision', { mode: 'number' }).notNull(),
     appliedAt: timestamp('applied_at', { mode: 'date', precision: 3, withTimezone: true }).notNull(),
     firstSeenAt: timestamp('first_seen_at', { mode: 'date', precision: 3, withTimezone: true }).notNull(),

@@ -10,14 +10,20 @@ export type ProxyReport = {
   appliedRevision: number
   runtime: string
   labels: Record<string, string>
+  missingFilters: string[]
   now: Date
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const LABEL = /^[A-Za-z0-9][-A-Za-z0-9_./]{0,62}=[-A-Za-z0-9_.]{0,63}$/
+const SHA256 = /^[0-9a-f]{64}$/
+// A FilterChain holds a few filters; a longer list is a malformed header, not a report.
+const MAX_MISSING_FILTERS = 32
 
 /** Reads the acknowledgement headers a proxy sends with each config poll; anything malformed is ignored. */
-export function parseProxyHeaders(h: (name: string) => string | undefined): { proxyId: string; appliedRevision: number; runtime: string; labels: Record<string, string> } | null {
+export function parseProxyHeaders(
+  h: (name: string) => string | undefined,
+): { proxyId: string; appliedRevision: number; runtime: string; labels: Record<string, string>; missingFilters: string[] } | null {
   const proxyId = h('weft-proxy-id')
   if (!proxyId || !UUID.test(proxyId)) return null
   const applied = Number(h('weft-applied-revision') ?? '0')
@@ -30,11 +36,14 @@ export function parseProxyHeaders(h: (name: string) => string | undefined): { pr
       labels[p.slice(0, i)] = p.slice(i + 1)
     }
   }
+  // `Weft-Missing-Filters`: the digests of FilterChain modules the proxy could not load from its bundle.
+  const missingFilters = [...new Set((h('weft-missing-filters') ?? '').split(',').map((d) => d.trim().toLowerCase()))].filter((d) => SHA256.test(d)).sort().slice(0, MAX_MISSING_FILTERS)
   return {
     proxyId: proxyId.toLowerCase(),
     appliedRevision: Number.isSafeInteger(applied) && applied >= 0 ? applied : 0,
     runtime: /^(node|workers)$/.test(runtime) ? runtime : 'unknown',
     labels,
+    missingFilters,
   }
 }
 
@@ -59,6 +68,7 @@ export async function recordProxyReport(db: Queryable, r: ProxyReport): Promise<
       workloadId: r.workloadId,
       labels: r.labels,
       runtime: r.runtime,
+      missingFilters: r.missingFilters,
       appliedRevision: r.appliedRevision,
       appliedAt: r.now,
       firstSeenAt: r.now,
@@ -70,6 +80,7 @@ export async function recordProxyReport(db: Queryable, r: ProxyReport): Promise<
         lastSeenAt: r.now,
         labels: r.labels,
         runtime: r.runtime,
+        missingFilters: r.missingFilters,
         workloadId: r.workloadId,
         appliedRevision: sql`greatest(${proxies.appliedRevision}, ${r.appliedRevision})`,
         appliedAt: advanced ? r.now : sql`${proxies.appliedAt}`,

@@ -19,6 +19,9 @@ const Proxy = z
     labels: z.record(z.string(), z.string()),
     runtime: z.string(),
     appliedRevision: z.number().int(),
+    missingFilters: z.array(z.string()).openapi({
+      description: 'sha256 digests of FilterChain modules the proxy does not have (a Worker built before the chain changed: run weft edge build and deploy again); those filters fail per their failurePolicy.',
+    }),
     appliedAt: Timestamp,
     firstSeenAt: Timestamp,
     lastSeenAt: Timestamp,
@@ -97,6 +100,7 @@ export const proxyRoutes = newRouter()
           labels: x.labels,
           runtime: x.runtime,
           appliedRevision: x.appliedRevision,
+          missingFilters: x.missingFilters,
           appliedAt: x.appliedAt.toISOString(),
           firstSeenAt: x.firstSeenAt.toISOString(),
           lastSeenAt: x.lastSeenAt.toISOString(),

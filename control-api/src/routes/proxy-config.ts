@@ -42,6 +42,7 @@ const getConfig = createRoute({
       'weft-applied-revision': z.string().optional().openapi({ description: 'The revision the proxy has applied: its acknowledgement.' }),
       'weft-proxy-runtime': z.string().optional().openapi({ description: 'node or workers.' }),
       'weft-proxy-labels': z.string().optional().openapi({ description: 'k=v pairs, comma-separated.' }),
+      'weft-missing-filters': z.string().optional().openapi({ description: 'sha256 digests of FilterChain modules the proxy lacks, comma-separated.' }),
     }),
   },
   responses: {

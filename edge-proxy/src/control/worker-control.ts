@@ -82,6 +82,11 @@ export interface WorkerControl {
   maintain(): Promise<void>
   /** A JWT-SVID for calling `audience`, cached until shortly before expiry. */
   tokenFor(audience: string): Promise<string>
+  /**
+   * The FilterChain modules (sha256) the Worker's bundle lacks for its current snapshot; sent with every config
+   * poll as `Weft-Missing-Filters`, so `GET /v1/proxies` shows the Worker is out of date.
+   */
+  reportMissingFilters(digests: string[]): void
   /** The workload token for the control API (as `authed` calls use); waits for the network only when there is none. */
   controlToken(): Promise<string>
   /** After the control API refused `token` with 401: forgets it (if still held), so the next controlToken() obtains another. */
@@ -271,6 +276,9 @@ export function createWorkerControl(options: WorkerControlOptions): WorkerContro
     return true
   }
 
+  // Plain data, like everything kept between requests: the digests checkFilters found missing.
+  let missingFilters: string[] = []
+
   async function sync(): Promise<boolean> {
     const etag = snap?.etag
     let res: ControlResponse
@@ -278,7 +286,12 @@ export function createWorkerControl(options: WorkerControlOptions): WorkerContro
       res = await authed({
         method: 'GET',
         path: `/v1/proxy/config?service=${encodeURIComponent(service)}&wait=0`,
-        headers: { ...proxyHeaders, 'weft-applied-revision': String(applied), ...(etag ? { 'if-none-match': etag } : {}) },
+        headers: {
+          ...proxyHeaders,
+          'weft-applied-revision': String(applied),
+          ...(missingFilters.length ? { 'weft-missing-filters': missingFilters.join(',') } : {}),
+          ...(etag ? { 'if-none-match': etag } : {}),
+        },
       })
     } catch (err) {
       failures++
@@ -409,6 +422,13 @@ export function createWorkerControl(options: WorkerControlOptions): WorkerContro
 
     discardControlToken(token) {
       if (held?.token === token) held = null
+    },
+
+    reportMissingFilters(digests) {
+      const next = [...new Set(digests)].sort()
+      // A change is news for the control API: poll again on the next request rather than at the next interval.
+      if (next.join() !== missingFilters.join()) nextSyncAt = 0
+      missingFilters = next
     },
 
     status() {

@@ -203,6 +203,8 @@ function checkFilters(state: Isolate): void {
   state.checkedSnapshot = snapshot
   const bundled = bundledFilters()
   const missing = (snapshot.inbound.filterChain?.filters ?? []).filter((f) => !bundled[f.sha256])
+  // Reported with every config poll (Weft-Missing-Filters), so GET /v1/proxies shows this Worker is out of date.
+  state.control.reportMissingFilters(missing.map((f) => f.sha256))
   if (missing.length) {
     state.logger.warn(
       { revision: snapshot.revision, policy: snapshot.inbound.filterChain?.policy, missing: missing.map((f) => ({ filter: f.filter, version: f.version, sha256: f.sha256, failurePolicy: f.failurePolicy })) },

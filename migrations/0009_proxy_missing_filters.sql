@@ -1,0 +1,1 @@
+ALTER TABLE "proxies" ADD COLUMN "missing_filters" jsonb DEFAULT '[]'::jsonb NOT NULL;
