@@ -600,7 +600,7 @@ async function main() {
     // BENCH_BACKENDS=postgres (or pglite) runs one backend only.
     const only = process.env.BENCH_BACKENDS?.toLowerCase()
     for (const [name, open] of openers) {
-      if (only && !only.split(',').includes(name.toLowerCase())) continue
+      if (only && !only.split(',').some((o) => name.toLowerCase().startsWith(o.trim()))) continue
       if (!open) {
         skipped.push(`${name}: skipped (set BENCH_DATABASE_URL or TEST_DATABASE_URL to a server this benchmark may create a scratch database on)`)
         console.log(`\n${skipped[skipped.length - 1]}`)
