@@ -21,8 +21,17 @@ function startApp(name: string): Promise<App> {
   const server = createServer((req, res) => {
     seen.push({ principal: (req.headers['weft-source-principal'] as string) ?? null, path: req.url ?? '' })
     lastHeaders = req.headers
-    res.setHeader('content-type', 'application/json')
-    res.end(JSON.stringify({ app: name, path: req.url }))
+    // The body's size and a checksum of it, so a test can see a request body crossed both hops intact.
+    let bytes = 0
+    let sum = 0
+    req.on('data', (chunk: Buffer) => {
+      bytes += chunk.length
+      for (const b of chunk) sum = (sum * 31 + b) >>> 0
+    })
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify({ app: name, path: req.url, method: req.method, bytes, sum }))
+    })
   })
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as { port: number }).port, seen })))
 }
@@ -39,7 +48,7 @@ describe('Node sidecars end to end (PGlite control API)', () => {
   const stateRoot = mkdtempSync(join(tmpdir(), 'weft-sidecars-'))
   let viaOrders: ProxyAgent
 
-  const call = async (path: string, init: { method?: string; headers?: Record<string, string> } = {}) => {
+  const call = async (path: string, init: { method?: string; headers?: Record<string, string>; body?: Uint8Array } = {}) => {
     const res = await undiciFetch(`http://payments${path}`, { ...init, dispatcher: viaOrders })
     const text = await res.text()
     return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) }
@@ -117,6 +126,15 @@ describe('Node sidecars end to end (PGlite control API)', () => {
     const seen = [...apps['payments-v1']!.seen, ...apps['payments-v2']!.seen]
     expect(seen.at(-1)).toEqual({ principal: 'spiffe://e2e.weft/svc/orders', path: '/charge' })
     expect(r.headers.get('traceparent') ?? 'absent').toBeDefined()
+  })
+
+  it('streams a request body through both sidecars to the app intact', async () => {
+    const body = new Uint8Array(300_000).map((_, i) => (i * 7 + 3) & 255)
+    let sum = 0
+    for (const b of body) sum = (sum * 31 + b) >>> 0
+    const r = await call('/upload', { method: 'POST', body, headers: { 'content-type': 'application/octet-stream' } })
+    expect(r.status).toBe(200)
+    expect(r.json()).toMatchObject({ method: 'POST', path: '/upload', bytes: body.length, sum })
   })
 
   it('splits 90/10 by endpoint labels over 1000 requests within ±3 points, and follows a policy change within a second', async () => {

@@ -139,11 +139,13 @@ export function createInboundHandler(ctx: CoreContext): (request: Request) => Pr
       }
       const init: Forward = { method, headers, body: body as ReadableStream<Uint8Array<ArrayBuffer>> | null, redirect: 'manual', signal: request.signal }
       if (body !== null) init.duplex = 'half'
-      const forwarded = new Request(`${url.origin}${normalized.path}${url.search}`, init)
+      const target = `${url.origin}${normalized.path}${url.search}`
       let response: Response
       trace.forwardedToApp()
       try {
-        response = await deps.app(forwarded)
+        response = await (deps.sendApp
+          ? deps.sendApp({ url: target, method, headers, body, signal: request.signal })
+          : deps.app(new Request(target, init)))
       } catch (err) {
         if (run?.refusal) return refused(run.refusal)
         run?.finish()

@@ -53,6 +53,12 @@ export type ProxyCoreDeps = {
   sendUpstream?(call: UpstreamCall, target: UpstreamTarget): Promise<Response>
   /** Forwards an admitted inbound request to the local application. */
   app(request: Request): Promise<Response>
+  /**
+   * Optional, as `sendUpstream` is for `upstream`: the same call to the application as its parts, so a runtime
+   * that can send them directly (the Node sidecar, over undici's dispatcher) skips building a Request per hop.
+   * `call.url` is the logical URL (`http://<service>/path?query`).
+   */
+  sendApp?(call: UpstreamCall): Promise<Response>
   /** This proxy's own JWT-SVIDs, minted per callee audience and cached by the control-plane client. */
   identity: { tokenFor(audience: string): Promise<string> }
   logger: ProxyLogger

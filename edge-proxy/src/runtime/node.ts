@@ -128,6 +128,10 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
       const u = new URL(request.url)
       return send(`http://${appHost}:${options.appPort}${u.pathname}${u.search}`, request, appAgent)
     },
+    sendApp: (call) => {
+      const u = new URL(call.url)
+      return dispatchFetch(`http://${appHost}:${options.appPort}${u.pathname}${u.search}`, call, appAgent)
+    },
     identity: { tokenFor: (audience) => control.tokenFor(audience) },
     logger,
     zone: options.zone ?? null,
