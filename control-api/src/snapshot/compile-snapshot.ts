@@ -4,6 +4,7 @@ import { canonicalJson } from '../../../mesh/src/snapshot/canonical-json'
 import { SNAPSHOT_SCHEMA, type OutboundService, type Snapshot, type SnapshotFilter } from '../../../mesh/src/snapshot/types'
 import { NotFound } from '../errors'
 import { sha256Hex } from '../sha256-hex'
+import { snapshotDigest } from './snapshot-digest'
 
 export { sha256Hex }
 import { policiesOf, type TenantModel } from './tenant-model'
@@ -123,13 +124,30 @@ const OUTBOUND_MARK = '\u0000OUTBOUND\u0000'
  * service of the tenant, so it is serialised and hashed once per revision (`shared`); per service only the
  * small rest is. The ETag hashes both hashes: equal snapshots have equal tags on every instance.
  */
-export async function serialise(snapshot: Snapshot, shared?: { outboundJson: string; outboundHash: string }): Promise<CompiledSnapshot> {
+export async function serialise(
+  snapshot: Snapshot,
+  shared?: { outboundJson: string; outboundHash: string } | { pieces: Map<string, string> },
+): Promise<CompiledSnapshot> {
   if (!shared) {
     const body = canonicalJson(snapshot)
-    return { snapshot, body, etag: `"${(await sha256Hex(body)).slice(0, 32)}"`, revision: snapshot.revision }
+    return { snapshot, body, etag: `"${snapshotDigest(body).slice(0, 32)}"`, revision: snapshot.revision }
+  }
+  if ('pieces' in shared) {
+    // A scoped snapshot (declared dependencies): its outbound services are each serialised once per revision,
+    // however many scoped snapshots name them, and joined here in canonicalJson's key order, so the body is
+    // byte for byte canonicalJson(snapshot) and the ETag is the one the plain path would give.
+    const names = Object.keys(snapshot.outbound).sort()
+    const parts = names.map((n) => {
+      let piece = shared.pieces.get(n)
+      if (piece === undefined) shared.pieces.set(n, (piece = canonicalJson(snapshot.outbound[n])))
+      return `${JSON.stringify(n)}:${piece}`
+    })
+    const [before, after] = canonicalJson({ ...snapshot, outbound: OUTBOUND_MARK }).split(JSON.stringify(OUTBOUND_MARK)) as [string, string]
+    const body = `${before}{${parts.join(',')}}${after}`
+    return { snapshot, body, etag: `"${snapshotDigest(body).slice(0, 32)}"`, revision: snapshot.revision }
   }
   const [before, after] = canonicalJson({ ...snapshot, outbound: OUTBOUND_MARK }).split(JSON.stringify(OUTBOUND_MARK)) as [string, string]
-  const etag = `"${(await sha256Hex(`${await sha256Hex(before + after)}:${shared.outboundHash}`)).slice(0, 32)}"`
+  const etag = `"${snapshotDigest(`${snapshotDigest(before + after)}:${shared.outboundHash}`).slice(0, 32)}"`
   return {
     snapshot,
     get body() {

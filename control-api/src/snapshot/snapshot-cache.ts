@@ -1,13 +1,16 @@
 import { canonicalJson } from '../../../mesh/src/snapshot/canonical-json'
 import type { OutboundService } from '../../../mesh/src/snapshot/types'
 import type { Db } from '../db/client'
-import { compileOutbound, compileSnapshot, serialise, sha256Hex, type CompiledSnapshot } from './compile-snapshot'
+import { compileOutbound, compileSnapshot, serialise, type CompiledSnapshot } from './compile-snapshot'
+import { snapshotDigest } from './snapshot-digest'
 import { loadTenantModel, type TenantModel } from './tenant-model'
 
 type TenantEntry = {
   revision: number
   model: Promise<{ model: TenantModel; outbound: Record<string, OutboundService>; outboundJson: string; outboundHash: string }>
   services: Map<string, Promise<CompiledSnapshot>>
+  /** canonicalJson of each outbound service, for the scoped snapshots of this revision (built as they ask). */
+  pieces: Map<string, string>
 }
 
 // Tenants whose models are kept; beyond this the least recently used is dropped and rebuilt on demand.
@@ -31,7 +34,7 @@ export class SnapshotCache {
   async get(db: Db, tenantId: string, revision: number, service: string, now: Date): Promise<CompiledSnapshot> {
     let entry = this.tenants.get(tenantId)
     if (!entry || entry.revision < revision) {
-      entry = { revision, model: this.load(db, tenantId, now), services: new Map() }
+      entry = { revision, model: this.load(db, tenantId, now), services: new Map(), pieces: new Map() }
       this.tenants.set(tenantId, entry)
       if (this.tenants.size > MAX_TENANTS) this.tenants.delete(this.tenants.keys().next().value!)
       entry.model.catch(() => {
@@ -48,8 +51,8 @@ export class SnapshotCache {
       compiled = e.model.then(({ model, outbound, outboundJson, outboundHash }) => {
         this.compiles++
         const snapshot = compileSnapshot(model, service, this.issuer, outbound)
-        // A service with declared dependencies has an outbound section of its own, small: serialised whole.
-        return serialise(snapshot, snapshot.outbound === outbound ? { outboundJson, outboundHash } : undefined)
+        // A service with declared dependencies has an outbound section of its own, joined from per-service pieces.
+        return serialise(snapshot, snapshot.outbound === outbound ? { outboundJson, outboundHash } : { pieces: e.pieces })
       })
       e.services.set(service, compiled)
       compiled.catch(() => e.services.delete(service))
@@ -62,6 +65,6 @@ export class SnapshotCache {
     const model = await loadTenantModel(db, tenantId, now, this.masterKey)
     const outbound = compileOutbound(model)
     const outboundJson = canonicalJson(outbound)
-    return { model, outbound, outboundJson, outboundHash: await sha256Hex(outboundJson) }
+    return { model, outbound, outboundJson, outboundHash: snapshotDigest(outboundJson) }
   }
 }
