@@ -36,6 +36,7 @@ function model(): TenantModel {
     filterIndex: new Map(),
     jwks: [{ kid: 'k1', kty: 'EC' }],
     revokedWorkloads: [],
+    tracing: null,
   }
 }
 
