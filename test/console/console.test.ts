@@ -166,6 +166,8 @@ describe.skipIf(!haveChromium)('web console in headless Chromium (live three-ser
   }
 
   it('signs in, draws the mesh as a graph, opens a service with its charts, and keeps a screenshot', async () => {
+    // The page re-renders on a timer: reads are polled, so one that lands between two renders is read again.
+    const poll = <T>(read: () => Promise<T>) => expect.poll(read, { timeout: 10_000, interval: 100 })
     const { page, errors } = await open()
     const res = await page.goto(`${base}/console`)
     expect(res?.headers()['content-security-policy']).toContain("script-src 'self'")
@@ -174,16 +176,16 @@ describe.skipIf(!haveChromium)('web console in headless Chromium (live three-ser
 
     // The graph: three services, two calls, coloured by health (payments answered 38 of 40 = 95 %: amber).
     await page.locator('svg.graph g.node').nth(2).waitFor()
-    expect(await page.locator('svg.graph g.node').evaluateAll((els) => els.map((e) => [e.getAttribute('data-service'), e.getAttribute('class')]))).toEqual([
+    await poll(() => page.locator('svg.graph g.node').evaluateAll((els) => els.map((e) => [e.getAttribute('data-service'), e.getAttribute('class')]))).toEqual([
       ['frontend', 'node idle'],
       ['orders', 'node warn'],
       ['payments', 'node warn'],
     ])
-    expect(await page.locator('svg.graph g.edge').count()).toBe(2)
-    expect(await page.locator('svg.graph g.edge[data-source="orders"][data-destination="payments"] text').textContent()).toMatch(/rps · p99 \d/)
-    expect(await page.locator('table.edges tbody tr').count()).toBe(2)
+    await poll(() => page.locator('svg.graph g.edge').count()).toBe(2)
+    await poll(() => page.locator('svg.graph g.edge[data-source="orders"][data-destination="payments"] text').textContent()).toMatch(/rps · p99 \d/)
+    await poll(() => page.locator('table.edges tbody tr').count()).toBe(2)
     for (const chart of ['Requests per second by call', 'Success rate by call', 'p99 latency by call']) {
-      expect(await page.locator(`figure[data-chart="${chart}"] g.bar`).count()).toBe(2)
+      await poll(() => page.locator(`figure[data-chart="${chart}"] g.bar`).count()).toBe(2)
     }
     await page.screenshot({ path: join(ARTIFACTS, 'console-graph.png'), fullPage: true })
 
@@ -197,11 +199,11 @@ describe.skipIf(!haveChromium)('web console in headless Chromium (live three-ser
     await page.waitForURL(/#\/services\/payments/)
     await page.locator('figure.chart-box').nth(2).waitFor()
     const charts = page.locator('figure.chart-box')
-    expect(await charts.evaluateAll((els) => els.map((e) => e.getAttribute('data-chart')))).toEqual(['Requests per second', 'Success rate', 'Latency'])
+    await poll(() => charts.evaluateAll((els) => els.map((e) => e.getAttribute('data-chart')))).toEqual(['Requests per second', 'Success rate', 'Latency'])
     // Every chart drew at least one point, the latency chart three series (p50, p95, p99).
-    for (let i = 0; i < 3; i++) expect(await charts.nth(i).locator('circle').count()).toBeGreaterThan(0)
-    expect(await charts.nth(2).locator('g.series').count()).toBe(3)
-    expect(await page.locator('.stat').filter({ hasText: 'Requests' }).filter({ hasText: '40' }).count()).toBe(1)
+    for (let i = 0; i < 3; i++) await poll(() => charts.nth(i).locator('circle').count()).toBeGreaterThan(0)
+    await poll(() => charts.nth(2).locator('g.series').count()).toBe(3)
+    await poll(() => page.locator('.stat').filter({ hasText: 'Requests' }).filter({ hasText: '40' }).count()).toBe(1)
     await page.getByRole('link', { name: 'payments-lb' }).waitFor()
     await page.screenshot({ path: join(ARTIFACTS, 'console.png'), fullPage: true })
     expect(existsSync(join(ARTIFACTS, 'console.png'))).toBe(true)
@@ -219,7 +221,7 @@ describe.skipIf(!haveChromium)('web console in headless Chromium (live three-ser
     await page.locator('table.history tbody tr').nth(1).waitFor()
     expect(await page.locator('table.history tbody tr td:nth-child(2)').allTextContents()).toEqual(['update', 'create'])
     expect(await page.locator('table.history .diff').first().textContent()).toContain('replace /spec/loadBalancer/type = "RoundRobin"')
-    expect(await page.locator('table.history code.spec').textContent()).toBe('created: {"loadBalancer":{"type":"LeastRequest"}}')
+    await poll(() => page.locator('table.history code.spec').textContent()).toBe('created: {"loadBalancer":{"type":"LeastRequest"}}')
     await page.screenshot({ path: join(ARTIFACTS, 'console-policies.png'), fullPage: true })
 
     // SLOs and alerts, and the audit log (admin key).
