@@ -136,6 +136,23 @@ export function createTelemetryBatches(options: { proxyId: string; metrics: Tele
  * What a push's HTTP status means: 2xx taken; 401 the token (refresh it and send again); 408, 429 and 5xx may
  * succeed later (keep the batch, same seq); any other 4xx never will (drop it rather than retry forever).
  */
+/** Counters of a telemetry pusher, the Node sidecar's and the Worker's alike. */
+export type TelemetryPushStats = {
+  /** The sequence number of the last batch built. */
+  seq: number
+  acknowledged: number
+  duplicates: number
+  failures: number
+  /** Batches the control API refused as invalid (4xx): dropped, never retried. */
+  rejected: number
+  /** Series dropped because the unsent delta was at MAX_PENDING_SERIES. */
+  droppedSeries: number
+  /** A batch sent but not acknowledged yet: it is sent again, unchanged, before anything newer. */
+  pendingSeq: number | null
+  lastPushAt: string | null
+  lastError: string | null
+}
+
 export function pushOutcome(status: number): 'ok' | 'unauthorized' | 'rejected' | 'retry' {
   if (status >= 200 && status < 300) return 'ok'
   if (status === 401) return 'unauthorized'

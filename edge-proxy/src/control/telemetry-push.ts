@@ -1,5 +1,5 @@
 import type { TelemetryPush } from '../../../mesh/src/telemetry/telemetry-push'
-import { checkPushOptions, createTelemetryBatches, pushOutcome, type TelemetrySource } from './telemetry-batches'
+import { checkPushOptions, createTelemetryBatches, pushOutcome, type TelemetryPushStats, type TelemetrySource } from './telemetry-batches'
 import type { ControlLogger } from './control-logger'
 import type { FetchLike } from './control-http'
 
@@ -28,21 +28,8 @@ export type TelemetryPusherOptions = {
   now?: () => number
 }
 
-export type TelemetryPusherStats = {
-  /** The sequence number of the last batch built. */
-  seq: number
-  acknowledged: number
-  duplicates: number
-  failures: number
-  /** Batches the control API refused as invalid (4xx): dropped, never retried. */
-  rejected: number
-  /** Series dropped because the unsent delta was at MAX_PENDING_SERIES. */
-  droppedSeries: number
-  /** A batch sent but not acknowledged yet: it is sent again, unchanged, before anything newer. */
-  pendingSeq: number | null
-  lastPushAt: string | null
-  lastError: string | null
-}
+/** What a pusher has done, for `/config_dump` (the Node sidecar) and tests; the Worker's pusher keeps the same. */
+export type TelemetryPusherStats = TelemetryPushStats
 
 export interface TelemetryPusher {
   /** Pushes every `intervalMs` until `stop()`. */

@@ -1,7 +1,7 @@
 import { ControlRequestFailed } from './control-errors'
 import { createControlHttp, type FetchLike } from './control-http'
 import type { ControlLogger } from './control-logger'
-import { checkPushOptions, createTelemetryBatches, pushOutcome, type TelemetrySource } from './telemetry-batches'
+import { checkPushOptions, createTelemetryBatches, pushOutcome, type TelemetryPushStats, type TelemetrySource } from './telemetry-batches'
 import { DEFAULT_TELEMETRY_INTERVAL_MS } from './telemetry-push'
 
 // The Worker's telemetry pusher. The Node one (telemetry-push.ts) keeps a timer and a shared in-flight promise;
@@ -35,17 +35,7 @@ export type WorkerTelemetryOptions = {
   now?: () => number
 }
 
-export type WorkerTelemetryStats = {
-  seq: number
-  acknowledged: number
-  duplicates: number
-  failures: number
-  rejected: number
-  droppedSeries: number
-  pendingSeq: number | null
-  lastPushAt: string | null
-  lastError: string | null
-}
+export type WorkerTelemetryStats = TelemetryPushStats
 
 export interface WorkerTelemetry {
   /**
