@@ -6,7 +6,8 @@
 // content-encoded bodies pass through untouched (fetch would decode them behind the headers' back).
 import type { Dispatcher } from 'undici'
 import type { UpstreamCall } from '../core/index'
-import { lazyWebStream } from './node-body'
+import { takeNodeStream } from './node-body'
+import { UpstreamResponse } from './upstream-response'
 
 /** Statuses whose responses carry no body (Fetch's "null body status"), and HEAD's answers. */
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
@@ -32,24 +33,17 @@ export async function dispatchFetch(url: string, request: DispatchRequest, dispa
     path,
     method: method as Dispatcher.HttpMethod,
     headers,
-    // No body read for GET/HEAD (on the Node adaptor's lazy Request that would build the full one). A web
-    // ReadableStream is async-iterable: undici writes it chunk by chunk and waits for 'drain'.
-    body: method === 'GET' || method === 'HEAD' ? null : (request.body as never),
+    // No body read for GET/HEAD. The listener's own Node stream when the core passed its body on untouched;
+    // otherwise the Web stream, which is async-iterable: undici writes it chunk by chunk and waits for 'drain'.
+    body: method === 'GET' || method === 'HEAD' ? null : bodyOf(request.body),
     signal: request.signal,
   })
-  const responseHeaders = new Headers()
-  for (const name in answer.headers) {
-    const value = answer.headers[name]
-    if (value === undefined) continue
-    if (typeof value === 'string') responseHeaders.append(name, value)
-    else for (const v of value) responseHeaders.append(name, v)
-  }
-  const init = { status: answer.statusCode, headers: responseHeaders }
+  // Lazy: no Headers, Web stream or Response is built unless the core reads them (upstream-response.ts).
   if (method === 'HEAD' || NULL_BODY_STATUS.has(answer.statusCode)) {
     answer.body.resume()
-    return new Response(null, init)
+    return new UpstreamResponse(answer.statusCode, answer.headers, null) as unknown as Response
   }
-  return new Response(lazyWebStream(answer.body), init)
+  return new UpstreamResponse(answer.statusCode, answer.headers, answer.body) as unknown as Response
 }
 
 /** `http://host:port/path?q` → origin and path, without a URL object per request (the core built the string). */
@@ -61,4 +55,9 @@ function splitUrl(url: string): { origin: string; path: string } {
     return { origin: u.origin, path: `${u.pathname}${u.search}` }
   }
   return { origin: url.slice(0, slash), path: url.slice(slash) }
+}
+
+function bodyOf(body: DispatchRequest['body']): never {
+  if (body instanceof ReadableStream) return (takeNodeStream(body) ?? body) as never
+  return body as never
 }

@@ -2,14 +2,13 @@
 // edge proxy" guide: header size and count, request/headers/idle timeouts, body size, connection count. Each
 // refusal the proxy can still answer is problem+json with a `Weft-Reason`, like every other proxy-made answer;
 // Node's own bare 400/408/431 replies are taken over for that.
-import { getRequestListener, RequestError } from '@hono/node-server'
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { WeftReason } from '../../../mesh/src/policy/index'
 import { problemResponse, type ProxyLogger } from '../core/index'
 import { declaredOverLimit, withBodyLimit } from './body-limit'
-import { writeDirect } from './node-body'
-import { Response as UndiciResponse } from 'undici'
+import { incomingRequest, RequestTargetError } from './node-request'
+import { writeResponse } from './node-response'
 
 export type ListenerLimits = {
   /** Request line plus headers, in bytes (Envoy `max_request_headers_kb`: 60 KiB). Node's `maxHeaderSize`. */
@@ -123,28 +122,24 @@ export function createLimitedServer(handler: (request: Request) => Promise<Respo
   const limits = checkListenerLimits(options.limits)
   const { name, logger } = options
   const refused = (refusal: ListenerRefusal) => options.onRefusal?.(name, refusal)
-  // The adaptor's "already sent" marker. undici's class, not the global one: the adaptor replaces the global
-  // Response with its own, whose empty responses it would write out again.
-  const alreadySent = new UndiciResponse(null, { headers: { 'x-hono-already-sent': 'true' } }) as unknown as Response
   const limited = withBodyLimit(handler, limits.maxBodyBytes, () => refused('body-too-large'))
-  // An upstream body nothing in the core touched is piped as the Node stream it is (node-body.ts); the adaptor
-  // then writes nothing more.
-  const direct = async (request: Request, env: { outgoing: ServerResponse }) => {
-    const response = await limited(request)
-    return writeDirect(response, env.outgoing) ? alreadySent : response
-  }
-  const fetchListener = getRequestListener(direct as (request: Request) => Promise<Response>, {
-    // The adapter's own refusals (a bad absolute-form URL, no host at all) and a handler that threw: without
-    // this they are bare 400/500s.
-    errorHandler: (err) => {
-      if (err instanceof RequestError) {
+  // The handler never throws to Node: a request target that is no URL and a handler that failed both become
+  // problem+json (a bare 400/500 would be a mystery answer).
+  const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    let response: Response
+    try {
+      response = await limited(incomingRequest(req, res))
+    } catch (err) {
+      if (err instanceof RequestTargetError) {
         refused('malformed-request')
-        return problemResponse('malformed-request', { detail: `the request target cannot be used: ${err.message}`, headers: { connection: 'close' } })
+        response = problemResponse('malformed-request', { detail: `the request target cannot be used: ${err.message}`, headers: { connection: 'close' }, method: req.method })
+      } else {
+        logger.error({ listener: name, err: String(err), stack: (err as Error)?.stack }, 'request handler failed')
+        response = problemResponse('proxy-error', { detail: 'the proxy failed while handling this request; see its log', method: req.method })
       }
-      logger.error({ listener: name, err: String(err), stack: (err as Error)?.stack }, 'request handler failed')
-      return problemResponse('proxy-error', { detail: 'the proxy failed while handling this request; see its log' })
-    },
-  })
+    }
+    await writeResponse(response, res, req.method ?? 'GET')
+  }
 
   /** What the request's head alone disqualifies it for, before any handler runs. */
   const refusalOf = (req: IncomingMessage): { refusal: 'header-too-large' | 'malformed-request'; detail: string } | null => {
@@ -159,7 +154,7 @@ export function createLimitedServer(handler: (request: Request) => Promise<Respo
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const early = refusalOf(req)
     if (early === null) {
-      void fetchListener(req, res)
+      void serve(req, res)
       return
     }
     refused(early.refusal)

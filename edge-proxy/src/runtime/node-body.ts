@@ -1,9 +1,8 @@
-// Upstream response bodies on the Node sidecar: a Web ReadableStream for the core (which may read, wrap or
-// replace it), and, when nothing did, a shortcut for the listener: the Node stream undici produced is piped
-// straight into the ServerResponse. That skips two conversions per response (Node stream → Web stream → the
-// adaptor's reader loop → Node writes) and the adaptor's wait of a timer tick for a body's first chunk.
-import type { ServerResponse } from 'node:http'
-import { pipeline, type Readable } from 'node:stream'
+// Bodies on the Node sidecar: a Web ReadableStream for the core (which may read, wrap or replace it) over a Node
+// stream (the listener's request, undici's response), and, when nothing did, the Node stream itself for the
+// next Node consumer: the request body goes into undici and the upstream body into the ServerResponse as the
+// Node streams they are (dispatch-fetch.ts, node-response.ts).
+import type { Readable } from 'node:stream'
 
 type Source = { readonly readable: Readable; pulled: boolean }
 
@@ -12,10 +11,13 @@ const sources = new WeakMap<ReadableStream<Uint8Array>, Source>()
 
 /**
  * A Web stream over `readable` that touches it only when first read (highWaterMark 0: nothing is pulled ahead),
- * so that writeDirect can still take the Node stream itself. Backpressure: the Node stream is paused after each
- * chunk and resumed on the next pull. Cancelling destroys it (undici then closes the exchange).
+ * so that takeNodeStream can still hand the Node stream itself to a Node consumer. Backpressure: the Node
+ * stream is paused after each chunk and resumed on the next pull. Cancelling destroys it (an upstream body:
+ * undici then closes the exchange), or with `onCancel: 'pause'` only stops reading it (a request body: its
+ * socket must live on to carry the answer, e.g. a 413 with `Connection: close`).
  */
-export function lazyWebStream(readable: Readable): ReadableStream<Uint8Array> {
+export function lazyWebStream(readable: Readable, options: { onCancel?: 'destroy' | 'pause' } = {}): ReadableStream<Uint8Array> {
+  const pauseOnCancel = options.onCancel === 'pause'
   const source: Source = { readable, pulled: false }
   let controller!: ReadableStreamDefaultController<Uint8Array>
   const stream = new ReadableStream<Uint8Array>(
@@ -37,7 +39,12 @@ export function lazyWebStream(readable: Readable): ReadableStream<Uint8Array> {
       },
       cancel(reason) {
         source.pulled = true
-        readable.destroy(reason instanceof Error ? reason : undefined)
+        if (!pauseOnCancel) {
+          readable.destroy(reason instanceof Error ? reason : undefined)
+          return
+        }
+        readable.removeAllListeners('data')
+        readable.pause()
       },
     },
     { highWaterMark: 0 },
@@ -46,28 +53,15 @@ export function lazyWebStream(readable: Readable): ReadableStream<Uint8Array> {
   return stream
 }
 
-// Hop-by-hop: about the upstream connection, not this one (Node frames the body itself, RFC 9110 §7.6.1).
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'trailer', 'upgrade'])
-
 /**
- * Writes `response` to `outgoing` by piping its Node stream when its body is an untouched lazyWebStream; false
- * (and nothing written) otherwise, for the general writer. A failing upstream body cuts the response off.
+ * The Node stream behind an untouched lazyWebStream, now owned by the caller (the Web stream must not be read
+ * after this); null when `stream` is not one or has been read, piped or cancelled. Lets a body go from one
+ * Node stream to another (the listener's request into undici) without passing through Web streams.
  */
-export function writeDirect(response: Response, outgoing: ServerResponse): boolean {
-  const body = response.body
-  if (body === null || body.locked) return false
-  const source = sources.get(body)
-  if (source === undefined || source.pulled) return false
+export function takeNodeStream(stream: ReadableStream<Uint8Array>): Readable | null {
+  if (stream.locked) return null
+  const source = sources.get(stream)
+  if (source === undefined || source.pulled) return null
   source.pulled = true
-  const headers: Record<string, string | string[]> = {}
-  response.headers.forEach((value, name) => {
-    if (name !== 'set-cookie' && !HOP_BY_HOP.has(name)) headers[name] = value
-  })
-  const cookies = response.headers.getSetCookie()
-  if (cookies.length > 0) headers['set-cookie'] = cookies
-  outgoing.writeHead(response.status, headers)
-  pipeline(source.readable, outgoing, (err) => {
-    if (err) outgoing.destroy()
-  })
-  return true
+  return source.readable
 }

@@ -1,0 +1,133 @@
+// The sidecar's listeners hand the core a Request-shaped view of Node's IncomingMessage, made for a proxy's hot
+// path: nothing is built until the core asks for it. `url` and `method` are plain strings; `headers` is one
+// Fetch Headers object, made on first use; `signal` gets its AbortController only when read; `body` is null
+// for GET/HEAD and otherwise a lazy Web stream (node-body.ts) whose Node stream dispatchFetch can still pipe
+// as it is. A full `Request` would cost a controller, a stream and a Headers copy per request whether or not
+// the core reads them (about a tenth of a hop's CPU with @hono/node-server's adaptor, which builds one as soon
+// as `signal` or `body` is touched, and the core touches `signal` on every outbound call).
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { lazyWebStream, takeNodeStream } from './node-body'
+import { collect } from './upstream-response'
+
+/** The request target cannot become a URL (bad absolute form, no Host, a backslash in the path). 400 malformed-request. */
+export class RequestTargetError extends Error {
+  readonly code = 'ERR_WEFT_REQUEST_TARGET'
+  constructor(message: string) {
+    super(message)
+    this.name = 'RequestTargetError'
+  }
+}
+
+// A host (name or IPv4, optional port) that needs no URL parse to be trusted in `http://${host}${path}`.
+const PLAIN_HOST = /^[a-z0-9._-]+(?::\d{1,5})?$/i
+// An origin-form target of characters that a URL parser would keep as they are.
+const PLAIN_PATH = /^\/[!#$&-;=?-[\]_a-z~]*$/i
+
+/** The absolute URL of the request, as the core reads it; throws RequestTargetError when there is none. */
+export function requestUrl(req: IncomingMessage): string {
+  const target = req.url ?? ''
+  if (target.charCodeAt(0) !== 0x2f) {
+    // Absolute form: the outbound listener is an HTTP proxy (`GET http://payments/charge`).
+    if (!/^https?:\/\//i.test(target)) throw new RequestTargetError(`the request target ${JSON.stringify(target.slice(0, 100))} is neither a path nor an http URL`)
+    refuseBackslash(target.slice(target.indexOf('/', target.indexOf('//') + 2) >>> 0))
+    try {
+      return new URL(target).href
+    } catch {
+      throw new RequestTargetError(`the absolute URL ${JSON.stringify(target.slice(0, 100))} is not valid`)
+    }
+  }
+  const host = req.headers.host
+  if (host === undefined || host === '') throw new RequestTargetError('the request has no Host header')
+  if (PLAIN_HOST.test(host) && PLAIN_PATH.test(target)) return `http://${host}${target}`
+  refuseBackslash(target)
+  let url: URL
+  try {
+    url = new URL(`http://${host}${target}`)
+  } catch {
+    throw new RequestTargetError(`the Host header ${JSON.stringify(host.slice(0, 100))} is not a valid authority`)
+  }
+  // `Host: a/b` or `a@b` would move the path or the authority; the parsed host must be the one sent.
+  const bare = host.toLowerCase().replace(/:\d+$/, '')
+  if (url.hostname !== bare && url.host !== host.toLowerCase()) throw new RequestTargetError(`the Host header ${JSON.stringify(host.slice(0, 100))} is not a valid authority`)
+  return url.href
+}
+
+/** A backslash before the query: URL parsers read it as "/", an app behind might not; policies must see one path. */
+function refuseBackslash(pathAndQuery: string): void {
+  const backslash = pathAndQuery.indexOf('\\')
+  if (backslash < 0) return
+  const query = pathAndQuery.indexOf('?')
+  if (query < 0 || backslash < query) throw new RequestTargetError('the request path contains a backslash')
+}
+
+/** Node's header lines, repeated fields kept in order (Headers joins them as Fetch does); pseudo-safe. */
+function headersOf(req: IncomingMessage): Headers {
+  const headers = new Headers()
+  const raw = req.rawHeaders
+  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!)
+  return headers
+}
+
+/**
+ * The Request-shaped view the listener gives the core. Only the members the core and the body limit use exist;
+ * anything that needs a real Request (the Worker runtime has those) builds one from these.
+ */
+export class NodeRequest {
+  readonly method: string
+  readonly url: string
+  readonly #incoming: IncomingMessage
+  readonly #outgoing: ServerResponse
+  #headers: Headers | undefined
+  #controller: AbortController | undefined
+  #body: ReadableStream<Uint8Array> | null | undefined
+
+  constructor(incoming: IncomingMessage, outgoing: ServerResponse) {
+    this.#incoming = incoming
+    this.#outgoing = outgoing
+    this.method = incoming.method ?? 'GET'
+    this.url = requestUrl(incoming)
+  }
+
+  get headers(): Headers {
+    return (this.#headers ??= headersOf(this.#incoming))
+  }
+
+  /** Aborts when the client goes away before the response has been written in full (as Fetch's request signal). */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      const controller = (this.#controller = new AbortController())
+      const outgoing = this.#outgoing
+      const incoming = this.#incoming
+      outgoing.once('close', () => {
+        if (incoming.errored) controller.abort(incoming.errored)
+        else if (!outgoing.writableFinished) controller.abort(new DOMException('the client closed the connection before the response was complete', 'AbortError'))
+      })
+    }
+    return this.#controller.signal
+  }
+
+  get body(): ReadableStream<Uint8Array> | null {
+    if (this.#body === undefined) this.#body = this.method === 'GET' || this.method === 'HEAD' ? null : lazyWebStream(this.#incoming, { onCancel: 'pause' })
+    return this.#body
+  }
+
+  /** The whole body: read from the Node stream directly when nothing has read it yet. */
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const body = this.body
+    if (body === null) return new ArrayBuffer(0)
+    return collect(takeNodeStream(body) ?? (body as unknown as AsyncIterable<Uint8Array>))
+  }
+
+  async text(): Promise<string> {
+    return new TextDecoder().decode(await this.arrayBuffer())
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text())
+  }
+}
+
+/** The view, typed as what the core takes: it reads only url, method, headers, signal, body and arrayBuffer(). */
+export function incomingRequest(incoming: IncomingMessage, outgoing: ServerResponse): Request {
+  return new NodeRequest(incoming, outgoing) as unknown as Request
+}

@@ -1,0 +1,105 @@
+// An upstream's (or the app's) answer on the Node sidecar, Response-shaped for the core but built lazily: the
+// core reads `status` on every request and `headers` or `body` only when a filter, a header modifier or a
+// retry asks. Until then the listener writes undici's header record and pipes undici's Node stream as they
+// are (node-response.ts), and no Headers object, Web stream or Response is made for the request at all.
+import type { Readable } from 'node:stream'
+import { lazyWebStream, takeNodeStream } from './node-body'
+
+/** Header values as undici's Dispatcher.request gives them: lower-case names, repeated fields as arrays. */
+export type RawHeaders = Record<string, string | string[] | undefined>
+
+export class UpstreamResponse {
+  readonly status: number
+  readonly statusText = ''
+  readonly type = 'default'
+  readonly redirected = false
+  readonly url = ''
+  readonly #raw: RawHeaders
+  /** null: a response without a body (HEAD, 204, 304…); its stream has already been drained. */
+  readonly #readable: Readable | null
+  #headers: Headers | undefined
+  #body: ReadableStream<Uint8Array> | null | undefined
+
+  constructor(status: number, raw: RawHeaders, readable: Readable | null) {
+    this.status = status
+    this.#raw = raw
+    this.#readable = readable
+  }
+
+  get ok(): boolean {
+    return this.status >= 200 && this.status < 300
+  }
+
+  get headers(): Headers {
+    if (this.#headers === undefined) {
+      const headers = new Headers()
+      for (const name in this.#raw) {
+        const value = this.#raw[name]
+        if (value === undefined) continue
+        if (typeof value === 'string') headers.append(name, value)
+        else for (const v of value) headers.append(name, v)
+      }
+      this.#headers = headers
+    }
+    return this.#headers
+  }
+
+  get body(): ReadableStream<Uint8Array> | null {
+    if (this.#body === undefined) this.#body = this.#readable === null ? null : lazyWebStream(this.#readable)
+    return this.#body
+  }
+
+  get bodyUsed(): boolean {
+    return this.#body != null && this.#body.locked
+  }
+
+  /**
+   * For the listener's writer: undici's header record and Node stream, when the core touched neither (then
+   * nothing it did can be lost by writing them as they came); null otherwise. The stream is the caller's then.
+   */
+  takeUntouched(): { headers: RawHeaders; readable: Readable | null } | null {
+    if (this.#headers !== undefined) return null
+    if (this.#readable === null) return { headers: this.#raw, readable: null }
+    if (this.#body !== undefined) {
+      const readable = this.#body === null ? null : takeNodeStream(this.#body)
+      return readable === null ? null : { headers: this.#raw, readable }
+    }
+    this.#body = null
+    return { headers: this.#raw, readable: this.#readable }
+  }
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const body = this.body
+    if (body === null) return new ArrayBuffer(0)
+    return collect(takeNodeStream(body) ?? (body as unknown as AsyncIterable<Uint8Array>))
+  }
+
+  async text(): Promise<string> {
+    return new TextDecoder().decode(await this.arrayBuffer())
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text())
+  }
+
+  clone(): never {
+    throw new TypeError('an upstream response on the Node sidecar cannot be cloned; read its body once')
+  }
+}
+
+/** Every chunk of `source`, joined into one buffer. */
+export async function collect(source: AsyncIterable<Uint8Array>): Promise<ArrayBuffer> {
+  const chunks: Uint8Array[] = []
+  let length = 0
+  for await (const chunk of source) {
+    chunks.push(chunk)
+    length += chunk.byteLength
+  }
+  const out = new Uint8Array(length)
+  let at = 0
+  for (const c of chunks) {
+    out.set(c, at)
+    at += c.byteLength
+  }
+  return out.buffer
+}
