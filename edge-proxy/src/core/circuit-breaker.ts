@@ -1,4 +1,5 @@
 import type { BackendPolicySpec } from '../../../mesh/src/policy/index'
+import type { CancelSignal } from './cancel-signal'
 
 /**
  * Circuit breaking from BackendPolicy `connectionLimits`, per destination service, as Envoy's cluster
@@ -20,7 +21,7 @@ export function breakerLimitsOf(spec: BackendPolicySpec | undefined): BreakerLim
   return { maxRequests: l.maxRequests ?? Infinity, maxPendingRequests: l.maxPendingRequests ?? 0, maxRetries: l.maxRetries ?? Infinity }
 }
 
-type Waiter = { resolve: (granted: boolean) => void; onAbort: () => void; signal: AbortSignal | null }
+type Waiter = { resolve: (granted: boolean) => void; onAbort: () => void; signal: CancelSignal | null }
 
 class ServiceBreaker {
   active = 0
@@ -46,7 +47,7 @@ export class CircuitBreakers {
    * Takes a request slot, waiting in the pending queue when allowed. Every 'admitted' must be paired with one
    * `release`. `signal` aborting (timeout, client gone) leaves the queue with 'aborted'.
    */
-  acquire(service: string, limits: BreakerLimits, signal: AbortSignal | null): Admission | Promise<Admission> {
+  acquire(service: string, limits: BreakerLimits, signal: CancelSignal | null): Admission | Promise<Admission> {
     const b = this.#of(service)
     if (b.active < limits.maxRequests) {
       b.active++

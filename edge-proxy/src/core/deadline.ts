@@ -1,7 +1,9 @@
 /**
- * Timeouts as AbortSignals, on `setTimeout` and `AbortController` only (present in Node and workerd).
+ * Timeouts as cancel signals (cancel-signal.ts), on `setTimeout` only (present in Node and workerd).
  * A Deadline aborts with a `TimeoutReason` naming which limit passed, so the caller can say which one.
  */
+import { Cancellation, type CancelSignal } from './cancel-signal'
+
 export class TimeoutReason extends Error {
   readonly which: 'overall' | 'per-try'
   readonly ms: number
@@ -14,7 +16,7 @@ export class TimeoutReason extends Error {
 }
 
 export class Deadline {
-  readonly controller = new AbortController()
+  readonly controller = new Cancellation()
   #timer: ReturnType<typeof setTimeout> | undefined
   #unlink: (() => void) | undefined
 
@@ -22,7 +24,7 @@ export class Deadline {
    * `ms` of 0 or Infinity never fires on its own. `parents` abort this deadline too (the client going away,
    * the overall deadline over a per-try one), with their reason.
    */
-  constructor(which: 'overall' | 'per-try', ms: number, parents: readonly (AbortSignal | null | undefined)[] = []) {
+  constructor(which: 'overall' | 'per-try', ms: number, parents: readonly (CancelSignal | null | undefined)[] = []) {
     const unlinks: (() => void)[] = []
     for (const parent of parents) {
       if (parent === null || parent === undefined) continue
@@ -40,7 +42,7 @@ export class Deadline {
     }
   }
 
-  get signal(): AbortSignal {
+  get signal(): CancelSignal {
     return this.controller.signal
   }
 
@@ -59,7 +61,7 @@ export class Deadline {
 }
 
 /** Resolves true after `ms`, or false as soon as `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal | null): Promise<boolean> {
+export function sleep(ms: number, signal?: CancelSignal | null): Promise<boolean> {
   if (signal?.aborted) return Promise.resolve(false)
   if (!(ms > 0)) return Promise.resolve(true)
   return new Promise((resolve) => {
@@ -76,7 +78,7 @@ export function sleep(ms: number, signal?: AbortSignal | null): Promise<boolean>
 }
 
 /** Rejects with the signal's reason when it aborts: a race partner for a promise that may ignore signals. */
-export function abortedPromise(signal: AbortSignal): { promise: Promise<never>; dispose: () => void } {
+export function abortedPromise(signal: CancelSignal): { promise: Promise<never>; dispose: () => void } {
   let onAbort: () => void = () => {}
   const promise = new Promise<never>((_, reject) => {
     if (signal.aborted) {

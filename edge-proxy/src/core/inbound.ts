@@ -1,4 +1,5 @@
 import { evaluateInbound, rollFaults, type TakeResult } from '../../../mesh/src/policy/index'
+import { toAbortSignal } from './cancel-signal'
 import type { CoreContext } from './core-context'
 import type { ChainRefusal, FilterChainRun } from './filter-chain'
 import { sleep } from './deadline'
@@ -137,7 +138,7 @@ export function createInboundHandler(ctx: CoreContext): (request: Request) => Pr
         body = run.requestBody(body)
         headers.delete('content-length')
       }
-      const init: Forward = { method, headers, body: body as ReadableStream<Uint8Array<ArrayBuffer>> | null, redirect: 'manual', signal: request.signal }
+      const init: Forward = { method, headers, body: body as ReadableStream<Uint8Array<ArrayBuffer>> | null, redirect: 'manual', signal: toAbortSignal(request.signal) }
       if (body !== null) init.duplex = 'half'
       const target = `${url.origin}${normalized.path}${url.search}`
       let response: Response

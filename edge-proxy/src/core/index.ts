@@ -17,6 +17,7 @@ export {
   type UpstreamCall,
   type UpstreamTarget,
 } from './proxy-deps'
+export { Cancellation, toAbortSignal, type CancelSignal } from './cancel-signal'
 export { MetricsRegistry, PROMETHEUS_CONTENT_TYPE } from './metrics-registry'
 export { parseTraceparent } from './traceparent'
 export { classifyUpstreamError, UpstreamConnectError, UpstreamResetError, upstreamUrl } from './upstream-errors'

@@ -9,6 +9,7 @@ import {
   type RouteSpec,
 } from '../../../mesh/src/policy/index'
 import type { OutboundService } from '../../../mesh/src/snapshot/types'
+import type { CancelSignal } from './cancel-signal'
 import { breakerLimitsOf } from './circuit-breaker'
 import type { CoreContext } from './core-context'
 import { Deadline, sleep, TimeoutReason } from './deadline'
@@ -162,7 +163,7 @@ type Call = {
   readonly headers: Headers
   readonly body: RequestBody
   readonly hashKey: string | null
-  readonly clientSignal: AbortSignal
+  readonly clientSignal: CancelSignal
   readonly trace: RequestTrace
 }
 

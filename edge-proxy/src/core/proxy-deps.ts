@@ -2,6 +2,7 @@ import type { ForeignFunction } from '../wasm/index'
 import type { Jwks } from '../../../mesh/src/identity/index'
 import type { RateLimitStore } from '../../../mesh/src/policy/index'
 import type { Snapshot } from '../../../mesh/src/snapshot/types'
+import type { CancelSignal } from './cancel-signal'
 import type { AccessLogEntry, TraceExporter, TracingOptions } from './tracing'
 
 /** Where an outbound attempt goes: one endpoint of one service. */
@@ -21,7 +22,8 @@ export type UpstreamCall = {
   readonly method: string
   readonly headers: Headers
   readonly body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null
-  readonly signal: AbortSignal
+  /** Ends the exchange; an AbortSignal or the core's lighter Cancellation (see cancel-signal.ts). */
+  readonly signal: CancelSignal
 }
 
 /** JSON logging, pino's call shape: fields first, message second. */

@@ -1,5 +1,6 @@
 import { pickBackendSubsets, type BackendSubset, type RouteRule } from '../../../mesh/src/policy/index'
 import type { Snapshot } from '../../../mesh/src/snapshot/types'
+import { toAbortSignal } from './cancel-signal'
 import type { CoreContext } from './core-context'
 import { Deadline } from './deadline'
 import { WEFT_IDENTITY_HEADER } from './forwarded-headers'
@@ -61,7 +62,7 @@ export function mirrorRequest(ctx: CoreContext, snapshot: Snapshot, mirror: Requ
         headers,
         body,
         redirect: 'manual',
-        signal: deadline.signal,
+        signal: toAbortSignal(deadline.signal),
       })
       const response = await ctx.deps.upstream(request, {
         address: candidate.endpoint.address,

@@ -1,3 +1,4 @@
+import { toAbortSignal, type CancelSignal } from './cancel-signal'
 import type { CoreContext } from './core-context'
 import { abortedPromise, Deadline, TimeoutReason } from './deadline'
 import type { Candidate } from './endpoint-pool'
@@ -22,7 +23,7 @@ export type AttemptRequest = {
   readonly spiffeId: string
   readonly perTryTimeoutMs: number
   /** The overall deadline (and through it the client): aborting it ends the attempt. */
-  readonly signal: AbortSignal
+  readonly signal: CancelSignal
   /** The request's span: each attempt becomes an event on it (retries show as more than one). */
   readonly trace?: RequestTrace
 }
@@ -86,8 +87,8 @@ async function attemptOnce(ctx: CoreContext, candidate: Candidate, req: AttemptR
   }
 }
 
-function asRequest(req: AttemptRequest, body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null, signal: AbortSignal): Request {
-  const init: Init = { method: req.method, headers: req.headers, redirect: 'manual', signal }
+function asRequest(req: AttemptRequest, body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null, signal: CancelSignal): Request {
+  const init: Init = { method: req.method, headers: req.headers, redirect: 'manual', signal: toAbortSignal(signal) }
   if (body !== null) init.body = body
   if (body instanceof ReadableStream) init.duplex = 'half'
   return new Request(req.url, init)

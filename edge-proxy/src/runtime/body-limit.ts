@@ -1,7 +1,7 @@
 // The request body size limit of the sidecar's listeners. Bodies stream (the proxy never buffers them unless a
 // rule retries or mirrors), so the limit is enforced twice: up front from Content-Length, and by counting
 // bytes as they flow. Web-standard on purpose (Request, streams, AbortSignal): only the wiring is Node's.
-import { problemResponse } from '../core/index'
+import { problemResponse, toAbortSignal } from '../core/index'
 
 /** Thrown into the body stream when it passes the limit. */
 export class BodyTooLargeError extends Error {
@@ -74,7 +74,7 @@ export function withBodyLimit(handler: (request: Request) => Promise<Response>, 
       body: counted,
       duplex: 'half',
       redirect: 'manual',
-      signal: AbortSignal.any([request.signal, refused.signal]),
+      signal: AbortSignal.any([toAbortSignal(request.signal), refused.signal]),
     }
     let response: Response
     try {

@@ -1,6 +1,8 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import { afterEach, describe, expect, it } from 'vitest'
-import { classifyUpstreamError } from '../core/index'
+import { Cancellation, classifyUpstreamError } from '../core/index'
 import { listen } from '../../test-support/loopback'
 import { dispatchFetch } from './dispatch-fetch'
 import { createUpstreamPool } from './upstream-pool'
@@ -118,5 +120,25 @@ describe('dispatchFetch', () => {
     await up.close()
     const error = await dispatchFetch(`http://127.0.0.1:${port}/`, new Request('http://svc/'), pool()).catch((e: unknown) => e)
     expect(classifyUpstreamError(error)).toBe('connect-failure')
+  })
+
+  it('ends an undici exchange when aborted (undici takes it as an EventTarget-like signal)', async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(200)
+      res.write('partial')
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const port = (server.address() as AddressInfo).port
+    const agent = pool()
+    try {
+      const c = new Cancellation()
+      const pending = dispatchFetch(`http://127.0.0.1:${port}/`, { method: 'GET', headers: new Headers(), body: null, signal: c }, agent)
+      setTimeout(() => c.abort(new Error('stop')), 50)
+      const response = await pending
+      await expect(response.text()).rejects.toThrow('stop')
+    } finally {
+      server.closeAllConnections()
+      server.close()
+    }
   })
 })

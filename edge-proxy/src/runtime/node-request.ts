@@ -6,6 +6,7 @@
 // the core reads them (about a tenth of a hop's CPU with @hono/node-server's adaptor, which builds one as soon
 // as `signal` or `body` is touched, and the core touches `signal` on every outbound call).
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { Cancellation } from '../core/index'
 import { lazyWebStream, takeNodeStream } from './node-body'
 import { collect } from './upstream-response'
 
@@ -78,7 +79,7 @@ export class NodeRequest {
   readonly #incoming: IncomingMessage
   readonly #outgoing: ServerResponse
   #headers: Headers | undefined
-  #controller: AbortController | undefined
+  #cancel: Cancellation | undefined
   #body: ReadableStream<Uint8Array> | null | undefined
 
   constructor(incoming: IncomingMessage, outgoing: ServerResponse) {
@@ -92,10 +93,14 @@ export class NodeRequest {
     return (this.#headers ??= headersOf(this.#incoming))
   }
 
-  /** Aborts when the client goes away before the response has been written in full (as Fetch's request signal). */
+  /**
+   * Aborts when the client goes away before the response has been written in full (as Fetch's request signal).
+   * A Cancellation, not an AbortSignal (cancel-signal.ts: the core takes either; an AbortController per request
+   * was measurable); typed as the AbortSignal a Request has, `toAbortSignal` makes one where the type is checked.
+   */
   get signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      const controller = (this.#controller = new AbortController())
+    if (this.#cancel === undefined) {
+      const controller = (this.#cancel = new Cancellation())
       const outgoing = this.#outgoing
       const incoming = this.#incoming
       outgoing.once('close', () => {
@@ -103,7 +108,7 @@ export class NodeRequest {
         else if (!outgoing.writableFinished) controller.abort(new DOMException('the client closed the connection before the response was complete', 'AbortError'))
       })
     }
-    return this.#controller.signal
+    return this.#cancel as unknown as AbortSignal
   }
 
   get body(): ReadableStream<Uint8Array> | null {
