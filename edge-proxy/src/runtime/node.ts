@@ -12,6 +12,7 @@ import type { ProxyLogger } from '../core/proxy-deps'
 import { adminBindHost } from './admin-host'
 import { createUpstreamPool } from './upstream-pool'
 import { writeResponse } from './node-response'
+import { bufferedAccessLogOutput } from './access-log-output'
 import { dispatchFetch } from './dispatch-fetch'
 import { checkListenerLimits, createLimitedServer, DEFAULT_LISTENER_LIMITS, type ListenerLimits } from './listener-limits'
 import type { MeterOptions } from '../wasm/index'
@@ -27,9 +28,6 @@ export const DEFAULT_ADMIN_PORT = 15000
 export const DEFAULT_DRAIN_MS = 5_000
 // Short TTL: a sidecar that dies leaves routing within ~10 s plus the control API's sweep.
 export const DEFAULT_ENDPOINT_TTL_SECONDS = 10
-/** Buffered stdout access log: written when this much is pending, and at least every ACCESS_LOG_FLUSH_MS. */
-const ACCESS_LOG_BUFFER_BYTES = 4096
-const ACCESS_LOG_FLUSH_MS = 1_000
 /** Idle pooled connections to upstreams and the app close after this (see createUpstreamPool). */
 export const DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS = 30_000
 
@@ -106,11 +104,8 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
   // Its own logger: access lines are data, kept whatever the diagnostic log level is.
   // `logLevel: 'silent'` (tests, embedding) silences access lines too unless they are asked for explicitly.
   const accessLogOn = !(options.accessLog === false || (options.accessLog === undefined && !options.accessLogStream && options.logLevel === 'silent'))
-  // Stdout access lines are buffered and written 4 KiB at a time or every second, as Envoy's file access log
-  // does (`access_log_flush_interval`): one synchronous write per request cost a hop about a tenth of its CPU.
-  const accessOut = accessLogOn && !options.accessLogStream ? pino.destination({ dest: 1, sync: false, minLength: ACCESS_LOG_BUFFER_BYTES }) : null
-  const accessFlush = accessOut === null ? null : setInterval(() => accessOut.flush(), ACCESS_LOG_FLUSH_MS).unref()
-  const accessLogger = accessLogOn ? pino({ base: { type: 'access', component: 'weft-sidecar' }, messageKey: 'msg' }, options.accessLogStream ?? accessOut!) : null
+  const accessOut = accessLogOn && !options.accessLogStream ? bufferedAccessLogOutput() : null
+  const accessLogger = accessLogOn ? pino({ base: { type: 'access', component: 'weft-sidecar' }, messageKey: 'msg' }, options.accessLogStream ?? accessOut!.stream) : null
 
   const control = createControlClient({
     controlUrl: options.controlUrl,
@@ -246,8 +241,7 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
       await control.stop()
       await control.deregister().catch((err: unknown) => logger.warn({ err: String(err) }, 'deregistration failed; the endpoint will expire'))
       await Promise.all([agent.close(), appAgent.close()])
-      if (accessFlush !== null) clearInterval(accessFlush)
-      if (accessOut !== null) await new Promise<void>((resolve) => accessOut.flush(() => resolve()))
+      await accessOut?.close()
     },
   }
 }
