@@ -10,12 +10,26 @@ export const DEFAULT_MAX_AUDIENCE_TOKENS = 1024
 // After a failed mint, callers for that audience get the same error for this long instead of each
 // sending a request: an unreachable control API must not be hit once per outbound call.
 export const DEFAULT_MINT_FAILURE_HOLD_MS = 1_000
+// Audience tokens are saved at most once a second: at start a proxy mints for many callees at once, and each
+// refresh-ahead would otherwise rewrite the whole set.
+export const AUDIENCE_TOKEN_SAVE_GAP_MS = 1_000
 
-type Entry = { held: HeldToken; refreshAheadAt: number; usableUntil: number }
+export type AudienceEntry = { held: HeldToken; refreshAheadAt: number; usableUntil: number }
+type Entry = AudienceEntry
 
-function entryOf(held: HeldToken): Entry {
+/** When a token stops being handed out (its margin before expiry) and when a new one is minted behind it. */
+export function audienceEntryOf(held: HeldToken): AudienceEntry {
   const margin = audienceTokenMarginMs(held.lifetimeMs)
   return { held, usableUntil: held.expiresAt - margin, refreshAheadAt: held.expiresAt - 2 * margin }
+}
+
+/** The cached tokens still usable at `now`, in the cache's order (least recently used first): what gets saved. */
+export function persistableAudienceTokens(entries: Iterable<[string, AudienceEntry]>, now: number): StoredAudienceToken[] {
+  const out: StoredAudienceToken[] = []
+  for (const [audience, { held, usableUntil }] of entries) {
+    if (now < usableUntil) out.push({ audience, token: held.token, spiffeId: held.spiffeId, workloadId: held.workloadId, issuedAt: held.issuedAt, expiresAt: held.expiresAt })
+  }
+  return out
 }
 
 /**
@@ -39,7 +53,7 @@ export function usableStoredAudienceTokens(
         continue
       }
       const held: HeldToken = { ...t, lifetimeMs: t.expiresAt - t.issuedAt }
-      if (now < entryOf(held).usableUntil) usable.push(held)
+      if (now < audienceEntryOf(held).usableUntil) usable.push(held)
     }
   }
   // Saved least recently used first: the tail is what was in use.
@@ -117,17 +131,12 @@ export class AudienceTokens {
 
   /** Takes tokens from the store (least recently used first); an audience already cached keeps its own. */
   adopt(tokens: readonly HeldToken[]): void {
-    for (const held of tokens) if (!this.#cache.peek(held.audience)) this.#cache.set(held.audience, entryOf(held))
+    for (const held of tokens) if (!this.#cache.peek(held.audience)) this.#cache.set(held.audience, audienceEntryOf(held))
   }
 
   /** The cached tokens still usable, least recently used first: what `adopt` takes after a restart. */
   persistable(): StoredAudienceToken[] {
-    const now = this.#now()
-    const out: StoredAudienceToken[] = []
-    for (const [audience, { held, usableUntil }] of this.#cache.entries()) {
-      if (now < usableUntil) out.push({ audience, token: held.token, spiffeId: held.spiffeId, workloadId: held.workloadId, issuedAt: held.issuedAt, expiresAt: held.expiresAt })
-    }
-    return out
+    return persistableAudienceTokens(this.#cache.entries(), this.#now())
   }
 
   clear(): void {
@@ -147,7 +156,7 @@ export class AudienceTokens {
     this.#mints++
     try {
       const held = await this.#mint(audience)
-      const entry = entryOf(held)
+      const entry = audienceEntryOf(held)
       this.#cache.set(audience, entry)
       this.#failures.delete(audience)
       this.#onMinted?.()

@@ -1,5 +1,5 @@
 import type { Snapshot } from '../../../mesh/src/snapshot/types'
-import { AudienceTokens, type AudienceTokenStats, DEFAULT_MAX_AUDIENCE_TOKENS, usableStoredAudienceTokens } from './audience-tokens'
+import { AUDIENCE_TOKEN_SAVE_GAP_MS, AudienceTokens, type AudienceTokenStats, DEFAULT_MAX_AUDIENCE_TOKENS, usableStoredAudienceTokens } from './audience-tokens'
 import { type BackoffOptions, DEFAULT_BACKOFF } from './backoff'
 import { CoalescedWrite } from './coalesced-write'
 import { ConfigWatch, DEFAULT_POLL_WAIT_SECONDS, type SnapshotListener, type SnapshotSource } from './config-watch'
@@ -12,9 +12,6 @@ import type { SnapshotStore } from './snapshot-store'
 
 // Every request but the long poll: generous for a control API under load, short enough to retry soon.
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
-// Audience tokens are saved at most once a second: at start a sidecar mints for many callees at once, and
-// each refresh-ahead would otherwise rewrite the whole file.
-export const AUDIENCE_TOKEN_SAVE_GAP_MS = 1_000
 
 export type ControlRuntime = 'node' | 'workers'
 

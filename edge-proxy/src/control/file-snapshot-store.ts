@@ -1,7 +1,7 @@
 // The sidecar's store: the one file of the control client that uses Node's file system.
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { SnapshotStore, StoredAudienceToken, StoredIdentity, StoredSnapshot } from './snapshot-store'
+import { isStoredAudienceToken, type SnapshotStore, type StoredAudienceToken, type StoredIdentity, type StoredSnapshot } from './snapshot-store'
 
 const SNAPSHOT_FILE = 'snapshot.json'
 const IDENTITY_FILE = 'identity.json'
@@ -39,20 +39,6 @@ async function readJson(path: string): Promise<Record<string, unknown> | null> {
     throw new StateFileCorrupt(`${path} is not a ${FORMAT} file`)
   }
   return value as Record<string, unknown>
-}
-
-function isStoredAudienceToken(v: unknown): v is StoredAudienceToken {
-  const t = v as Partial<StoredAudienceToken> | null
-  return (
-    typeof t === 'object' &&
-    t !== null &&
-    typeof t.audience === 'string' &&
-    typeof t.token === 'string' &&
-    typeof t.spiffeId === 'string' &&
-    typeof t.workloadId === 'string' &&
-    typeof t.issuedAt === 'number' &&
-    typeof t.expiresAt === 'number'
-  )
 }
 
 /**

@@ -46,6 +46,21 @@ export type StoredAudienceToken = {
   expiresAt: number
 }
 
+/** The shape check of a stored audience token (a state file or a KV entry may hold anything). */
+export function isStoredAudienceToken(v: unknown): v is StoredAudienceToken {
+  const t = v as Partial<StoredAudienceToken> | null
+  return (
+    typeof t === 'object' &&
+    t !== null &&
+    typeof t.audience === 'string' &&
+    typeof t.token === 'string' &&
+    typeof t.spiffeId === 'string' &&
+    typeof t.workloadId === 'string' &&
+    typeof t.issuedAt === 'number' &&
+    typeof t.expiresAt === 'number'
+  )
+}
+
 /** Keeps everything in memory: for tests, and for a Worker isolate without a cache of its own. */
 export class MemorySnapshotStore implements SnapshotStore {
   #snapshot: StoredSnapshot | null = null
