@@ -146,6 +146,15 @@ describe('the Worker control client against a live control API', () => {
     const third = createWorkerControl(base(scope.joinToken, { store: new KeyValueSnapshotStore(kv, scope), fetch: down }))
     await third.prepare(() => {})
     await expect(third.tokenFor(payments)).rejects.toMatchObject({ code: 'ERR_CONTROL_UNREACHABLE' })
+
+    // Unreadable cached tokens cost the outbound calls, never the snapshot.
+    kv.map.set([...kv.map.keys()].find((k) => k.endsWith('/audience-tokens'))!, '[{"audience":')
+    const warnings: string[] = []
+    const logger = { ...silent, warn: (_: object, msg?: string) => void warnings.push(msg ?? '') }
+    const fourth = createWorkerControl(base(scope.joinToken, { store: new KeyValueSnapshotStore(kv, scope), fetch: down, logger }))
+    await fourth.prepare(() => {})
+    expect(fourth.snapshot()?.revision).toBe(first.snapshot()?.revision)
+    expect(warnings).toContain('the cached audience tokens could not be read; starting without them')
   })
 
   it('without any snapshot, requests during the backoff after a failure do not wait for the control API again', async () => {

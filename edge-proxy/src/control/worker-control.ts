@@ -268,7 +268,13 @@ export function createWorkerControl(options: WorkerControlOptions): WorkerContro
       return true
     }
     try {
-      const [stored, identity, audienceTokens] = await Promise.all([store.load(), store.loadIdentity?.() ?? null, store.loadAudienceTokens?.() ?? []])
+      // Unreadable audience tokens cost only outbound calls during an outage, never the snapshot.
+      const tokensLoaded = (store.loadAudienceTokens?.() ?? Promise.resolve([])).catch((err) => {
+        report('load', err)
+        logger.warn({ err: String(err) }, 'the cached audience tokens could not be read; starting without them')
+        return []
+      })
+      const [stored, identity, audienceTokens] = await Promise.all([store.load(), store.loadIdentity?.() ?? null, tokensLoaded])
       if (stored && !snap) {
         const snapshot = parseSnapshot(stored.body, service)
         snap = { snapshot, etag: stored.etag, source: 'store', receivedAt: now() }
