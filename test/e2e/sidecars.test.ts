@@ -286,4 +286,32 @@ describe('Node sidecars end to end (PGlite control API)', () => {
     expect(r.json().app).toBe('payments-v1')
     expect(apps['payments-v1']!.seen.at(-1)).toEqual({ principal: 'spiffe://e2e.weft/svc/orders', path: '/after-restart' })
   })
+
+  it('a caller restarted while the control API is down still calls out with its persisted audience token', async () => {
+    // The control API is still down (previous test). Without the persisted token this call is refused
+    // with identity-unavailable: the restarted caller could not mint one for payments.
+    const old = sidecars.orders!
+    await viaOrders.close()
+    await old.close()
+    sidecars.orders = await runSidecar({
+      controlUrl,
+      service: 'orders',
+      appPort: apps.orders!.port,
+      labels: { version: 'v1' },
+      inboundPort: 0,
+      outboundPort: 0,
+      adminPort: 0,
+      stateDir: join(stateRoot, 'orders'),
+      logLevel: 'silent',
+    })
+    viaOrders = new ProxyAgent({ uri: `http://127.0.0.1:${sidecars.orders.ports.outbound}`, proxyTunnel: false })
+    const r = await call('/after-caller-restart')
+    expect(r.headers.get('weft-reason')).toBeNull()
+    expect(r.status).toBe(200)
+    // The callee verified the token (signature, audience, expiry) and saw the caller's identity.
+    expect(apps['payments-v1']!.seen.at(-1)).toEqual({ principal: 'spiffe://e2e.weft/svc/orders', path: '/after-caller-restart' })
+    const dump = await (await fetch(`http://127.0.0.1:${sidecars.orders.ports.admin}/config_dump`)).json()
+    expect(dump.status.audienceTokens).toMatchObject({ cached: 1, mints: 0 })
+    expect(dump.status.audienceTokens.hits).toBeGreaterThanOrEqual(1)
+  })
 })

@@ -230,7 +230,7 @@ describe('the Cloudflare Worker proxy in Miniflare (PGlite control API)', () => 
   })
 
   // Last: it stops the control API.
-  it('a new isolate serves from the cached snapshot while the control API is down', async () => {
+  it('a new isolate serves from the cached snapshot while the control API is down, and calls out with its cached audience token', async () => {
     // The previous test's AuthorizationPolicy is in the snapshot the Worker cached.
     expect((await get('/hello')).reason).toBe('authz-denied')
     stopControlApi()
@@ -243,5 +243,11 @@ describe('the Cloudflare Worker proxy in Miniflare (PGlite control API)', () => 
     expect(r.reason).toBe('authz-denied')
     // Without the cache it would be 503 no-snapshot: prove the control API is really gone.
     await expect(fetch(edgeBindings.WEFT_URL + '/v1/health')).rejects.toThrow()
+    // And it still calls out: the audience token minted for backend earlier was cached beside the snapshot
+    // (without it: 503 identity-unavailable). The backend's sidecar verifies it.
+    const out = await get('/charge-after-restart', { 'weft-destination': 'backend' })
+    expect(out.reason).toBeNull()
+    expect(out.status).toBe(200)
+    expect(backendApp.seen.at(-1)).toEqual({ principal: 'spiffe://e2e.weft/svc/edge', path: '/charge-after-restart' })
   })
 })

@@ -1,5 +1,5 @@
 // The proxy's control-plane client against a real control API: in-process app, a real port, a real database.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -310,6 +310,37 @@ describe.each(backends)('the proxy control client against a live control API on 
     expect(sent.filter((s) => s.bearer.startsWith('wfj_'))).toHaveLength(0)
     const tokens = await h.request('GET', '/v1/services/orders/join-tokens', { key })
     expect(tokens.body.items.find((t: any) => t.id === jt.id).uses).toBe(1)
+  })
+
+  it('restarted with the control API down, calls out with its persisted audience token; a corrupt token file is ignored', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-ctl-'))
+    dirs.push(dir)
+    const jt = await joinToken('orders')
+    const payments = 'spiffe://ctl.weft/svc/payments'
+    const first = client({ joinToken: jt.secret, store: new FileSnapshotStore(dir) })
+    await first.start()
+    await first.waitForSnapshot({ timeoutMs: 5_000 })
+    const minted = await first.tokenFor(payments)
+    await first.stop() // flushes the coalesced write
+
+    await stopServer()
+    const { logger, lines } = testLogger()
+    const second = client({ joinToken: jt.secret, store: new FileSnapshotStore(dir), logger })
+    await second.start()
+    expect(await second.tokenFor(payments)).toBe(minted)
+    expect(second.status().audienceTokens).toMatchObject({ cached: 1, mints: 0, hits: 1 })
+    expect(lines.find((l) => l.msg === 'resuming with the persisted audience tokens')).toMatchObject({ loaded: 1, discarded: 0 })
+    // A callee it never called before still needs the control API.
+    await expect(second.tokenFor('spiffe://ctl.weft/svc/ledger')).rejects.toMatchObject({ code: 'ERR_CONTROL_UNREACHABLE' })
+    await second.stop()
+
+    writeFileSync(join(dir, 'audience-tokens.json'), '{"format":"weft.state-file/v1","tokens":[{')
+    const third = testLogger()
+    const c = client({ joinToken: jt.secret, store: new FileSnapshotStore(dir), logger: third.logger })
+    await c.start()
+    expect(c.snapshot()).not.toBeNull() // the snapshot and identity still load
+    expect(third.lines.some((l) => l.level === 'warn' && l.msg === 'the persisted audience tokens could not be read; starting without them')).toBe(true)
+    await expect(c.tokenFor(payments)).rejects.toMatchObject({ code: 'ERR_CONTROL_UNREACHABLE' })
   })
 
   it('registers its endpoint, heartbeats every ttl/3, registers again after a 404, and deregisters', async () => {

@@ -120,6 +120,43 @@ describe('the Worker control client against a live control API', () => {
     expect(second.snapshot()?.revision).toBe(first.snapshot()?.revision)
   })
 
+  it('a new isolate calls out with the cached audience tokens while the control API is down, unless they were minted for another workload', async () => {
+    const kv = memoryKv()
+    const scope = { controlUrl: 'http://control.test', service: 'orders', joinToken: await joinToken(5) }
+    const payments = 'spiffe://wc.weft/svc/payments'
+    const first = createWorkerControl(base(scope.joinToken, { store: new KeyValueSnapshotStore(kv, scope) }))
+    await first.prepare(() => {})
+    const minted = await first.tokenFor(payments)
+    expect(kv.map.size).toBe(2) // not written on the request path of tokenFor
+    const work: Promise<unknown>[] = []
+    await first.prepare((p) => work.push(p)) // the next request saves them in its waitUntil
+    await Promise.all(work)
+    expect(kv.map.size).toBe(3)
+
+    const down = async () => {
+      throw new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } })
+    }
+    const second = createWorkerControl(base(scope.joinToken, { store: new KeyValueSnapshotStore(kv, scope), fetch: down }))
+    await second.prepare(() => {})
+    expect(await second.tokenFor(payments)).toBe(minted)
+
+    // The stored identity now names another workload (the Worker joined again): its old tokens are not used.
+    const idKey = [...kv.map.keys()].find((k) => k.endsWith('/identity'))!
+    kv.map.set(idKey, JSON.stringify({ ...JSON.parse(kv.map.get(idKey)!), workloadId: 'another-workload' }))
+    const third = createWorkerControl(base(scope.joinToken, { store: new KeyValueSnapshotStore(kv, scope), fetch: down }))
+    await third.prepare(() => {})
+    await expect(third.tokenFor(payments)).rejects.toMatchObject({ code: 'ERR_CONTROL_UNREACHABLE' })
+
+    // Unreadable cached tokens cost the outbound calls, never the snapshot.
+    kv.map.set([...kv.map.keys()].find((k) => k.endsWith('/audience-tokens'))!, '[{"audience":')
+    const warnings: string[] = []
+    const logger = { ...silent, warn: (_: object, msg?: string) => void warnings.push(msg ?? '') }
+    const fourth = createWorkerControl(base(scope.joinToken, { store: new KeyValueSnapshotStore(kv, scope), fetch: down, logger }))
+    await fourth.prepare(() => {})
+    expect(fourth.snapshot()?.revision).toBe(first.snapshot()?.revision)
+    expect(warnings).toContain('the cached audience tokens could not be read; starting without them')
+  })
+
   it('without any snapshot, requests during the backoff after a failure do not wait for the control API again', async () => {
     let calls = 0
     const down = async () => {

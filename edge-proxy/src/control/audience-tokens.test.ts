@@ -8,11 +8,13 @@ const aud = (s: string) => `spiffe://t.weft/svc/${s}`
 function harness(lifetimeMs = 900_000, maxEntries?: number) {
   let t = 1_000_000
   const calls: string[] = []
+  let minted = 0
   let fail: Error | null = null
   let gate: Promise<void> = Promise.resolve()
   const tokens = new AudienceTokens({
     now: () => t,
     maxEntries,
+    onMinted: () => minted++,
     async mint(audience): Promise<HeldToken> {
       calls.push(audience)
       const issuedAt = t
@@ -24,6 +26,8 @@ function harness(lifetimeMs = 900_000, maxEntries?: number) {
   return {
     tokens,
     calls,
+    minted: () => minted,
+    now: () => t,
     advance: (ms: number) => (t += ms),
     failWith: (e: Error | null) => (fail = e),
     hold: () => {
@@ -100,5 +104,27 @@ describe('AudienceTokens', () => {
     const h = harness()
     await expect(h.tokens.get('payments')).rejects.toBeInstanceOf(ControlClientConfigError)
     expect(h.calls).toHaveLength(0)
+  })
+
+  it('hands out adopted (persisted) tokens without minting, and lists only usable tokens to persist, LRU first', async () => {
+    const h = harness(900_000)
+    const t0 = h.now()
+    const stored = (callee: string) => ({ token: `stored-${callee}`, spiffeId: aud('me'), workloadId: 'w', audience: aud(callee), issuedAt: t0 - 60_000, expiresAt: t0 + 840_000, lifetimeMs: 900_000 })
+    h.tokens.adopt([stored('payments'), stored('ledger')])
+    expect(await h.tokens.get(aud('payments'))).toBe('stored-payments')
+    expect(h.calls).toHaveLength(0)
+    expect(h.minted()).toBe(0) // adopting is not news to persist
+    await h.tokens.get(aud('shipping'))
+    expect(h.minted()).toBe(1)
+    // A freshly minted token is not replaced by an older stored one.
+    h.tokens.adopt([stored('shipping')])
+    expect(await h.tokens.get(aud('shipping'))).toBe(`${aud('shipping')}#1`)
+    expect(h.tokens.persistable().map((p) => [p.audience, p.token])).toEqual([
+      [aud('ledger'), 'stored-ledger'],
+      [aud('payments'), 'stored-payments'],
+      [aud('shipping'), `${aud('shipping')}#1`],
+    ])
+    h.advance(840_000 - 60_000) // the stored ones reach their margin: no longer worth persisting
+    expect(h.tokens.persistable().map((p) => p.audience)).toEqual([aud('shipping')])
   })
 })

@@ -3,20 +3,71 @@ import { parseSpiffeId } from '../../../mesh/src/identity/spiffe'
 import { audienceTokenMarginMs } from './backoff'
 import { ControlClientConfigError } from './control-errors'
 import type { HeldToken } from './control-identity'
+import type { StoredAudienceToken } from './snapshot-store'
 
 // Enough for a snapshot of 1000 services: one entry per callee this proxy talks to.
 export const DEFAULT_MAX_AUDIENCE_TOKENS = 1024
 // After a failed mint, callers for that audience get the same error for this long instead of each
 // sending a request: an unreachable control API must not be hit once per outbound call.
 export const DEFAULT_MINT_FAILURE_HOLD_MS = 1_000
+// Audience tokens are saved at most once a second: at start a proxy mints for many callees at once, and each
+// refresh-ahead would otherwise rewrite the whole set.
+export const AUDIENCE_TOKEN_SAVE_GAP_MS = 1_000
 
-type Entry = { held: HeldToken; refreshAheadAt: number; usableUntil: number }
+export type AudienceEntry = { held: HeldToken; refreshAheadAt: number; usableUntil: number }
+type Entry = AudienceEntry
+
+/** When a token stops being handed out (its margin before expiry) and when a new one is minted behind it. */
+export function audienceEntryOf(held: HeldToken): AudienceEntry {
+  const margin = audienceTokenMarginMs(held.lifetimeMs)
+  return { held, usableUntil: held.expiresAt - margin, refreshAheadAt: held.expiresAt - 2 * margin }
+}
+
+/** The cached tokens still usable at `now`, in the cache's order (least recently used first): what gets saved. */
+export function persistableAudienceTokens(entries: Iterable<[string, AudienceEntry]>, now: number): StoredAudienceToken[] {
+  const out: StoredAudienceToken[] = []
+  for (const [audience, { held, usableUntil }] of entries) {
+    if (now < usableUntil) out.push({ audience, token: held.token, spiffeId: held.spiffeId, workloadId: held.workloadId, issuedAt: held.issuedAt, expiresAt: held.expiresAt })
+  }
+  return out
+}
+
+/**
+ * The persisted audience tokens a restarted proxy may use: minted for its stored identity (same subject and
+ * workload: a proxy that joined again as a new workload, or another service's state, gets none) and still
+ * outside the margin before expiry that the cache keeps. At most `max`, the most recently used ones.
+ */
+export function usableStoredAudienceTokens(
+  stored: readonly StoredAudienceToken[],
+  owner: { spiffeId: string; workloadId: string } | null,
+  now: number,
+  max = DEFAULT_MAX_AUDIENCE_TOKENS,
+): { usable: HeldToken[]; discarded: number } {
+  const usable: HeldToken[] = []
+  if (owner) {
+    for (const t of stored) {
+      if (t.spiffeId !== owner.spiffeId || t.workloadId !== owner.workloadId || !(t.expiresAt > t.issuedAt)) continue
+      try {
+        parseSpiffeId(t.audience)
+      } catch {
+        continue
+      }
+      const held: HeldToken = { ...t, lifetimeMs: t.expiresAt - t.issuedAt }
+      if (now < audienceEntryOf(held).usableUntil) usable.push(held)
+    }
+  }
+  // Saved least recently used first: the tail is what was in use.
+  const kept = usable.slice(-max)
+  return { usable: kept, discarded: stored.length - kept.length }
+}
 
 export type AudienceTokensOptions = {
   mint: (audience: string) => Promise<HeldToken>
   now: () => number
   maxEntries?: number
   failureHoldMs?: number
+  /** Called after each successful mint (not awaited, and never for a token adopted from the store). */
+  onMinted?: () => void
 }
 
 export type AudienceTokenStats = { cached: number; hits: number; mints: number; failures: number }
@@ -34,6 +85,7 @@ export class AudienceTokens {
   readonly #inflight = new Map<string, Promise<Entry>>()
   readonly #failures: LruCache<string, { until: number; error: unknown }>
   readonly #failureHoldMs: number
+  readonly #onMinted: (() => void) | undefined
   #hits = 0
   #mints = 0
   #failed = 0
@@ -46,6 +98,7 @@ export class AudienceTokens {
     this.#cache = new LruCache(max)
     this.#failures = new LruCache(max)
     this.#failureHoldMs = options.failureHoldMs ?? DEFAULT_MINT_FAILURE_HOLD_MS
+    this.#onMinted = options.onMinted
   }
 
   /**
@@ -76,6 +129,16 @@ export class AudienceTokens {
     return { cached: this.#cache.size, hits: this.#hits, mints: this.#mints, failures: this.#failed }
   }
 
+  /** Takes tokens from the store (least recently used first); an audience already cached keeps its own. */
+  adopt(tokens: readonly HeldToken[]): void {
+    for (const held of tokens) if (!this.#cache.peek(held.audience)) this.#cache.set(held.audience, audienceEntryOf(held))
+  }
+
+  /** The cached tokens still usable, least recently used first: what `adopt` takes after a restart. */
+  persistable(): StoredAudienceToken[] {
+    return persistableAudienceTokens(this.#cache.entries(), this.#now())
+  }
+
   clear(): void {
     this.#cache.clear()
     this.#failures.clear()
@@ -93,10 +156,10 @@ export class AudienceTokens {
     this.#mints++
     try {
       const held = await this.#mint(audience)
-      const margin = audienceTokenMarginMs(held.lifetimeMs)
-      const entry = { held, usableUntil: held.expiresAt - margin, refreshAheadAt: held.expiresAt - 2 * margin }
+      const entry = audienceEntryOf(held)
       this.#cache.set(audience, entry)
       this.#failures.delete(audience)
+      this.#onMinted?.()
       return entry
     } catch (error) {
       this.#failed++

@@ -1,6 +1,7 @@
 import type { Snapshot } from '../../../mesh/src/snapshot/types'
-import { AudienceTokens, type AudienceTokenStats } from './audience-tokens'
+import { AUDIENCE_TOKEN_SAVE_GAP_MS, AudienceTokens, type AudienceTokenStats, DEFAULT_MAX_AUDIENCE_TOKENS, usableStoredAudienceTokens } from './audience-tokens'
 import { type BackoffOptions, DEFAULT_BACKOFF } from './backoff'
+import { CoalescedWrite } from './coalesced-write'
 import { ConfigWatch, DEFAULT_POLL_WAIT_SECONDS, type SnapshotListener, type SnapshotSource } from './config-watch'
 import { ControlClientConfigError, ControlClientStopped, ControlRequestFailed, IdentityRefused } from './control-errors'
 import { createControlHttp, type ControlResponse, type FetchLike } from './control-http'
@@ -204,9 +205,25 @@ export function createControlClient(options: ControlClientOptions): ControlClien
     }
   }
 
+  const store = options.store
+  // So that a sidecar restarted while the control API is down can still call out (see loadPersisted).
+  const audienceTokenWrites =
+    store?.saveAudienceTokens && store.loadAudienceTokens
+      ? new CoalescedWrite({
+          write: () => store.saveAudienceTokens!(audienceTokens.persistable()),
+          onError: (err) => {
+            report('persist', err)
+            logger.warn({ err: String(err) }, 'the audience tokens could not be saved')
+          },
+          now,
+          minGapMs: AUDIENCE_TOKEN_SAVE_GAP_MS,
+        })
+      : null
+
   const audienceTokens = new AudienceTokens({
     now,
     maxEntries: options.maxAudienceTokens,
+    onMinted: () => audienceTokenWrites?.request(),
     async mint(audience): Promise<HeldToken> {
       const sentAt = now()
       try {
@@ -261,8 +278,24 @@ export function createControlClient(options: ControlClientOptions): ControlClien
     loaded ??= (async () => {
       await watch.loadPersisted()
       await identity.loadPersisted()
+      await loadAudienceTokens()
     })()
     return loaded
+  }
+
+  // After the identity: a token is kept only when it was minted for that identity (subject and workload).
+  async function loadAudienceTokens(): Promise<void> {
+    if (!audienceTokenWrites) return
+    try {
+      const stored = await store!.loadAudienceTokens!()
+      if (stored.length === 0) return
+      const { usable, discarded } = usableStoredAudienceTokens(stored, identity.current, now(), options.maxAudienceTokens ?? DEFAULT_MAX_AUDIENCE_TOKENS)
+      audienceTokens.adopt(usable)
+      logger.info({ loaded: usable.length, discarded }, 'resuming with the persisted audience tokens')
+    } catch (err) {
+      report('load', err)
+      logger.warn({ err: String(err) }, 'the persisted audience tokens could not be read; starting without them')
+    }
   }
 
   function assertRunning(): void {
@@ -291,7 +324,7 @@ export function createControlClient(options: ControlClientOptions): ControlClien
       identity.stop()
       endpoint.stop()
       await watching
-      await Promise.all([watch.settled(), identity.settled()])
+      await Promise.all([watch.settled(), identity.settled(), audienceTokenWrites?.flush()])
       logger.info({ service, proxyId }, 'control client stopped')
     },
 

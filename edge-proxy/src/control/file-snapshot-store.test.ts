@@ -2,7 +2,9 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { usableStoredAudienceTokens } from './audience-tokens'
 import { FileSnapshotStore, StateFileCorrupt } from './file-snapshot-store'
+import type { StoredAudienceToken } from './snapshot-store'
 
 const dirs: string[] = []
 const scratch = () => {
@@ -56,5 +58,67 @@ describe('FileSnapshotStore', () => {
     await expect(store.load()).rejects.toBeInstanceOf(StateFileCorrupt)
     writeFileSync(join(store.dir, 'snapshot.json'), '{"etag": "1", "body": "{}"}')
     await expect(store.load()).rejects.toBeInstanceOf(StateFileCorrupt)
+  })
+
+  describe('audience tokens', () => {
+    const me = { spiffeId: 'spiffe://t.weft/svc/orders', workloadId: 'w-1' }
+    const now = 10_000_000
+    const token = (callee: string, over: Partial<StoredAudienceToken> = {}): StoredAudienceToken => ({
+      audience: `spiffe://t.weft/svc/${callee}`,
+      token: `h.${callee}.s`,
+      ...me,
+      issuedAt: now - 60_000,
+      expiresAt: now + 840_000, // a 15 min token, one minute old
+      ...over,
+    })
+
+    it('round-trips through the file in an owner-only file, and an empty set removes it', async () => {
+      const store = new FileSnapshotStore(scratch())
+      expect(await store.loadAudienceTokens()).toEqual([])
+      const saved = [token('payments'), token('ledger')]
+      await store.saveAudienceTokens(saved)
+      expect(statSync(join(store.dir, 'audience-tokens.json')).mode & 0o777).toBe(0o600)
+      expect(await new FileSnapshotStore(store.dir).loadAudienceTokens()).toEqual(saved)
+      await store.saveAudienceTokens([])
+      expect(readdirSync(store.dir)).toEqual([])
+    })
+
+    it('after a restart keeps only tokens still outside the expiry margin and minted for the stored identity', async () => {
+      const store = new FileSnapshotStore(scratch())
+      await store.saveAudienceTokens([
+        token('expired', { expiresAt: now - 1 }),
+        token('in-margin', { issuedAt: now - 870_000, expiresAt: now + 30_000 }), // 15 min token: margin 60 s, so not handed out any more
+        token('other-workload', { workloadId: 'w-0' }),
+        token('other-subject', { spiffeId: 'spiffe://t.weft/svc/shipping' }),
+        token('bad', { audience: 'payments' }),
+        token('payments'),
+      ])
+      const loaded = await new FileSnapshotStore(store.dir).loadAudienceTokens()
+      const { usable, discarded } = usableStoredAudienceTokens(loaded, me, now)
+      expect(usable.map((t) => t.audience)).toEqual(['spiffe://t.weft/svc/payments'])
+      expect(usable[0]).toMatchObject({ token: 'h.payments.s', lifetimeMs: 900_000 })
+      expect(discarded).toBe(5)
+      // Without a stored identity nothing can be vouched for.
+      expect(usableStoredAudienceTokens(loaded, null, now).usable).toEqual([])
+    })
+
+    it('keeps at most the bound, the most recently used ones (saved last)', () => {
+      const many = Array.from({ length: 5 }, (_, i) => token(`s${i}`))
+      const { usable, discarded } = usableStoredAudienceTokens(many, me, now, 2)
+      expect(usable.map((t) => t.audience)).toEqual(['spiffe://t.weft/svc/s3', 'spiffe://t.weft/svc/s4'])
+      expect(discarded).toBe(3)
+    })
+
+    it('reports a corrupt file instead of returning garbage', async () => {
+      const store = new FileSnapshotStore(scratch())
+      await store.saveAudienceTokens([token('payments')])
+      const file = join(store.dir, 'audience-tokens.json')
+      writeFileSync(file, '{"format":"weft.state-file/v1","tok')
+      await expect(store.loadAudienceTokens()).rejects.toBeInstanceOf(StateFileCorrupt)
+      writeFileSync(file, JSON.stringify({ format: 'weft.state-file/v1', tokens: [{ audience: 'spiffe://t.weft/svc/x', token: 1 }] }))
+      await expect(store.loadAudienceTokens()).rejects.toBeInstanceOf(StateFileCorrupt)
+      writeFileSync(file, JSON.stringify({ tokens: [] }))
+      await expect(store.loadAudienceTokens()).rejects.toBeInstanceOf(StateFileCorrupt)
+    })
   })
 })

@@ -1,12 +1,13 @@
 // The sidecar's store: the one file of the control client that uses Node's file system.
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { SnapshotStore, StoredIdentity, StoredSnapshot } from './snapshot-store'
+import { isStoredAudienceToken, type SnapshotStore, type StoredAudienceToken, type StoredIdentity, type StoredSnapshot } from './snapshot-store'
 
 const SNAPSHOT_FILE = 'snapshot.json'
 const IDENTITY_FILE = 'identity.json'
+const AUDIENCE_TOKENS_FILE = 'audience-tokens.json'
 const FORMAT = 'weft.state-file/v1'
-// The identity file holds a bearer token and the snapshot the tenant's topology: owner-only.
+// The identity and audience-token files hold bearer tokens and the snapshot the tenant's topology: owner-only.
 const FILE_MODE = 0o600
 const DIR_MODE = 0o700
 
@@ -41,7 +42,8 @@ async function readJson(path: string): Promise<Record<string, unknown> | null> {
 }
 
 /**
- * Keeps the snapshot (`snapshot.json`) and the identity (`identity.json`) in a directory, e.g. the
+ * Keeps the snapshot (`snapshot.json`), the identity (`identity.json`) and the audience tokens
+ * (`audience-tokens.json`) in a directory, e.g. the
  * sidecar's `--state-dir`. Each write goes to a temporary file in the same directory, is flushed, and is
  * renamed over the old one, so that a crash leaves either the old file or the new one, never half of
  * one. Writes are serialised so that an older snapshot can never land after a newer one.
@@ -79,6 +81,19 @@ export class FileSnapshotStore implements SnapshotStore {
   saveIdentity(identity: StoredIdentity | null): Promise<void> {
     if (identity === null) return this.#enqueue(() => rm(join(this.dir, IDENTITY_FILE), { force: true }))
     return this.#write(IDENTITY_FILE, { format: FORMAT, savedAt: new Date().toISOString(), identity })
+  }
+
+  async loadAudienceTokens(): Promise<StoredAudienceToken[]> {
+    const path = join(this.dir, AUDIENCE_TOKENS_FILE)
+    const v = await readJson(path)
+    if (!v) return []
+    if (!Array.isArray(v.tokens) || !v.tokens.every(isStoredAudienceToken)) throw new StateFileCorrupt(`${path} holds no list of audience tokens`)
+    return v.tokens
+  }
+
+  saveAudienceTokens(tokens: StoredAudienceToken[]): Promise<void> {
+    if (tokens.length === 0) return this.#enqueue(() => rm(join(this.dir, AUDIENCE_TOKENS_FILE), { force: true }))
+    return this.#write(AUDIENCE_TOKENS_FILE, { format: FORMAT, savedAt: new Date().toISOString(), tokens })
   }
 
   #write(name: string, value: unknown): Promise<void> {

@@ -1,8 +1,8 @@
 // The one SHA-256 helper of the repo: pure WebCrypto, no control-API dependencies.
 import { sha256Hex } from '../../../control-api/src/sha256-hex'
-import type { SnapshotStore, StoredIdentity, StoredSnapshot } from './snapshot-store'
+import { isStoredAudienceToken, type SnapshotStore, type StoredAudienceToken, type StoredIdentity, type StoredSnapshot } from './snapshot-store'
 
-// The Worker's SnapshotStore: the last good snapshot and the control-API identity, kept where every isolate of
+// The Worker's SnapshotStore: the last good snapshot, the control-API identity and the audience tokens, kept where every isolate of
 // the Worker in one location finds them, so that a new isolate serves at once (and during a control-plane
 // outage) and does not spend a join-token use. Two backends, both plain text by key: the Cache API
 // (`caches.default`, always there, per location; note that it does not store anything on *.workers.dev
@@ -95,5 +95,19 @@ export class KeyValueSnapshotStore implements SnapshotStore {
     const ttl = identity ? (identity.expiresAt - this.#now()) / 1000 : 1
     if (ttl <= 0) return
     await this.#kv.put(`${await this.#prefix}/identity`, JSON.stringify(identity), ttl)
+  }
+
+  async loadAudienceTokens(): Promise<StoredAudienceToken[]> {
+    const text = await this.#kv.get(`${await this.#prefix}/audience-tokens`)
+    if (!text) return []
+    const v = JSON.parse(text) as unknown
+    return Array.isArray(v) ? v.filter(isStoredAudienceToken) : []
+  }
+
+  async saveAudienceTokens(tokens: StoredAudienceToken[]): Promise<void> {
+    // Kept as long as the longest-lived of them; an empty set lapses soon, like a cleared identity.
+    const ttl = tokens.length ? (Math.max(...tokens.map((t) => t.expiresAt)) - this.#now()) / 1000 : 1
+    if (ttl <= 0) return
+    await this.#kv.put(`${await this.#prefix}/audience-tokens`, JSON.stringify(tokens), ttl)
   }
 }

@@ -11,6 +11,13 @@ export interface SnapshotStore {
   /** Optional: the identity last saved (null: none, or cleared because the control API refused it). */
   loadIdentity?(): Promise<StoredIdentity | null>
   saveIdentity?(identity: StoredIdentity | null): Promise<void>
+  /**
+   * Optional: the audience tokens (JWT-SVIDs minted for callees) last saved, so that a proxy restarted while
+   * the control API is down can still call out. The client judges them at load (expiry, subject, workload).
+   */
+  loadAudienceTokens?(): Promise<StoredAudienceToken[]>
+  /** Replaces the saved set; the client saves only still-usable tokens, and few (its LRU's bound). */
+  saveAudienceTokens?(tokens: StoredAudienceToken[]): Promise<void>
 }
 
 export type StoredSnapshot = { etag: string; body: string }
@@ -28,15 +35,44 @@ export type StoredIdentity = {
   expiresAt: number
 }
 
+/** A token minted for calling `audience` (the callee's SPIFFE ID); times on the proxy's clock, ms since the epoch. */
+export type StoredAudienceToken = {
+  audience: string
+  token: string
+  /** The subject: the proxy's own SPIFFE ID, and its workload, when it was minted. */
+  spiffeId: string
+  workloadId: string
+  issuedAt: number
+  expiresAt: number
+}
+
+/** The shape check of a stored audience token (a state file or a KV entry may hold anything). */
+export function isStoredAudienceToken(v: unknown): v is StoredAudienceToken {
+  const t = v as Partial<StoredAudienceToken> | null
+  return (
+    typeof t === 'object' &&
+    t !== null &&
+    typeof t.audience === 'string' &&
+    typeof t.token === 'string' &&
+    typeof t.spiffeId === 'string' &&
+    typeof t.workloadId === 'string' &&
+    typeof t.issuedAt === 'number' &&
+    typeof t.expiresAt === 'number'
+  )
+}
+
 /** Keeps everything in memory: for tests, and for a Worker isolate without a cache of its own. */
 export class MemorySnapshotStore implements SnapshotStore {
   #snapshot: StoredSnapshot | null = null
   #identity: StoredIdentity | null = null
+  #audienceTokens: StoredAudienceToken[] = []
   saves = 0
+  audienceTokenSaves = 0
 
-  constructor(initial?: { snapshot?: StoredSnapshot; identity?: StoredIdentity }) {
+  constructor(initial?: { snapshot?: StoredSnapshot; identity?: StoredIdentity; audienceTokens?: StoredAudienceToken[] }) {
     this.#snapshot = initial?.snapshot ?? null
     this.#identity = initial?.identity ?? null
+    this.#audienceTokens = initial?.audienceTokens ?? []
   }
 
   async load(): Promise<StoredSnapshot | null> {
@@ -54,5 +90,14 @@ export class MemorySnapshotStore implements SnapshotStore {
 
   async saveIdentity(identity: StoredIdentity | null): Promise<void> {
     this.#identity = identity
+  }
+
+  async loadAudienceTokens(): Promise<StoredAudienceToken[]> {
+    return this.#audienceTokens
+  }
+
+  async saveAudienceTokens(tokens: StoredAudienceToken[]): Promise<void> {
+    this.audienceTokenSaves++
+    this.#audienceTokens = tokens
   }
 }

@@ -1,8 +1,15 @@
 import { LruCache } from '../../../mesh/src/identity/lru-cache'
 import { parseSpiffeId } from '../../../mesh/src/identity/spiffe'
 import type { Snapshot } from '../../../mesh/src/snapshot/types'
-import { audienceTokenMarginMs, type BackoffOptions, backoffDelayMs, DEFAULT_BACKOFF, refreshDelayMs } from './backoff'
-import { DEFAULT_MAX_AUDIENCE_TOKENS } from './audience-tokens'
+import { type BackoffOptions, backoffDelayMs, DEFAULT_BACKOFF, refreshDelayMs } from './backoff'
+import {
+  AUDIENCE_TOKEN_SAVE_GAP_MS,
+  type AudienceEntry,
+  audienceEntryOf,
+  DEFAULT_MAX_AUDIENCE_TOKENS,
+  persistableAudienceTokens,
+  usableStoredAudienceTokens,
+} from './audience-tokens'
 import { ControlClientConfigError, ControlClientError, ControlRequestFailed, ControlUnreachable, IdentityMismatch, IdentityRefused, isRetryable } from './control-errors'
 import { createControlHttp, type ControlResponse, type FetchLike } from './control-http'
 import { EXPIRY_SAFETY_MS, type HeldToken, heldTokenOf } from './control-identity'
@@ -46,7 +53,7 @@ export type WorkerControlOptions = {
   labels?: Record<string, string>
   /** The Worker's own public address: registered as an endpoint of its service and kept alive. */
   endpoint?: WorkerEndpoint
-  /** Shared by the isolates of a location (Cache API or KV): the last good snapshot and the identity. */
+  /** Shared by the isolates of a location (Cache API or KV): the last good snapshot, the identity, the audience tokens. */
   store?: SnapshotStore
   fetch?: FetchLike
   now?: () => number
@@ -95,7 +102,6 @@ export interface WorkerControl {
 }
 
 type Snap = { snapshot: Snapshot; etag: string; source: 'store' | 'control'; receivedAt: number }
-type AudienceEntry = { held: HeldToken; usableUntil: number; refreshAheadAt: number }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 const iso = (t: number) => new Date(t).toISOString()
@@ -150,6 +156,10 @@ export function createWorkerControl(options: WorkerControlOptions): WorkerContro
   const failed = new Map<string, unknown>()
   // Audiences whose cached token is nearly due: the next request re-mints them in its waitUntil.
   const dueAudiences = new Set<string>()
+  // A token was minted since the audience tokens were last saved: the next request saves them in its waitUntil
+  // (a new isolate, even during an outage of the control API, then calls out with them).
+  let audienceTokensDirty = false
+  let nextAudienceSaveAt = 0
 
   function report(op: string, err: unknown): void {
     const e = err as { code?: string; message?: string }
@@ -258,7 +268,13 @@ export function createWorkerControl(options: WorkerControlOptions): WorkerContro
       return true
     }
     try {
-      const [stored, identity] = await Promise.all([store.load(), store.loadIdentity?.() ?? null])
+      // Unreadable audience tokens cost only outbound calls during an outage, never the snapshot.
+      const tokensLoaded = (store.loadAudienceTokens?.() ?? Promise.resolve([])).catch((err) => {
+        report('load', err)
+        logger.warn({ err: String(err) }, 'the cached audience tokens could not be read; starting without them')
+        return []
+      })
+      const [stored, identity, audienceTokens] = await Promise.all([store.load(), store.loadIdentity?.() ?? null, tokensLoaded])
       if (stored && !snap) {
         const snapshot = parseSnapshot(stored.body, service)
         snap = { snapshot, etag: stored.etag, source: 'store', receivedAt: now() }
@@ -267,6 +283,13 @@ export function createWorkerControl(options: WorkerControlOptions): WorkerContro
       }
       if (identity && !held && identity.service === service && identity.controlUrl === controlUrl && identity.expiresAt - now() >= MIN_ADOPT_REMAINING_MS) {
         adopt({ ...identity, audience: '', lifetimeMs: identity.expiresAt - identity.issuedAt })
+      }
+      if (audienceTokens.length) {
+        // Only tokens minted for the stored identity of this service and control API (subject and workload).
+        const owner = identity && identity.service === service && identity.controlUrl === controlUrl ? identity : null
+        const { usable, discarded } = usableStoredAudienceTokens(audienceTokens, owner, now(), DEFAULT_MAX_AUDIENCE_TOKENS)
+        for (const h of usable) if (!audience.peek(h.audience)) audience.set(h.audience, audienceEntryOf(h))
+        logger.info({ loaded: usable.length, discarded }, 'using the cached audience tokens')
       }
     } catch (err) {
       report('load', err)
@@ -350,8 +373,8 @@ export function createWorkerControl(options: WorkerControlOptions): WorkerContro
     const sentAt = now()
     const res = await authed({ method: 'POST', path: '/v1/identity/token', json: { audience: aud } })
     const h = heldTokenOf(res.text, sentAt)
-    const margin = audienceTokenMarginMs(h.lifetimeMs)
-    audience.set(aud, { held: h, usableUntil: h.expiresAt - margin, refreshAheadAt: h.expiresAt - 2 * margin })
+    audience.set(aud, audienceEntryOf(h))
+    audienceTokensDirty = true
     return h.token
   }
 
@@ -375,6 +398,21 @@ export function createWorkerControl(options: WorkerControlOptions): WorkerContro
       work.push(shared('identity', obtainIdentity, () => undefined))
     }
     if (options.endpoint && t >= nextBeatAt && !busy.has('endpoint')) work.push(shared('endpoint', beat, () => undefined))
+    if (audienceTokensDirty && store?.saveAudienceTokens && t >= nextAudienceSaveAt && !busy.has('aud-save')) {
+      audienceTokensDirty = false
+      nextAudienceSaveAt = t + AUDIENCE_TOKEN_SAVE_GAP_MS
+      const save = store.saveAudienceTokens.bind(store)
+      const saveTokens = async () => {
+        try {
+          await save(persistableAudienceTokens(audience.entries(), now()))
+        } catch (err) {
+          audienceTokensDirty = true // a later request tries again
+          report('persist', err)
+          throw err
+        }
+      }
+      work.push(shared('aud-save', saveTokens, () => undefined))
+    }
     for (const aud of dueAudiences) {
       dueAudiences.delete(aud)
       if (!busy.has(`aud:${aud}`)) work.push(shared(`aud:${aud}`, () => mint(aud), () => undefined))

@@ -36,6 +36,14 @@ describe('LruCache', () => {
     expect(c.size).toBe(0)
   })
 
+  it('entries() lists least recently used first without touching recency', () => {
+    const c = new LruCache<string, number>(3)
+    c.set('a', 1).set('b', 2).set('c', 3)
+    c.get('a')
+    expect([...c.entries()]).toEqual([['b', 2], ['c', 3], ['a', 1]])
+    expect([...c.entries()]).toEqual([['b', 2], ['c', 3], ['a', 1]])
+  })
+
   it('delete and clear', () => {
     const c = new LruCache<string, number>(3)
     c.set('a', 1).set('b', 2)

@@ -41,6 +41,11 @@ export class LruCache<K, V extends {} | null> {
     return this.#map.delete(key)
   }
 
+  /** Every entry, least recently used first, without refreshing recency. */
+  entries(): IterableIterator<[K, V]> {
+    return this.#map.entries()
+  }
+
   clear(): void {
     this.#map.clear()
   }
