@@ -10,10 +10,13 @@ import { createUpstreamPool } from '../../edge-proxy/src/runtime/upstream-pool'
 
 const [listenPort, appPort] = process.argv.slice(2).map(Number) as [number, number]
 const pool = createUpstreamPool(30_000)
+// BARE_EXTRA_HEADER_BYTES=800: one more header of that size upstream, as a Weft-Identity JWT-SVID adds.
+const extra = 'x'.repeat(Number(process.env.BARE_EXTRA_HEADER_BYTES ?? 0))
 const server = createLimitedServer(
   (request) => {
     const url = request.url
     const path = url.slice(url.indexOf('/', url.indexOf('//') + 2))
+    if (extra !== '') request.headers.set('weft-identity', extra)
     return dispatchFetch(`http://127.0.0.1:${appPort}${path}`, request, pool)
   },
   { name: 'outbound', limits: DEFAULT_LISTENER_LIMITS, logger: memoryLogger() },
