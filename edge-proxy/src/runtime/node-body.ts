@@ -65,3 +65,43 @@ export function takeNodeStream(stream: ReadableStream<Uint8Array>): Readable | n
   source.pulled = true
   return source.readable
 }
+
+/**
+ * Fetch's body readers (arrayBuffer, text, json) over a `body` getter, reading the Node stream directly when the
+ * Web stream over it is untouched: the sidecar's request view and upstream responses (node-request.ts,
+ * upstream-response.ts).
+ */
+export abstract class NodeBackedBody {
+  abstract get body(): ReadableStream<Uint8Array> | null
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const body = this.body
+    if (body === null) return new ArrayBuffer(0)
+    return collect(takeNodeStream(body) ?? (body as unknown as AsyncIterable<Uint8Array>))
+  }
+
+  async text(): Promise<string> {
+    return new TextDecoder().decode(await this.arrayBuffer())
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text())
+  }
+}
+
+/** Every chunk of `source`, joined into one buffer. */
+async function collect(source: AsyncIterable<Uint8Array>): Promise<ArrayBuffer> {
+  const chunks: Uint8Array[] = []
+  let length = 0
+  for await (const chunk of source) {
+    chunks.push(chunk)
+    length += chunk.byteLength
+  }
+  const out = new Uint8Array(length)
+  let at = 0
+  for (const c of chunks) {
+    out.set(c, at)
+    at += c.byteLength
+  }
+  return out.buffer
+}

@@ -7,8 +7,7 @@
 // as `signal` or `body` is touched, and the core touches `signal` on every outbound call).
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Cancellation } from '../core/index'
-import { lazyWebStream, takeNodeStream } from './node-body'
-import { collect } from './upstream-response'
+import { lazyWebStream, NodeBackedBody } from './node-body'
 
 /** The request target cannot become a URL (bad absolute form, no Host, a backslash in the path). 400 malformed-request. */
 export class RequestTargetError extends Error {
@@ -73,7 +72,7 @@ function headersOf(req: IncomingMessage): Headers {
  * The Request-shaped view the listener gives the core. Only the members the core and the body limit use exist;
  * anything that needs a real Request (the Worker runtime has those) builds one from these.
  */
-export class NodeRequest {
+export class NodeRequest extends NodeBackedBody {
   readonly method: string
   readonly url: string
   readonly #incoming: IncomingMessage
@@ -83,6 +82,7 @@ export class NodeRequest {
   #body: ReadableStream<Uint8Array> | null | undefined
 
   constructor(incoming: IncomingMessage, outgoing: ServerResponse) {
+    super()
     this.#incoming = incoming
     this.#outgoing = outgoing
     this.method = incoming.method ?? 'GET'
@@ -114,21 +114,6 @@ export class NodeRequest {
   get body(): ReadableStream<Uint8Array> | null {
     if (this.#body === undefined) this.#body = this.method === 'GET' || this.method === 'HEAD' ? null : lazyWebStream(this.#incoming, { onCancel: 'pause' })
     return this.#body
-  }
-
-  /** The whole body: read from the Node stream directly when nothing has read it yet. */
-  async arrayBuffer(): Promise<ArrayBuffer> {
-    const body = this.body
-    if (body === null) return new ArrayBuffer(0)
-    return collect(takeNodeStream(body) ?? (body as unknown as AsyncIterable<Uint8Array>))
-  }
-
-  async text(): Promise<string> {
-    return new TextDecoder().decode(await this.arrayBuffer())
-  }
-
-  async json(): Promise<unknown> {
-    return JSON.parse(await this.text())
   }
 }
 

@@ -3,12 +3,12 @@
 // retry asks. Until then the listener writes undici's header record and pipes undici's Node stream as they
 // are (node-response.ts), and no Headers object, Web stream or Response is made for the request at all.
 import type { Readable } from 'node:stream'
-import { lazyWebStream, takeNodeStream } from './node-body'
+import { lazyWebStream, NodeBackedBody, takeNodeStream } from './node-body'
 
 /** Header values as undici's Dispatcher.request gives them: lower-case names, repeated fields as arrays. */
 export type RawHeaders = Record<string, string | string[] | undefined>
 
-export class UpstreamResponse {
+export class UpstreamResponse extends NodeBackedBody {
   readonly status: number
   readonly statusText = ''
   readonly type = 'default'
@@ -21,6 +21,7 @@ export class UpstreamResponse {
   #body: ReadableStream<Uint8Array> | null | undefined
 
   constructor(status: number, raw: RawHeaders, readable: Readable | null) {
+    super()
     this.status = status
     this.#raw = raw
     this.#readable = readable
@@ -68,38 +69,7 @@ export class UpstreamResponse {
     return { headers: this.#raw, readable: this.#readable }
   }
 
-  async arrayBuffer(): Promise<ArrayBuffer> {
-    const body = this.body
-    if (body === null) return new ArrayBuffer(0)
-    return collect(takeNodeStream(body) ?? (body as unknown as AsyncIterable<Uint8Array>))
-  }
-
-  async text(): Promise<string> {
-    return new TextDecoder().decode(await this.arrayBuffer())
-  }
-
-  async json(): Promise<unknown> {
-    return JSON.parse(await this.text())
-  }
-
   clone(): never {
     throw new TypeError('an upstream response on the Node sidecar cannot be cloned; read its body once')
   }
-}
-
-/** Every chunk of `source`, joined into one buffer. */
-export async function collect(source: AsyncIterable<Uint8Array>): Promise<ArrayBuffer> {
-  const chunks: Uint8Array[] = []
-  let length = 0
-  for await (const chunk of source) {
-    chunks.push(chunk)
-    length += chunk.byteLength
-  }
-  const out = new Uint8Array(length)
-  let at = 0
-  for (const c of chunks) {
-    out.set(c, at)
-    at += c.byteLength
-  }
-  return out.buffer
 }
