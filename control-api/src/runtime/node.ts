@@ -13,6 +13,7 @@ import type { PGlite } from '@electric-sql/pglite'
 import { scheduleEndpointExpiry } from '../distribution/endpoint-expiry'
 import { scheduleTelemetryRetention } from '../telemetry/telemetry-retention'
 import { scheduleAlerting } from '../slo/schedule-alerting'
+import { webhookFetch } from './node-webhook-fetch'
 import { pgliteNotifications, postgresNotifications, revisionReader } from '../distribution/notify-sources'
 import { createRevisionBus } from '../distribution/revision-bus'
 import type { Database } from '../db/client'
@@ -62,7 +63,8 @@ export async function startNode(env: Record<string, string | undefined>, out: (s
   const rotation = scheduleKeyRotation({ db: database.db, masterKey, logger, periodMs: config.keyRotationMs })
   const expiry = scheduleEndpointExpiry({ db: database.db, logger })
   const telemetry = scheduleTelemetryRetention({ db: database.db, logger })
-  const alerting = scheduleAlerting({ db: database.db, masterKey, logger })
+  const hooks = webhookFetch({ allowPrivate: config.webhookAllowPrivate })
+  const alerting = scheduleAlerting({ db: database.db, masterKey, logger, fetch: hooks.fetch })
   const server = await new Promise<ServerType>((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s))
   })
@@ -85,7 +87,7 @@ export async function startNode(env: Record<string, string | undefined>, out: (s
         expiry.stop()
         telemetry.stop()
         alerting.stop()
-        return revisions.close().then(() => database.close())
+        return Promise.all([hooks.close(), revisions.close()]).then(() => database.close())
       }),
   }
 }

@@ -75,7 +75,8 @@ export async function deliverDueWebhooks(
       await res.body?.cancel()
       if (res.status < 200 || res.status > 299) error = `HTTP ${res.status}`
     } catch (err) {
-      error = err instanceof Error ? err.message : String(err)
+      // fetch says only "fetch failed"; the cause says why (refused address, DNS, connection).
+      error = err instanceof Error ? (err.cause instanceof Error ? `${err.message}: ${err.cause.message}` : err.message) : String(err)
     }
     const attempts = delivery.attempts + 1
     if (error === null) {

@@ -16,7 +16,7 @@ export async function runAlerting(opts: { db: Db; masterKey: CryptoKey | null; l
 }
 
 /** The Node runtime's timer (the Worker runs `runAlerting` from its cron trigger instead). */
-export function scheduleAlerting(opts: { db: Db; masterKey: CryptoKey | null; logger: Logger; clock?: () => Date; intervalMs?: number }): { stop(): void } {
+export function scheduleAlerting(opts: { db: Db; masterKey: CryptoKey | null; logger: Logger; clock?: () => Date; intervalMs?: number; fetch?: typeof fetch }): { stop(): void } {
   let running = false
   const timer = setInterval(async () => {
     if (running) return
