@@ -29,7 +29,8 @@ export function requestUrl(req: IncomingMessage): string {
   if (target.charCodeAt(0) !== 0x2f) {
     // Absolute form: the outbound listener is an HTTP proxy (`GET http://payments/charge`).
     if (!/^https?:\/\//i.test(target)) throw new RequestTargetError(`the request target ${JSON.stringify(target.slice(0, 100))} is neither a path nor an http URL`)
-    refuseBackslash(target.slice(target.indexOf('/', target.indexOf('//') + 2) >>> 0))
+    const pathStart = target.indexOf('/', target.indexOf('//') + 2)
+    if (pathStart > 0) refuseBackslash(target.slice(pathStart))
     try {
       return new URL(target).href
     } catch {

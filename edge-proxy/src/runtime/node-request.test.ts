@@ -1,0 +1,41 @@
+// How the sidecar's listeners turn a request target into the URL the core sees, and what they refuse.
+import type { IncomingMessage } from 'node:http'
+import { describe, expect, it } from 'vitest'
+import { RequestTargetError, requestUrl } from './node-request'
+
+const req = (url: string, host?: string) => ({ url, headers: host === undefined ? {} : { host } }) as unknown as IncomingMessage
+
+describe('requestUrl', () => {
+  it('joins Host and an origin-form target, without parsing when both are plain', () => {
+    expect(requestUrl(req('/charge?x=1', 'payments'))).toBe('http://payments/charge?x=1')
+    expect(requestUrl(req('/a', '127.0.0.1:15006'))).toBe('http://127.0.0.1:15006/a')
+  })
+
+  it('lets the URL parser normalise what is not plain (the core normalises the path again for policies)', () => {
+    expect(requestUrl(req('/a/../b c', 'payments'))).toBe('http://payments/b%20c')
+    expect(requestUrl(req('/x', '[::1]:8080'))).toBe('http://[::1]:8080/x')
+  })
+
+  it('takes an absolute-form target (the outbound listener is an HTTP proxy)', () => {
+    expect(requestUrl(req('http://payments/charge', 'ignored'))).toBe('http://payments/charge')
+    expect(requestUrl(req('HTTP://Payments:80/x'))).toBe('http://payments/x')
+  })
+
+  it('refuses no Host, a Host that moves the authority, a backslash in the path, and bad absolute forms', () => {
+    for (const [url, host] of [
+      ['/x', undefined],
+      ['/x', ''],
+      ['/x', 'evil.com/@payments'],
+      ['/x', 'a@b'],
+      ['/a\\b', 'payments'],
+      ['http://payments/a\\b', undefined],
+      ['http://a:99999/x', undefined],
+      ['ftp://payments/x', undefined],
+      ['*', 'payments'],
+    ] as const) {
+      expect(() => requestUrl(req(url, host)), `${url} with Host ${host}`).toThrow(RequestTargetError)
+    }
+    // A backslash in the query is data, not a path separator.
+    expect(requestUrl(req('/a?q=\\', 'payments'))).toBe('http://payments/a?q=\\')
+  })
+})
