@@ -167,8 +167,14 @@ export default {
       const now = new Date(controller?.scheduledTime ?? Date.now())
       const masterKey = config.masterKey ? await importMasterKey(config.masterKey) : null
       if (controller?.cron === EVERY_MINUTE_CRON) {
-        // SLO burn rates are per minute, and so is the retry schedule of their webhooks.
-        await runAlerting({ db: d.db, masterKey, logger, now })
+        // SLO burn rates are per minute, and so is the retry schedule of their webhooks. A failure is logged as
+        // Node's timer logs it (JSON, beside the other lines), and rethrown so the cron run shows as failed.
+        try {
+          await runAlerting({ db: d.db, masterKey, logger, now })
+        } catch (err) {
+          logger.warn({ err: String(err) }, 'slo evaluation or webhook delivery failed')
+          throw err
+        }
         return
       }
       // The hourly cron: downsample what the last period may have changed (with margin), expire old rows.
