@@ -336,7 +336,8 @@ class HostStream implements FilterStream {
     const pairs = this.stream?.maps.get(mapType) ?? original
     const isRequest = mapType === MapType.HTTP_REQUEST_HEADERS
     const untouched = pairs === (isRequest ? this.#requestHeaders : this.#responseHeaders)
-    return continueResult(pairs, untouched ? (isRequest ? this.#requestIn : this.#responseIn) : undefined)
+    const incoming = isRequest ? this.#requestIn : this.#responseIn
+    return continueResult(pairs, untouched ? incoming : undefined, incoming)
   }
 
   /**
@@ -434,17 +435,18 @@ class Continue implements ContinueResult {
 
 /**
  * Splits the ABI's pairs into the pseudo-headers and the rest, normalised as fetch Headers would hold them.
- * `known`: the non-pseudo part when it is known already (the map came back untouched).
+ * `known`: the non-pseudo part when it is known already (the map came back untouched). `incoming`: the list the
+ * map was made from, whose pairs need no checking again (normalizeAsHeaders).
  * @throws TypeError on a name or value fetch Headers refuses.
  */
-function continueResult(map: HeaderPairs, known: HeaderList | undefined): Continue {
+function continueResult(map: HeaderPairs, known: HeaderList | undefined, incoming?: HeaderList): Continue {
   const pseudoHeaders: Record<string, string> = {}
   const plain: HeaderPairs = []
   for (const pair of map) {
     if (pair[0].charCodeAt(0) === 0x3a) pseudoHeaders[pair[0]] = pair[1]
     else if (known === undefined) plain.push(pair)
   }
-  return new Continue(known ?? normalizeAsHeaders(plain), pseudoHeaders)
+  return new Continue(known ?? normalizeAsHeaders(plain, incoming), pseudoHeaders)
 }
 
 /** Pairs to build a map from, or the HeaderList they already are (a Headers' entries are one). */

@@ -19,6 +19,7 @@
  */
 import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose'
 import { LruCache } from '../../../mesh/src/identity/lru-cache'
+import { bytesToByteString, isAscii } from './header-map'
 import type { ForeignFunction } from './proxy-imports'
 
 export const VERIFY_JWT = 'weft.verify_jwt'
@@ -120,7 +121,7 @@ export function createVerifyJwt(options: VerifyJwtOptions = {}): VerifyJwtFuncti
 
   const fn: ForeignFunction = (args, call) => {
     // The compact form is ASCII (a handle and a base64url token): read char for byte, no UTF-8 decoding.
-    const argsText = args[0] !== OPEN_BRACE && isAscii(args) ? asciiText(args) : decoder.decode(args)
+    const argsText = args[0] !== OPEN_BRACE && isAscii(args) ? bytesToByteString(args) : decoder.decode(args)
     const now = call.now()
     const hit = cache.get(argsText)
     if (hit) {
@@ -142,19 +143,6 @@ export function createVerifyJwt(options: VerifyJwtOptions = {}): VerifyJwtFuncti
 }
 
 const OPEN_BRACE = 0x7b
-
-function isAscii(bytes: Uint8Array): boolean {
-  for (let i = 0; i < bytes.length; i++) if (bytes[i]! > 0x7f) return false
-  return true
-}
-
-function asciiText(bytes: Uint8Array): string {
-  let out = ''
-  for (let i = 0; i < bytes.length; i += 8192) {
-    out += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192) as unknown as number[])
-  }
-  return out
-}
 
 type IssuerArgs = { issuer: string; audiences: string[]; jwks: JSONWebKeySet; jwksText?: string }
 

@@ -1,14 +1,18 @@
-import { isByteString, writeByteString } from './header-map'
+import { bytesToByteString, isAscii, isByteString, writeByteString } from './header-map'
 import { FilterAbiError } from './wasm-errors'
 
 const utf8 = new TextEncoder()
 const utf8Decoder = new TextDecoder()
+// Up to this many bytes, readString decodes ASCII itself.
+const SHORT_TEXT = 128
 
 /**
  * Reads and writes a guest's linear memory. Views are re-created whenever the memory's buffer changes: growth
  * (from the guest or from `malloc` called inside a host function) detaches the old ArrayBuffer, so a view kept
- * across a guest call would read zeros or throw. Until then the same views serve every host call: each access
- * compares `memory.buffer` with the buffer the views were made on (the same object until the memory grows).
+ * across a guest call would read zeros or throw. Until then the same views serve every host call. Reading
+ * `memory.buffer` costs a call into V8 per access, so a non-shared memory is re-read only when the view went empty
+ * (growth detached its buffer, which leaves it zero bytes long); a shared memory does not detach on growth and is
+ * compared on every access.
  */
 export class GuestMemory {
   #memory: WebAssembly.Memory
@@ -16,24 +20,27 @@ export class GuestMemory {
   #buffer: ArrayBuffer | SharedArrayBuffer | null = null
   #bytes = new Uint8Array(0)
   #view = new DataView(new ArrayBuffer(0))
+  #shared: boolean
 
   constructor(memory: WebAssembly.Memory, allocate: ((size: number) => number) | undefined) {
     this.#memory = memory
     this.#allocate = allocate
+    this.#shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer
   }
 
-  /** Drops the views; the next access makes new ones (they are re-checked on every access anyway). */
+  /** Drops the views; the next access makes new ones. */
   invalidate(): void {
     this.#buffer = null
+    this.#bytes = new Uint8Array(0)
   }
 
   get bytes(): Uint8Array {
-    this.#refresh()
+    if (this.#bytes.length === 0 || this.#shared) this.#refresh()
     return this.#bytes
   }
 
   get view(): DataView {
-    this.#refresh()
+    if (this.#bytes.length === 0 || this.#shared) this.#refresh()
     return this.#view
   }
 
@@ -57,7 +64,11 @@ export class GuestMemory {
   }
 
   readString(ptr: number, len: number): string {
-    return utf8Decoder.decode(this.bytes.subarray(ptr, ptr + len))
+    const text = this.bytes.subarray(ptr, ptr + len)
+    // Names, keys and log lines are short ASCII nearly always: ASCII is its own UTF-8, and reading it char for
+    // byte beats a TextDecoder call at these sizes.
+    if (len <= SHORT_TEXT && isAscii(text)) return bytesToByteString(text)
+    return utf8Decoder.decode(text)
   }
 
   u32(ptr: number): number {

@@ -66,6 +66,32 @@ describe('header pairs handed between filters (normalizeAsHeaders)', () => {
     expect(normalizeAsHeaders(normal.pairs).pairs).toEqual(normal.pairs)
   })
 
+  it('checks only the pairs a filter added when given the list the map was made from', () => {
+    const incoming = normalizeAsHeaders([['accept', '*/*'], ['cookie', 'a=1'], ['host', 'o'], ['x', 'a'], ['x', 'b']])
+    const [accept, cookie, host, x] = incoming.pairs
+    // As the host edits maps: untouched tuples kept in order, one removed, new ones appended or put in place.
+    const edited: HeaderPairs = [accept!, ['b-new', ' v '], host!, x!, ['x-jwt-claim-sub', 'u'], ['x', 'c'], ['set-cookie', 's']]
+    expect(normalizeAsHeaders(edited, incoming).pairs).toEqual([...new Headers(edited).entries()])
+    expect(incoming.pairs[3]).toEqual(['x', 'a, b'])
+    expect(() => normalizeAsHeaders([cookie!, ['x y', '1']], incoming)).toThrow(/invalid header name/)
+    expect(() => normalizeAsHeaders([cookie!, ['x', 'a\nb']], incoming)).toThrow(/invalid header value/)
+  })
+
+  it('lists random maps exactly as fetch Headers would', () => {
+    const names = ['a', 'b', 'set-cookie', 'x-c', 'host', 'Z']
+    const values = ['1', '', ' t ', 'v, w', '\u00e9']
+    let seed = 7
+    const pick = <T>(xs: T[]): T => xs[(seed = (seed * 1103515245 + 12345) % 2147483648) % xs.length]!
+    for (let round = 0; round < 200; round++) {
+      const pairs: HeaderPairs = Array.from({ length: round % 9 }, () => [pick(names).toLowerCase(), pick(values)])
+      const expected = [...new Headers(pairs).entries()]
+      const normal = normalizeAsHeaders(pairs)
+      expect(normal.pairs).toEqual(expected)
+      const edited: HeaderPairs = [...normal.pairs.filter(() => pick([true, true, false])), [pick(names).toLowerCase(), pick(values)]]
+      expect(normalizeAsHeaders(edited, normal).pairs).toEqual([...new Headers(edited).entries()])
+    }
+  })
+
   it('refuses what Headers refuses, with its error', () => {
     expect(() => normalizeAsHeaders([['x y', '1']])).toThrow(/invalid header name/)
     expect(() => normalizeAsHeaders([['x', 'a\nb']])).toThrow(/invalid header value/)

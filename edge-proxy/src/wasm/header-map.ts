@@ -38,6 +38,12 @@ export function bytesToByteString(bytes: Uint8Array): string {
   return out
 }
 
+/** Whether every byte is ASCII, so the bytes read char for byte are also their UTF-8 decoding. */
+export function isAscii(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i]! > 0x7f) return false
+  return true
+}
+
 /** Whether every char of `s` is one byte (≤ 0xFF), so it crosses char for byte. */
 export function isByteString(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return false
@@ -176,32 +182,62 @@ export class HeaderList {
   }
 }
 
+function endsWithSpace(value: string): boolean {
+  const c = value.charCodeAt(value.length - 1)
+  return c === 0x20 || c === 0x09
+}
+
+// How far ahead of the last matched pair normalizeAsHeaders looks for the next one of its `trusted` list.
+const TRUSTED_LOOKAHEAD = 4
+
 /**
  * The pairs exactly as `new Headers(pairs).entries()` would give them — names sorted, repeats combined with ", "
  * (each `set-cookie` kept apart), values trimmed — without building a Headers: filters of one chain hand their
  * maps on as a HeaderList, and each sees what it would have seen through a Headers.
+ * `trusted`: the list the pairs were made from. The host edits maps by making new arrays that keep the untouched
+ * pair tuples themselves, in order, so a pair that is one of its tuples is normal already and is not checked again
+ * (a filter that adds a header then costs one check, not one per header of the request). A combined value ending in
+ * an empty repeat ("a, ") is checked anyway: Headers would trim it.
  * @throws TypeError (from Headers, with its message) on a name or value Headers refuses.
  */
-export function normalizeAsHeaders(pairs: HeaderPairs): HeaderList {
+export function normalizeAsHeaders(pairs: HeaderPairs, trusted?: HeaderList): HeaderList {
+  const known = trusted?.pairs
+  let next = 0
   let sorted = true
   for (let i = 0; i < pairs.length; i++) {
-    const [k, v] = pairs[i]!
+    const pair = pairs[i]!
+    if (i > 0 && !(pairs[i - 1]![0] < pair[0])) sorted = false
+    if (known !== undefined) {
+      const end = Math.min(known.length, next + TRUSTED_LOOKAHEAD)
+      let at = next
+      while (at < end && known[at] !== pair) at++
+      if (at < end) {
+        next = at + 1
+        // Normal, but not plain when a repeat it combines was empty ("a, "): Headers would trim that again.
+        if (!endsWithSpace(pair[1])) continue
+      }
+    }
     // Anything Headers would change or refuse goes through Headers itself, for its exact result or error.
-    if (!PLAIN_NAME.test(k) || !PLAIN_VALUE.test(v)) return HeaderList.ofHeaders(new Headers(pairs))
-    if (i > 0 && !(pairs[i - 1]![0] < k)) sorted = false
+    if (!PLAIN_NAME.test(pair[0]) || !PLAIN_VALUE.test(pair[1])) return HeaderList.ofHeaders(new Headers(pairs))
   }
   if (sorted) return new HeaderList(pairs)
-  const order = pairs.map((_, i) => i).sort((a, b) => {
-    const ka = pairs[a]![0]
-    const kb = pairs[b]![0]
-    return ka < kb ? -1 : ka > kb ? 1 : a - b
-  })
+  // Stable insertion sort: a filter's map is sorted but for the few headers it added, so this is near linear.
+  const order = pairs.slice()
+  for (let i = 1; i < order.length; i++) {
+    const pair = order[i]!
+    let at = i
+    while (at > 0 && order[at - 1]![0] > pair[0]) {
+      order[at] = order[at - 1]!
+      at--
+    }
+    order[at] = pair
+  }
   const out: HeaderPairs = []
-  for (const i of order) {
-    const [k, v] = pairs[i]!
+  for (const pair of order) {
     const last = out[out.length - 1]
-    if (last !== undefined && last[0] === k && k !== 'set-cookie') last[1] = `${last[1]}, ${v}`
-    else out.push([k, v])
+    // Pairs are never edited in place (they may be another list's): a combined repeat is a new pair.
+    if (last !== undefined && last[0] === pair[0] && pair[0] !== 'set-cookie') out[out.length - 1] = [pair[0], `${last[1]}, ${pair[1]}`]
+    else out.push(pair)
   }
   return new HeaderList(out)
 }
