@@ -23,6 +23,7 @@ import {
   decodeBase64Url,
   formatNumber,
   getForeignFunctionData,
+  getRequestHeaderBytes,
   headerNamesWithPrefix,
   jsonEscape,
   logError,
@@ -48,15 +49,15 @@ const MAX_TOKEN_LENGTH = 8192;
 
 class JwtAuthRoot extends RootContext {
   /**
-   * Per issuer, the verify_jwt arguments before the token: `<handle>:` when the host registered the issuer
-   * (weft.jwt_config), else the whole JSON up to the token, `{"issuer":…,"audiences":…,"jwks":…,"token":"`.
+   * Per issuer, the verify_jwt arguments before the token (UTF-8): `<handle>:` when the host registered the
+   * issuer (weft.jwt_config), else the whole JSON up to the token, `{"issuer":…,"audiences":…,"jwks":…,"token":"`.
    */
-  argsPrefix: Map<string, string> = new Map<string, string>();
+  argsPrefix: Map<string, ArrayBuffer> = new Map<string, ArrayBuffer>();
   /** What follows the token: nothing for a handle, `"}` for the JSON form. */
-  argsSuffix: Map<string, string> = new Map<string, string>();
+  argsSuffix: Map<string, ArrayBuffer> = new Map<string, ArrayBuffer>();
   /** The only issuer's prefix and suffix when there is one issuer. */
-  onlyPrefix: string | null = null;
-  onlySuffix: string = "";
+  onlyPrefix: ArrayBuffer | null = null;
+  onlySuffix: ArrayBuffer = new ArrayBuffer(0);
   /** Claim headers by verifier answer: a valid answer's text fully determines the headers it forwards. */
   claimHeaders: Map<string, Array<HeaderPair>> = new Map<string, Array<HeaderPair>>();
   from: ValueSource = new ValueSource("header", "authorization");
@@ -84,12 +85,12 @@ class JwtAuthRoot extends RootContext {
       const issuerArgs = '{"issuer":"' + jsonEscape(issuer) + '","audiences":[' + audienceList + '],"jwks":' + stringifyJson(jwks!);
       const handle = callForeignFunction(JWT_CONFIG, String.UTF8.encode(issuerArgs + "}"));
       if (handle != null && handle.byteLength == 4) {
-        this.argsPrefix.set(issuer, load<u32>(changetype<usize>(handle)).toString() + ":");
-        this.argsSuffix.set(issuer, "");
+        this.argsPrefix.set(issuer, String.UTF8.encode(load<u32>(changetype<usize>(handle)).toString() + ":"));
+        this.argsSuffix.set(issuer, new ArrayBuffer(0));
       } else {
         // A host without weft.jwt_config: every request carries the issuer's whole arguments.
-        this.argsPrefix.set(issuer, issuerArgs + ',"token":"');
-        this.argsSuffix.set(issuer, '"}');
+        this.argsPrefix.set(issuer, String.UTF8.encode(issuerArgs + ',"token":"'));
+        this.argsSuffix.set(issuer, String.UTF8.encode('"}'));
       }
     }
     if (this.argsPrefix.size == 1) {
@@ -128,11 +129,13 @@ function fail(message: string): bool {
 }
 
 /** Base64url segments separated by exactly two dots: also what keeps the token safe to splice into JSON. */
-function wellFormed(token: string): bool {
-  if (token.length == 0 || token.length > MAX_TOKEN_LENGTH) return false;
+function wellFormed(token: ArrayBuffer): bool {
+  const length = token.byteLength;
+  if (length == 0 || length > MAX_TOKEN_LENGTH) return false;
+  const base = changetype<usize>(token);
   let dots = 0;
-  for (let i = 0; i < token.length; i++) {
-    const c = token.charCodeAt(i);
+  for (let i = 0; i < length; i++) {
+    const c = load<u8>(base + <usize>i);
     if (c == 0x2e) dots++;
     else if (!((c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x2d || c == 0x5f)) {
       return false;
@@ -148,6 +151,61 @@ function unverifiedIssuer(token: string): string | null {
   if (payload == null) return null;
   const claims = parseJson(String.UTF8.decode(payload));
   return claims == null ? null : claims.getString("iss");
+}
+
+/** `Bearer <token>` as the SDK's strings see it: the trimmed rest after a case-insensitive "bearer ", else "". */
+function bearerText(value: string): string {
+  return value.length > 7 && value.substring(0, 7).toLowerCase() == "bearer " ? value.substring(7).trim() : "";
+}
+
+// Whitespace String#trim removes that is ASCII: space, tab, LF, VT, FF, CR.
+function asciiSpace(c: u32): bool {
+  return c == 0x20 || (c >= 0x09 && c <= 0x0d);
+}
+
+/**
+ * The token of an Authorization value, as UTF-8 bytes: bearerText without decoding it to a string when the value
+ * is ASCII (decoding is then the identity, and only ASCII whitespace can be trimmed), through bearerText
+ * otherwise, so both give the same bytes.
+ */
+function bearerToken(value: ArrayBuffer): ArrayBuffer {
+  const base = changetype<usize>(value);
+  const length = value.byteLength;
+  for (let i = 0; i < length; i++) {
+    if (load<u8>(base + <usize>i) >= 0x80) return String.UTF8.encode(bearerText(String.UTF8.decode(value)));
+  }
+  if (length <= 7) return new ArrayBuffer(0);
+  const scheme = "bearer ";
+  for (let i = 0; i < 7; i++) {
+    let c = <u32>load<u8>(base + <usize>i);
+    if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    if (c != <u32>scheme.charCodeAt(i)) return new ArrayBuffer(0);
+  }
+  let start = 7;
+  let end = length;
+  while (end > start && asciiSpace(load<u8>(base + <usize>end - 1))) end--;
+  while (start < end && asciiSpace(load<u8>(base + <usize>start))) start++;
+  return value.slice(start, end);
+}
+
+/** The token this filter is configured to read, as UTF-8 bytes; null when its header or cookie is absent. */
+function readToken(from: ValueSource): ArrayBuffer | null {
+  if (from.kind == "header" && from.name == "authorization") {
+    const value = getRequestHeaderBytes(from.name);
+    return value == null ? null : bearerToken(value);
+  }
+  const text = from.read();
+  return text == null ? null : String.UTF8.encode(text);
+}
+
+/** `prefix`, `token`, `suffix` in one buffer: the verify_jwt arguments. */
+function joinArgs(prefix: ArrayBuffer, token: ArrayBuffer, suffix: ArrayBuffer): ArrayBuffer {
+  const out = new ArrayBuffer(prefix.byteLength + token.byteLength + suffix.byteLength);
+  const base = changetype<usize>(out);
+  memory.copy(base, changetype<usize>(prefix), prefix.byteLength);
+  memory.copy(base + <usize>prefix.byteLength, changetype<usize>(token), token.byteLength);
+  memory.copy(base + <usize>prefix.byteLength + <usize>token.byteLength, changetype<usize>(suffix), suffix.byteLength);
+  return out;
 }
 
 /** A claim as a header value: strings as is, numbers and booleans as JSON, string arrays comma-joined. */
@@ -177,17 +235,15 @@ class JwtAuth extends HttpContext {
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): Action {
     const root = changetype<JwtAuthRoot>(this.root);
-    let token = root.from.read();
-    if (token != null && root.from.kind == "header" && root.from.name == "authorization") {
-      token = token.length > 7 && token.substring(0, 7).toLowerCase() == "bearer " ? token.substring(7).trim() : "";
-    }
+    // As bytes: the token only passes through (checked, then sent to the host), never needs to be a string.
+    const token = readToken(root.from);
     // The credential never goes upstream unless forwardToken; removing it now (a refused request is not forwarded
     // at all) also keeps the ~1 KB token out of the header-map copy below.
     if (token != null && !root.forwardToken && root.from.kind == "header") removeRequestHeader(root.from.name);
     // Claims reach the upstream (and later filters: claim-route, ratelimit) only from this filter.
     const forged = headerNamesWithPrefix(MapType.RequestHeaders, CLAIM_HEADER_PREFIX);
     for (let i = 0; i < forged.length; i++) removeRequestHeader(forged[i]);
-    if (token == null || token.length == 0) {
+    if (token == null || token.byteLength == 0) {
       if (!root.required) return Action.Continue;
       return this.reject("missing token", 'Bearer realm="weft"');
     }
@@ -196,12 +252,13 @@ class JwtAuth extends HttpContext {
     let prefix = root.onlyPrefix;
     let suffix = root.onlySuffix;
     if (prefix == null) {
-      const issuer = unverifiedIssuer(token);
+      // A well-formed token is ASCII: its bytes decode to the same text.
+      const issuer = unverifiedIssuer(String.UTF8.decode(token));
       if (issuer == null || !root.argsPrefix.has(issuer)) return this.reject("unknown issuer", 'Bearer error="invalid_token"');
       prefix = root.argsPrefix.get(issuer);
       suffix = root.argsSuffix.get(issuer);
     }
-    const answer = callForeignFunction(VERIFY_JWT, String.UTF8.encode(prefix! + token + suffix));
+    const answer = callForeignFunction(VERIFY_JWT, joinArgs(prefix!, token, suffix));
     if (answer == null) {
       logError("jwt-auth: the host offers no " + VERIFY_JWT + "; refusing the request");
       sendLocalResponse(503, "jwt_verifier_unavailable",

@@ -2,14 +2,15 @@
 // `export * from "../sdk/exports";` so they become the module's exports.
 import { Action } from "./abi";
 import { createContext, roots, streams } from "./context";
+import { allocateReturn } from "./host";
 // Parsed so the build can point `abort` at it (--use abort=sdk/abort/proxyAbort).
 import "./abort";
 
 export function proxy_abi_version_0_2_1(): void {}
 
-/** The host allocates its return buffers here; the SDK frees them once copied (host.ts). */
+/** The host allocates its return buffers here; the SDK frees them once copied (host.ts, allocateReturn). */
 export function proxy_on_memory_allocate(size: usize): usize {
-  return heap.alloc(size);
+  return allocateReturn(size);
 }
 
 export function proxy_on_context_create(id: u32, parentId: u32): void {

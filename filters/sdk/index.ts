@@ -17,10 +17,12 @@ export {
   getCurrentTimeNanoseconds,
   getForeignFunctionData,
   getHeader,
+  getHeaderBytes,
   getHeaders,
   getHttpCallResponseBody,
   getProperty,
   getRequestHeader,
+  getRequestHeaderBytes,
   getResponseHeader,
   headerNamesWithPrefix,
   getSharedData,
@@ -44,5 +46,5 @@ export {
   setTickPeriodMilliseconds,
 } from "./host";
 export { JsonValue, JsonKind, formatNumber, numberField, parseJson, stringArrayField, stringifyJson } from "./json";
-export { cookieValue, decodeBase64Url, hash64, hashPercentBucket, jsonEscape } from "./util";
+export { FNV_OFFSET_BASIS, cookieValue, decodeBase64Url, fnv1a64, hash64, hashPercentBucket, jsonEscape, percentBucketAfter } from "./util";
 export { CLAIM_HEADER_PREFIX, ValueSource, claimHeader } from "./source";
