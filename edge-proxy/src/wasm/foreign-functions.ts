@@ -19,7 +19,6 @@
  */
 import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose'
 import { LruCache } from '../../../mesh/src/identity/lru-cache'
-import { bytesToByteString, isAscii } from './header-map'
 import type { ForeignFunction } from './proxy-imports'
 
 export const VERIFY_JWT = 'weft.verify_jwt'
@@ -120,8 +119,7 @@ export function createVerifyJwt(options: VerifyJwtOptions = {}): VerifyJwtFuncti
   }
 
   const fn: ForeignFunction = (args, call) => {
-    // The compact form is ASCII (a handle and a base64url token): read char for byte, no UTF-8 decoding.
-    const argsText = args[0] !== OPEN_BRACE && isAscii(args) ? bytesToByteString(args) : decoder.decode(args)
+    const argsText = decoder.decode(args)
     const now = call.now()
     const hit = cache.get(argsText)
     if (hit) {
@@ -141,8 +139,6 @@ export function createVerifyJwt(options: VerifyJwtOptions = {}): VerifyJwtFuncti
   }
   return Object.assign(fn, { stats: (): VerifyJwtStats => ({ ...stats, cached: cache.size }), config })
 }
-
-const OPEN_BRACE = 0x7b
 
 type IssuerArgs = { issuer: string; audiences: string[]; jwks: JSONWebKeySet; jwksText?: string }
 

@@ -1,10 +1,8 @@
-import { bytesToByteString, isAscii, isByteString, writeByteString } from './header-map'
+import { isByteString, writeByteString } from './header-map'
 import { FilterAbiError } from './wasm-errors'
 
 const utf8 = new TextEncoder()
 const utf8Decoder = new TextDecoder()
-// Up to this many bytes, readString decodes ASCII itself.
-const SHORT_TEXT = 128
 
 /**
  * Reads and writes a guest's linear memory. Views are re-created whenever the memory's buffer changes: growth
@@ -64,11 +62,7 @@ export class GuestMemory {
   }
 
   readString(ptr: number, len: number): string {
-    const text = this.bytes.subarray(ptr, ptr + len)
-    // Names, keys and log lines are short ASCII nearly always: ASCII is its own UTF-8, and reading it char for
-    // byte beats a TextDecoder call at these sizes.
-    if (len <= SHORT_TEXT && isAscii(text)) return bytesToByteString(text)
-    return utf8Decoder.decode(text)
+    return utf8Decoder.decode(this.bytes.subarray(ptr, ptr + len))
   }
 
   u32(ptr: number): number {

@@ -33,6 +33,19 @@ describe('header map serialisation (spec "Serialization")', () => {
     expect(deserializeHeaderMap(unicode)).toEqual([['k', bytesToByteString(utf8)]])
   })
 
+  it.each([
+    ['ASCII', 'a'.repeat(100)],
+    ['a Latin-1 byte in long ASCII', `${'a'.repeat(70)}\u00e9${'b'.repeat(30)}`],
+    ['bytes that are not UTF-8', '\u00ff\u00fe\u0080'.repeat(40)],
+    ['valid UTF-8 bytes (kept as bytes, not decoded)', '\u00c3\u00a9'.repeat(50)],
+    ['a truncated UTF-8 sequence', `${'x'.repeat(80)}\u00e2\u0082`],
+  ])('keeps long byte strings byte for byte both ways: %s', (_case, value) => {
+    const bytes = serializeHeaderMap([['k', value]])
+    expect(bytes.subarray(14, 14 + value.length)).toEqual(Uint8Array.from(value, (c) => c.charCodeAt(0)))
+    expect(deserializeHeaderMap(bytes)).toEqual([['k', value]])
+    expect(bytesToByteString(Uint8Array.from(value, (c) => c.charCodeAt(0)))).toBe(value)
+  })
+
   it('accepts both empty encodings: no bytes and a single 0x00', () => {
     expect(deserializeHeaderMap(new Uint8Array(0))).toEqual([])
     expect(deserializeHeaderMap(new Uint8Array([0]))).toEqual([])

@@ -2,6 +2,13 @@
 export type HeaderPairs = Array<[string, string]>
 
 const utf8 = new TextEncoder()
+const utf8Decoder = new TextDecoder()
+// Regular expressions scan a string natively, several times faster than a charCodeAt loop on long values (a
+// ~1 KB token); V8 answers NOT_BYTE_STRING on a one-byte string without scanning at all.
+const NOT_BYTE_STRING = /[\u0100-\uffff]/
+const NOT_ASCII = /[^\0-\x7f]/
+// From this length on, ASCII text is converted by TextEncoder/TextDecoder (native) rather than char by char.
+const LONG = 64
 
 /**
  * Header names and values are byte strings in fetch (`Headers` holds one char per wire byte, 0–255), and
@@ -26,6 +33,12 @@ const SHORT = 24
 
 export function bytesToByteString(bytes: Uint8Array): string {
   const n = bytes.length
+  if (n >= LONG) {
+    // ASCII is its own UTF-8: decoded natively it is the byte string. Equal lengths and no char past 0x7F
+    // prove every byte was ASCII (an invalid byte would decode to U+FFFD, a multi-byte sequence shorten the text).
+    const text = utf8Decoder.decode(bytes)
+    if (text.length === n && !NOT_ASCII.test(text)) return text
+  }
   if (n <= SHORT) {
     let out = ''
     for (let i = 0; i < n; i++) out += String.fromCharCode(bytes[i]!)
@@ -38,20 +51,18 @@ export function bytesToByteString(bytes: Uint8Array): string {
   return out
 }
 
-/** Whether every byte is ASCII, so the bytes read char for byte are also their UTF-8 decoding. */
-export function isAscii(bytes: Uint8Array): boolean {
-  for (let i = 0; i < bytes.length; i++) if (bytes[i]! > 0x7f) return false
-  return true
-}
-
 /** Whether every char of `s` is one byte (≤ 0xFF), so it crosses char for byte. */
 export function isByteString(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return false
-  return true
+  return !NOT_BYTE_STRING.test(s)
 }
 
 /** Writes byte string `s` (every char ≤ 0xFF) at `at`, one byte per char. */
 export function writeByteString(out: Uint8Array, at: number, s: string): void {
+  // ASCII is its own UTF-8: TextEncoder writes it natively.
+  if (s.length >= LONG && !NOT_ASCII.test(s)) {
+    utf8.encodeInto(s, out.subarray(at, at + s.length))
+    return
+  }
   for (let i = 0; i < s.length; i++) out[at + i] = s.charCodeAt(i)
 }
 
@@ -79,27 +90,36 @@ export function serializedHeaderMap(pairs: ReadonlyArray<readonly [string, strin
  * the NUL. (The spec's worked example prints byte values oddly; this follows the layout, as DESIGN.md notes.)
  */
 export function serializeHeaderMap(pairs: ReadonlyArray<readonly [string, string]>): Uint8Array {
-  // Header maps are byte strings nearly always: sized and written char for byte, with no per-entry arrays.
+  // Header maps are byte strings nearly always: sized as such and written char for byte in one pass that also
+  // checks every char, with no per-entry arrays; a char above 0xFF sends the map the general way.
   let size = 4 + pairs.length * 8
-  for (const [k, v] of pairs) {
-    if (!isByteString(k) || !isByteString(v)) return serializeEncoded(pairs)
-    size += k.length + 1 + v.length + 1
-  }
+  for (let i = 0; i < pairs.length; i++) size += pairs[i]![0].length + pairs[i]![1].length + 2
   const out = new Uint8Array(size)
   const view = new DataView(out.buffer)
   view.setUint32(0, pairs.length, true)
   let lengths = 4
   let data = 4 + pairs.length * 8
-  for (const [k, v] of pairs) {
+  for (let i = 0; i < pairs.length; i++) {
+    const [k, v] = pairs[i]!
     view.setUint32(lengths, k.length, true)
     view.setUint32(lengths + 4, v.length, true)
     lengths += 8
-    writeByteString(out, data, k)
+    if (!writeIfByteString(out, data, k)) return serializeEncoded(pairs)
     data += k.length + 1
-    writeByteString(out, data, v)
+    if (!writeIfByteString(out, data, v)) return serializeEncoded(pairs)
     data += v.length + 1
   }
   return out
+}
+
+/** writeByteString, stopping with false at the first char above 0xFF. */
+function writeIfByteString(out: Uint8Array, at: number, s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c > 0xff) return false
+    out[at + i] = c
+  }
+  return true
 }
 
 /** The general case: some name or value holds a char above 0xFF and goes as its UTF-8 bytes. */
@@ -149,6 +169,27 @@ export function deserializeHeaderMap(bytes: Uint8Array): HeaderPairs {
     pairs.push([key, value])
   }
   return pairs
+}
+
+/**
+ * The index of the first pair (from `from` on) named as the name whose bytes are `bytes[ptr, ptr + len)`, i.e.
+ * whose name is normalizeHeaderName(bytesToByteString(those bytes)) (map names are normal already), compared
+ * byte by byte without making that string: host calls look names up far more often than they add one.
+ * -1 when there is none.
+ */
+export function findHeader(pairs: HeaderPairs, bytes: Uint8Array, ptr: number, len: number, from = 0): number {
+  next: for (let i = from; i < pairs.length; i++) {
+    const name = pairs[i]![0]
+    if (name.length !== len) continue
+    for (let j = 0; j < len; j++) {
+      let c = bytes[ptr + j]!
+      // toLowerCase of a byte: ASCII and Latin-1 capitals (not × at 0xD7).
+      if ((c >= 0x41 && c <= 0x5a) || (c >= 0xc0 && c <= 0xde && c !== 0xd7)) c += 0x20
+      if (name.charCodeAt(j) !== c) continue next
+    }
+    return i
+  }
+  return -1
 }
 
 /** Header names are case-insensitive; the ABI hands them over lower-cased as HTTP/2 and Envoy do. */

@@ -5,6 +5,7 @@ import type { GuestMemory } from './guest-memory'
 import {
   bytesToByteString,
   deserializeHeaderMap,
+  findHeader,
   normalizeHeaderName,
   serializedHeaderMap,
   type HeaderPairs,
@@ -227,16 +228,13 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
     // The per-request header calls read and write the map without a closure per call (mapOp's shape, inlined).
     proxy_get_header_map_value(mapType: number, kPtr: number, kLen: number, retPtr: number, retSize: number): number {
       if (!(inBounds(kPtr, kLen) && inBounds(retPtr, 4) && inBounds(retSize, 4))) return Status.INVALID_MEMORY_ACCESS
-      const key = headerName(kPtr, kLen)
       const pairs = readMap(mapType)
       if (typeof pairs === 'number') return pairs
       // The first value, as Envoy returns for a repeated header.
-      for (const [k, v] of pairs) {
-        if (k !== key) continue
-        mem().returnByteString(v, retPtr, retSize)
-        return Status.OK
-      }
-      return Status.NOT_FOUND
+      const at = findHeader(pairs, mem().bytes, kPtr >>> 0, kLen >>> 0)
+      if (at < 0) return Status.NOT_FOUND
+      mem().returnByteString(pairs[at]![1], retPtr, retSize)
+      return Status.OK
     },
     proxy_add_header_map_value(mapType: number, kPtr: number, kLen: number, vPtr: number, vLen: number): number {
       if (!(inBounds(kPtr, kLen) && inBounds(vPtr, vLen))) return Status.INVALID_MEMORY_ACCESS
@@ -248,14 +246,13 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
     },
     proxy_replace_header_map_value(mapType: number, kPtr: number, kLen: number, vPtr: number, vLen: number): number {
       if (!(inBounds(kPtr, kLen) && inBounds(vPtr, vLen))) return Status.INVALID_MEMORY_ACCESS
-      const key = headerName(kPtr, kLen)
       const value = byteStr(vPtr, vLen)
       const pairs = readMap(mapType)
       if (typeof pairs === 'number') return pairs
       // The first occurrence keeps its place; later repeats go, so the header ends with exactly one value.
-      let at = -1
-      for (let i = 0; i < pairs.length; i++) if (pairs[i]![0] === key) { at = i; break }
-      if (at < 0) return writeMap(mapType, [...pairs, [key, value]])
+      const at = findHeader(pairs, mem().bytes, kPtr >>> 0, kLen >>> 0)
+      if (at < 0) return writeMap(mapType, [...pairs, [headerName(kPtr, kLen), value]])
+      const key = pairs[at]![0]
       const out: HeaderPairs = []
       for (let i = 0; i < pairs.length; i++) {
         if (i === at) out.push([key, value])
@@ -265,13 +262,15 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
     },
     proxy_remove_header_map_value(mapType: number, kPtr: number, kLen: number): number {
       if (!inBounds(kPtr, kLen)) return Status.INVALID_MEMORY_ACCESS
-      const key = headerName(kPtr, kLen)
       const pairs = readMap(mapType)
       if (typeof pairs === 'number') return pairs
-      let found = false
-      for (const pair of pairs) if (pair[0] === key) { found = true; break }
+      const at = findHeader(pairs, mem().bytes, kPtr >>> 0, kLen >>> 0)
       // Removing an absent header keeps the map (and its cached serialisation) as it is.
-      return writeMap(mapType, found ? pairs.filter(([k]) => k !== key) : pairs)
+      if (at < 0) return writeMap(mapType, pairs)
+      const key = pairs[at]![0]
+      const out: HeaderPairs = pairs.slice(0, at)
+      for (let i = at + 1; i < pairs.length; i++) if (pairs[i]![0] !== key) out.push(pairs[i]!)
+      return writeMap(mapType, out)
     },
 
     proxy_get_property(pPtr: number, pLen: number, retPtr: number, retSize: number): number {
