@@ -1,4 +1,4 @@
-import { isByteString, writeByteString } from './header-map'
+import { byteStringMapSize, isByteString, serializeHeaderMap, writeByteString, writeHeaderMap, type HeaderPairs } from './header-map'
 import { FilterAbiError } from './wasm-errors'
 
 const utf8 = new TextEncoder()
@@ -83,13 +83,8 @@ export class GuestMemory {
    * @throws FilterAbiError when the module exports no allocator or the allocator returns 0.
    */
   returnBytes(data: Uint8Array, returnPtr: number, returnSize: number): void {
-    if (!this.#allocate) throw new FilterAbiError('module exports neither proxy_on_memory_allocate nor malloc')
-    // Asking for at least one byte: some allocators return 0 (failure) for a zero-sized request.
-    const ptr = this.#allocate(Math.max(data.length, 1)) >>> 0
-    if (ptr === 0) throw new FilterAbiError('guest allocator returned 0')
+    const ptr = this.#allocateReturn(data.length, returnPtr, returnSize)
     this.bytes.set(data, ptr)
-    this.setU32(returnPtr, ptr)
-    this.setU32(returnSize, data.length)
   }
 
   /**
@@ -98,13 +93,32 @@ export class GuestMemory {
    */
   returnByteString(value: string, returnPtr: number, returnSize: number): void {
     if (!isByteString(value)) return this.returnBytes(utf8.encode(value), returnPtr, returnSize)
-    if (!this.#allocate) throw new FilterAbiError('module exports neither proxy_on_memory_allocate nor malloc')
-    const ptr = this.#allocate(Math.max(value.length, 1)) >>> 0
-    if (ptr === 0) throw new FilterAbiError('guest allocator returned 0')
-    if (!this.inBounds(ptr, value.length)) throw new FilterAbiError('guest allocator returned memory out of bounds')
+    const ptr = this.#allocateReturn(value.length, returnPtr, returnSize)
     writeByteString(this.bytes, ptr, value)
+  }
+
+  /** returnBytes for serializeHeaderMap(pairs), serialised straight into the guest's allocation. */
+  returnHeaderMap(pairs: HeaderPairs, returnPtr: number, returnSize: number): void {
+    const size = byteStringMapSize(pairs)
+    if (size < 0) return this.returnBytes(serializeHeaderMap(pairs), returnPtr, returnSize)
+    const ptr = this.#allocateReturn(size, returnPtr, returnSize)
+    writeHeaderMap(pairs, this.bytes, ptr)
+  }
+
+  /**
+   * Allocates `size` bytes in the guest (`proxy_on_memory_allocate`, else `malloc`) and writes the address and
+   * size to the return pointers; the caller fills the allocation (through `bytes`: allocating may grow memory).
+   * @throws FilterAbiError when the module exports no allocator or the allocation is 0 or out of bounds.
+   */
+  #allocateReturn(size: number, returnPtr: number, returnSize: number): number {
+    if (!this.#allocate) throw new FilterAbiError('module exports neither proxy_on_memory_allocate nor malloc')
+    // Asking for at least one byte: some allocators return 0 (failure) for a zero-sized request.
+    const ptr = this.#allocate(Math.max(size, 1)) >>> 0
+    if (ptr === 0) throw new FilterAbiError('guest allocator returned 0')
+    if (!this.inBounds(ptr, size)) throw new FilterAbiError('guest allocator returned memory out of bounds')
     this.setU32(returnPtr, ptr)
-    this.setU32(returnSize, value.length)
+    this.setU32(returnSize, size)
+    return ptr
   }
 
   returnString(value: string, returnPtr: number, returnSize: number): void {

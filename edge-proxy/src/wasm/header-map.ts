@@ -66,60 +66,51 @@ export function writeByteString(out: Uint8Array, at: number, s: string): void {
   for (let i = 0; i < s.length; i++) out[at + i] = s.charCodeAt(i)
 }
 
-// Serialisations by map: a header map array is never changed once the host holds it (every edit makes a new
-// array), so the bytes a filter read stay valid until the map is replaced, and the next filter or the next
-// get_header_map_size/pairs call reuses them.
-const serialized = new WeakMap<ReadonlyArray<readonly [string, string]>, Uint8Array>()
-
-/**
- * serializeHeaderMap, remembered for this array: callers must treat the result as read-only and never change
- * `pairs` afterwards (the host's maps are replaced, never edited in place).
- */
-export function serializedHeaderMap(pairs: ReadonlyArray<readonly [string, string]>): Uint8Array {
-  let bytes = serialized.get(pairs)
-  if (bytes === undefined) {
-    bytes = serializeHeaderMap(pairs)
-    serialized.set(pairs, bytes)
-  }
-  return bytes
-}
-
 /**
  * Serialises a header map (names and values as byte strings, see byteStringToBytes) as the spec's "Serialization" section lays it out: u32 count, then count × (u32 key
  * length, u32 value length), then each key and value followed by a NUL byte, all little-endian. Lengths exclude
  * the NUL. (The spec's worked example prints byte values oddly; this follows the layout, as DESIGN.md notes.)
  */
 export function serializeHeaderMap(pairs: ReadonlyArray<readonly [string, string]>): Uint8Array {
-  // Header maps are byte strings nearly always: sized as such and written char for byte in one pass that also
-  // checks every char, with no per-entry arrays; a char above 0xFF sends the map the general way.
-  let size = 4 + pairs.length * 8
-  for (let i = 0; i < pairs.length; i++) size += pairs[i]![0].length + pairs[i]![1].length + 2
+  const size = byteStringMapSize(pairs)
+  if (size < 0) return serializeEncoded(pairs)
   const out = new Uint8Array(size)
-  const view = new DataView(out.buffer)
-  view.setUint32(0, pairs.length, true)
-  let lengths = 4
-  let data = 4 + pairs.length * 8
+  writeHeaderMap(pairs, out, 0)
+  return out
+}
+
+/**
+ * The serialised size of a map whose names and values are all byte strings (nearly every map), which is then
+ * written char for byte by writeHeaderMap with no per-entry arrays; -1 when one is not (serializeHeaderMap).
+ */
+export function byteStringMapSize(pairs: ReadonlyArray<readonly [string, string]>): number {
+  let size = 4 + pairs.length * 8
+  for (let i = 0; i < pairs.length; i++) {
+    const [k, v] = pairs[i]!
+    if (!isByteString(k) || !isByteString(v)) return -1
+    size += k.length + v.length + 2
+  }
+  return size
+}
+
+/** Writes a map of byte strings (byteStringMapSize ≥ 0) in the spec's layout at `out[at…]`, e.g. guest memory. */
+export function writeHeaderMap(pairs: ReadonlyArray<readonly [string, string]>, out: Uint8Array, at: number): void {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength)
+  view.setUint32(at, pairs.length, true)
+  let lengths = at + 4
+  let data = at + 4 + pairs.length * 8
   for (let i = 0; i < pairs.length; i++) {
     const [k, v] = pairs[i]!
     view.setUint32(lengths, k.length, true)
     view.setUint32(lengths + 4, v.length, true)
     lengths += 8
-    if (!writeIfByteString(out, data, k)) return serializeEncoded(pairs)
+    writeByteString(out, data, k)
+    out[data + k.length] = 0
     data += k.length + 1
-    if (!writeIfByteString(out, data, v)) return serializeEncoded(pairs)
+    writeByteString(out, data, v)
+    out[data + v.length] = 0
     data += v.length + 1
   }
-  return out
-}
-
-/** writeByteString, stopping with false at the first char above 0xFF. */
-function writeIfByteString(out: Uint8Array, at: number, s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    if (c > 0xff) return false
-    out[at + i] = c
-  }
-  return true
 }
 
 /** The general case: some name or value holds a char above 0xFF and goes as its UTF-8 bytes. */

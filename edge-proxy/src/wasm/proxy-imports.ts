@@ -3,11 +3,12 @@ import type { FilterLogger } from './filter-logger'
 import type { FilterMetrics } from './filter-metrics'
 import type { GuestMemory } from './guest-memory'
 import {
+  byteStringMapSize,
   bytesToByteString,
   deserializeHeaderMap,
   findHeader,
   normalizeHeaderName,
-  serializedHeaderMap,
+  serializeHeaderMap,
   type HeaderPairs,
 } from './header-map'
 import type { SharedData, SharedQueues } from './shared-data'
@@ -204,7 +205,8 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
     proxy_get_header_map_size(mapType: number, retSize: number): number {
       if (!inBounds(retSize, 4)) return Status.INVALID_MEMORY_ACCESS
       return mapOp(mapType, (pairs) => {
-        mem().setU32(retSize, serializedHeaderMap(pairs).length)
+        const size = byteStringMapSize(pairs)
+        mem().setU32(retSize, size >= 0 ? size : serializeHeaderMap(pairs).length)
         return Status.OK
       })
     },
@@ -212,7 +214,7 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
       if (!(inBounds(retPtr, 4) && inBounds(retSize, 4))) return Status.INVALID_MEMORY_ACCESS
       if (mapType < 0 || mapType > MAX_MAP_TYPE) return Status.BAD_ARGUMENT
       // A map that does not exist yet reads as empty: the Rust and Go SDKs treat any other status as fatal.
-      mem().returnBytes(serializedHeaderMap(host.headerMap(mapType) ?? NO_HEADERS), retPtr, retSize)
+      mem().returnHeaderMap(host.headerMap(mapType) ?? NO_HEADERS, retPtr, retSize)
       return Status.OK
     },
     proxy_set_header_map_pairs(mapType: number, ptr: number, len: number): number {
