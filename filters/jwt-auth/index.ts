@@ -11,6 +11,7 @@
 import {
   Action,
   CLAIM_HEADER_PREFIX,
+  FNV_OFFSET_BASIS,
   HeaderPair,
   HttpContext,
   JsonKind,
@@ -21,6 +22,7 @@ import {
   callForeignFunction,
   claimHeader,
   decodeBase64Url,
+  fnv1a64Bytes,
   formatNumber,
   getForeignFunctionData,
   getRequestHeaderBytes,
@@ -47,6 +49,31 @@ const MAX_REMEMBERED_ANSWERS = 1024;
 // Real tokens are well under this; a bigger one is refused before any decoding.
 const MAX_TOKEN_LENGTH = 8192;
 
+class KnownAnswer {
+  constructor(public bytes: ArrayBuffer, public headers: Array<HeaderPair>) {}
+}
+
+function sameBytes(a: ArrayBuffer, b: ArrayBuffer): bool {
+  return a.byteLength == b.byteLength && memory.compare(changetype<usize>(a), changetype<usize>(b), a.byteLength) == 0;
+}
+
+/** A token's bytes: `bytes[start, end)`, so the header value it was cut from need not be copied again. */
+class TokenBytes {
+  constructor(public bytes: ArrayBuffer, public start: i32, public end: i32) {}
+
+  get length(): i32 {
+    return this.end - this.start;
+  }
+
+  get ptr(): usize {
+    return changetype<usize>(this.bytes) + <usize>this.start;
+  }
+
+  static of(bytes: ArrayBuffer): TokenBytes {
+    return new TokenBytes(bytes, 0, bytes.byteLength);
+  }
+}
+
 class JwtAuthRoot extends RootContext {
   /**
    * Per issuer, the verify_jwt arguments before the token (UTF-8): `<handle>:` when the host registered the
@@ -58,8 +85,11 @@ class JwtAuthRoot extends RootContext {
   /** The only issuer's prefix and suffix when there is one issuer. */
   onlyPrefix: ArrayBuffer | null = null;
   onlySuffix: ArrayBuffer = new ArrayBuffer(0);
-  /** Claim headers by verifier answer: a valid answer's text fully determines the headers it forwards. */
-  claimHeaders: Map<string, Array<HeaderPair>> = new Map<string, Array<HeaderPair>>();
+  /**
+   * Claim headers by verifier answer: a valid answer's bytes fully determine the headers it forwards. Keyed by
+   * the answer's hash, and the bytes compared, so a cached request neither decodes nor hashes it as a string.
+   */
+  claimHeaders: Map<u64, KnownAnswer> = new Map<u64, KnownAnswer>();
   from: ValueSource = new ValueSource("header", "authorization");
   forwardClaims: Array<string> = [];
   required: bool = false;
@@ -129,10 +159,10 @@ function fail(message: string): bool {
 }
 
 /** Base64url segments separated by exactly two dots: also what keeps the token safe to splice into JSON. */
-function wellFormed(token: ArrayBuffer): bool {
-  const length = token.byteLength;
+function wellFormed(token: TokenBytes): bool {
+  const length = token.length;
   if (length == 0 || length > MAX_TOKEN_LENGTH) return false;
-  const base = changetype<usize>(token);
+  const base = token.ptr;
   let dots = 0;
   for (let i = 0; i < length; i++) {
     const c = load<u8>(base + <usize>i);
@@ -168,43 +198,44 @@ function asciiSpace(c: u32): bool {
  * is ASCII (decoding is then the identity, and only ASCII whitespace can be trimmed), through bearerText
  * otherwise, so both give the same bytes.
  */
-function bearerToken(value: ArrayBuffer): ArrayBuffer {
+function bearerToken(value: ArrayBuffer): TokenBytes {
   const base = changetype<usize>(value);
   const length = value.byteLength;
   for (let i = 0; i < length; i++) {
-    if (load<u8>(base + <usize>i) >= 0x80) return String.UTF8.encode(bearerText(String.UTF8.decode(value)));
+    if (load<u8>(base + <usize>i) >= 0x80) return TokenBytes.of(String.UTF8.encode(bearerText(String.UTF8.decode(value))));
   }
-  if (length <= 7) return new ArrayBuffer(0);
+  if (length <= 7) return new TokenBytes(value, 0, 0);
   const scheme = "bearer ";
   for (let i = 0; i < 7; i++) {
     let c = <u32>load<u8>(base + <usize>i);
     if (c >= 0x41 && c <= 0x5a) c += 0x20;
-    if (c != <u32>scheme.charCodeAt(i)) return new ArrayBuffer(0);
+    if (c != <u32>scheme.charCodeAt(i)) return new TokenBytes(value, 0, 0);
   }
   let start = 7;
   let end = length;
   while (end > start && asciiSpace(load<u8>(base + <usize>end - 1))) end--;
   while (start < end && asciiSpace(load<u8>(base + <usize>start))) start++;
-  return value.slice(start, end);
+  return new TokenBytes(value, start, end);
 }
 
 /** The token this filter is configured to read, as UTF-8 bytes; null when its header or cookie is absent. */
-function readToken(from: ValueSource): ArrayBuffer | null {
+function readToken(from: ValueSource): TokenBytes | null {
   if (from.kind == "header" && from.name == "authorization") {
     const value = getRequestHeaderBytes(from.name);
     return value == null ? null : bearerToken(value);
   }
   const text = from.read();
-  return text == null ? null : String.UTF8.encode(text);
+  return text == null ? null : TokenBytes.of(String.UTF8.encode(text));
 }
 
 /** `prefix`, `token`, `suffix` in one buffer: the verify_jwt arguments. */
-function joinArgs(prefix: ArrayBuffer, token: ArrayBuffer, suffix: ArrayBuffer): ArrayBuffer {
-  const out = new ArrayBuffer(prefix.byteLength + token.byteLength + suffix.byteLength);
+function joinArgs(prefix: ArrayBuffer, token: TokenBytes, suffix: ArrayBuffer): ArrayBuffer {
+  const length = token.length;
+  const out = new ArrayBuffer(prefix.byteLength + length + suffix.byteLength);
   const base = changetype<usize>(out);
   memory.copy(base, changetype<usize>(prefix), prefix.byteLength);
-  memory.copy(base + <usize>prefix.byteLength, changetype<usize>(token), token.byteLength);
-  memory.copy(base + <usize>prefix.byteLength + <usize>token.byteLength, changetype<usize>(suffix), suffix.byteLength);
+  memory.copy(base + <usize>prefix.byteLength, token.ptr, length);
+  memory.copy(base + <usize>prefix.byteLength + <usize>length, changetype<usize>(suffix), suffix.byteLength);
   return out;
 }
 
@@ -243,7 +274,7 @@ class JwtAuth extends HttpContext {
     // Claims reach the upstream (and later filters: claim-route, ratelimit) only from this filter.
     const forged = headerNamesWithPrefix(MapType.RequestHeaders, CLAIM_HEADER_PREFIX);
     for (let i = 0; i < forged.length; i++) removeRequestHeader(forged[i]);
-    if (token == null || token.byteLength == 0) {
+    if (token == null || token.length == 0) {
       if (!root.required) return Action.Continue;
       return this.reject("missing token", 'Bearer realm="weft"');
     }
@@ -253,7 +284,7 @@ class JwtAuth extends HttpContext {
     let suffix = root.onlySuffix;
     if (prefix == null) {
       // A well-formed token is ASCII: its bytes decode to the same text.
-      const issuer = unverifiedIssuer(String.UTF8.decode(token));
+      const issuer = unverifiedIssuer(String.UTF8.decodeUnsafe(token.ptr, token.length));
       if (issuer == null || !root.argsPrefix.has(issuer)) return this.reject("unknown issuer", 'Bearer error="invalid_token"');
       prefix = root.argsPrefix.get(issuer);
       suffix = root.argsSuffix.get(issuer);
@@ -278,13 +309,16 @@ class JwtAuth extends HttpContext {
   /** Acts on a verify_jwt answer: forward claims, wait for a pending one, or refuse. */
   apply(bytes: ArrayBuffer, resumed: bool): Action {
     const root = changetype<JwtAuthRoot>(this.root);
-    const text = String.UTF8.decode(bytes);
-    // A cached verification answers the same text for every request with that token: its headers are known.
-    if (root.claimHeaders.has(text)) {
-      const known = root.claimHeaders.get(text);
-      for (let i = 0; i < known.length; i++) replaceRequestHeader(known[i].key, known[i].value);
-      return Action.Continue;
+    // A cached verification answers the same bytes for every request with that token: its headers are known.
+    const hash = fnv1a64Bytes(FNV_OFFSET_BASIS, changetype<usize>(bytes), bytes.byteLength);
+    if (root.claimHeaders.has(hash)) {
+      const known = root.claimHeaders.get(hash);
+      if (sameBytes(known.bytes, bytes)) {
+        for (let i = 0; i < known.headers.length; i++) replaceRequestHeader(known.headers[i].key, known.headers[i].value);
+        return Action.Continue;
+      }
     }
+    const text = String.UTF8.decode(bytes);
     const answer = parseJson(text);
     if (answer == null) return this.reject("verifier answered nonsense", 'Bearer error="invalid_token"');
     const pending = answer.get("pending");
@@ -305,7 +339,7 @@ class JwtAuth extends HttpContext {
     }
     for (let i = 0; i < headers.length; i++) replaceRequestHeader(headers[i].key, headers[i].value);
     if (root.claimHeaders.size >= MAX_REMEMBERED_ANSWERS) root.claimHeaders.clear();
-    root.claimHeaders.set(text, headers);
+    root.claimHeaders.set(hash, new KnownAnswer(bytes, headers));
     return Action.Continue;
   }
 

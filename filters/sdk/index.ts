@@ -46,5 +46,5 @@ export {
   setTickPeriodMilliseconds,
 } from "./host";
 export { JsonValue, JsonKind, formatNumber, numberField, parseJson, stringArrayField, stringifyJson } from "./json";
-export { FNV_OFFSET_BASIS, cookieValue, decodeBase64Url, fnv1a64, hash64, hashPercentBucket, jsonEscape, percentBucketAfter } from "./util";
+export { FNV_OFFSET_BASIS, cookieValue, decodeBase64Url, fnv1a64, fnv1a64Bytes, hash64, hashPercentBucket, jsonEscape, percentBucketAfter } from "./util";
 export { CLAIM_HEADER_PREFIX, ValueSource, claimHeader } from "./source";

@@ -77,8 +77,13 @@ export function fnv1a64(h: u64, key: string): u64 {
     base = changetype<usize>(long);
     length = long.byteLength;
   }
+  return fnv1a64Bytes(h, base, length);
+}
+
+/** FNV-1a 64 over `length` bytes at `ptr`, continuing from `h` (a key already in bytes). */
+export function fnv1a64Bytes(h: u64, ptr: usize, length: usize): u64 {
   for (let i: usize = 0; i < length; i++) {
-    h ^= <u64>load<u8>(base + i);
+    h ^= <u64>load<u8>(ptr + i);
     h *= 0x100000001b3;
   }
   return h;

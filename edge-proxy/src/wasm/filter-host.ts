@@ -413,15 +413,29 @@ function localResult(local: LocalResponse): RespondResult {
   return { action: 'respond', status: local.status, headers, body: local.body, details: local.details }
 }
 
-/** A filter's "continue" answer; the fetch Headers is built only when someone asks for it. */
+/** A filter's "continue" answer; the fetch Headers and the pseudo-headers are made only when someone asks. */
 class Continue implements ContinueResult {
   readonly action = 'continue' as const
   failure?: FilterFailure = undefined
   body?: Uint8Array = undefined
   buffering?: boolean = undefined
   #headers: Headers | undefined = undefined
+  #pseudoHeaders: Record<string, string> | undefined = undefined
+  /** The ABI map the filter left (never changed in place: the host replaces maps). */
+  readonly #map: HeaderPairs
 
-  constructor(readonly list: HeaderList, readonly pseudoHeaders: Record<string, string>) {}
+  constructor(readonly list: HeaderList, map: HeaderPairs) {
+    this.#map = map
+  }
+
+  get pseudoHeaders(): Record<string, string> {
+    if (this.#pseudoHeaders === undefined) {
+      const pseudoHeaders: Record<string, string> = {}
+      for (const pair of this.#map) if (pair[0].charCodeAt(0) === 0x3a) pseudoHeaders[pair[0]] = pair[1]
+      this.#pseudoHeaders = pseudoHeaders
+    }
+    return this.#pseudoHeaders
+  }
 
   get headers(): Headers {
     if (this.#headers === undefined) {
@@ -440,13 +454,10 @@ class Continue implements ContinueResult {
  * @throws TypeError on a name or value fetch Headers refuses.
  */
 function continueResult(map: HeaderPairs, known: HeaderList | undefined, incoming?: HeaderList): Continue {
-  const pseudoHeaders: Record<string, string> = {}
+  if (known !== undefined) return new Continue(known, map)
   const plain: HeaderPairs = []
-  for (const pair of map) {
-    if (pair[0].charCodeAt(0) === 0x3a) pseudoHeaders[pair[0]] = pair[1]
-    else if (known === undefined) plain.push(pair)
-  }
-  return new Continue(known ?? normalizeAsHeaders(plain, incoming), pseudoHeaders)
+  for (const pair of map) if (pair[0].charCodeAt(0) !== 0x3a) plain.push(pair)
+  return new Continue(normalizeAsHeaders(plain, incoming), map)
 }
 
 /** Pairs to build a map from, or the HeaderList they already are (a Headers' entries are one). */
