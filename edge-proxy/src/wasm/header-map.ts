@@ -95,14 +95,13 @@ export function byteStringMapSize(pairs: ReadonlyArray<readonly [string, string]
 
 /** Writes a map of byte strings (byteStringMapSize ≥ 0) in the spec's layout at `out[at…]`, e.g. guest memory. */
 export function writeHeaderMap(pairs: ReadonlyArray<readonly [string, string]>, out: Uint8Array, at: number): void {
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength)
-  view.setUint32(at, pairs.length, true)
+  setU32(out, at, pairs.length)
   let lengths = at + 4
   let data = at + 4 + pairs.length * 8
   for (let i = 0; i < pairs.length; i++) {
     const [k, v] = pairs[i]!
-    view.setUint32(lengths, k.length, true)
-    view.setUint32(lengths + 4, v.length, true)
+    setU32(out, lengths, k.length)
+    setU32(out, lengths + 4, v.length)
     lengths += 8
     writeByteString(out, data, k)
     out[data + k.length] = 0
@@ -111,6 +110,14 @@ export function writeHeaderMap(pairs: ReadonlyArray<readonly [string, string]>, 
     out[data + v.length] = 0
     data += v.length + 1
   }
+}
+
+/** Little-endian u32 by bytes: no DataView per map (guest memory is rarely 4-byte aligned for it anyway). */
+function setU32(out: Uint8Array, at: number, value: number): void {
+  out[at] = value & 0xff
+  out[at + 1] = (value >>> 8) & 0xff
+  out[at + 2] = (value >>> 16) & 0xff
+  out[at + 3] = value >>> 24
 }
 
 /** The general case: some name or value holds a char above 0xFF and goes as its UTF-8 bytes. */
