@@ -262,13 +262,16 @@ type StreamHost = {
 
 type StreamCall = (vm: FilterVm, stream: StreamState) => number
 
+// The maps of a phase that has not run yet: never edited (the host replaces maps), so one serves every stream.
+const NO_PAIRS: HeaderPairs = []
+
 /**
  * One request's stream context through one filter. A class rather than closures per request: a stream is made
  * for every filter of every request, and its methods need no per-request allocation.
  */
 class HostStream implements FilterStream {
-  #requestHeaders: HeaderPairs = []
-  #responseHeaders: HeaderPairs = []
+  #requestHeaders: HeaderPairs = NO_PAIRS
+  #responseHeaders: HeaderPairs = NO_PAIRS
   /** The headers as they arrived, when already normal: passed on as they are when the filter leaves them. */
   #requestIn: HeaderList | undefined
   #responseIn: HeaderList | undefined
