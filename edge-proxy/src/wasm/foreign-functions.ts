@@ -137,7 +137,12 @@ export function createVerifyJwt(options: VerifyJwtOptions = {}): VerifyJwtFuncti
     }
     return encoder.encode(`{"pending":${call.defer(pending)}}`)
   }
-  return Object.assign(fn, { stats: (): VerifyJwtStats => ({ ...stats, cached: cache.size }), config })
+  return Object.assign(fn, {
+    // Both decode their arguments before anything else and keep only the text.
+    borrowsArguments: true,
+    stats: (): VerifyJwtStats => ({ ...stats, cached: cache.size }),
+    config: Object.assign(config, { borrowsArguments: true }),
+  })
 }
 
 type IssuerArgs = { issuer: string; audiences: string[]; jwks: JSONWebKeySet; jwksText?: string }

@@ -54,11 +54,19 @@ export type ForeignCall = {
 /**
  * A host function a filter calls with `proxy_call_foreign_function(name, args)`, e.g. `weft.verify_jwt`. The whole
  * seam: register functions by name in `foreignFunctions` (FilterHostOptions; the proxy core takes
- * `filterForeignFunctions`). A function receives a copy of the argument bytes and returns the result bytes
- * synchronously (the ABI call cannot wait; for async work it answers a pending id and uses `call.defer`). A name
- * not registered answers NOT_FOUND; a function that throws answers INTERNAL_FAILURE (logged), the VM stays healthy.
+ * `filterForeignFunctions`). A function receives a copy of the argument bytes (a view of guest memory when it
+ * sets `borrowsArguments`) and returns the result bytes synchronously (the ABI call cannot wait; for async work it
+ * answers a pending id and uses `call.defer`). A name not registered answers NOT_FOUND; a function that throws
+ * answers INTERNAL_FAILURE (logged), the VM stays healthy.
  */
-export type ForeignFunction = (args: Uint8Array, call: ForeignCall) => Uint8Array
+export type ForeignFunction = ((args: Uint8Array, call: ForeignCall) => Uint8Array) & {
+  /**
+   * Set on a function that reads `args` only while it runs (never keeps them, nor reads them from later async
+   * work): it is handed a view of the guest's memory instead of a copy, which saves an ArrayBuffer per call
+   * (about 1 µs for a ~1 KB token). weft.verify_jwt and weft.jwt_config decode their arguments at once.
+   */
+  readonly borrowsArguments?: boolean
+}
 
 /** What the host functions act on: the VM's state at the moment of the call. */
 export interface ProxyImportHost {
@@ -108,8 +116,9 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
   const inBounds = (ptr: number, len: number): boolean => mem().inBounds(ptr >>> 0, len >>> 0)
   const str = (ptr: number, len: number): string => mem().readString(ptr >>> 0, len >>> 0)
   const bytes = (ptr: number, len: number): Uint8Array => mem().read(ptr >>> 0, len >>> 0)
+  const view = (ptr: number, len: number): Uint8Array => mem().bytes.subarray(ptr >>> 0, (ptr >>> 0) + (len >>> 0))
   // Header names and values cross as byte strings, never UTF-8-decoded (header-map.ts).
-  const byteStr = (ptr: number, len: number): string => bytesToByteString(mem().bytes.subarray(ptr >>> 0, (ptr >>> 0) + (len >>> 0)))
+  const byteStr = (ptr: number, len: number): string => bytesToByteString(view(ptr, len))
   const headerName = (ptr: number, len: number): string => normalizeHeaderName(byteStr(ptr, len))
 
   // Decoded by hand rather than TextDecoder('utf-16le'), which not every runtime ships; only error paths use it.
@@ -409,7 +418,8 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
       if (!fn) return Status.NOT_FOUND
       let result: Uint8Array
       try {
-        result = fn(bytes(aPtr, aLen), foreignCall)
+        // No guest code runs during the call, so a borrowed view cannot change under the function.
+        result = fn(fn.borrowsArguments === true ? view(aPtr, aLen) : bytes(aPtr, aLen), foreignCall)
       } catch (error) {
         // A host-side failure is the filter's to handle (a status), not a reason to break its VM.
         host.logger.warn({ function: name, err: String(error) }, 'foreign function failed')
