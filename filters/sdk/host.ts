@@ -1,5 +1,6 @@
 import * as imports from "./imports";
 import { BufferType, LogLevel, MapType, MetricType, Status, StreamType } from "./abi";
+import { TextBuilder } from "./text";
 
 // Return slots for host calls: static memory, so no allocation per call. Filters are single-threaded and
 // host calls do not nest, so one pair is enough.
@@ -99,6 +100,11 @@ function stageB(s: string): void {
 export function log(level: LogLevel, message: string): void {
   stageA(message);
   imports.proxy_log(level, argA, argALength);
+}
+
+/** Logs a message built in a TextBuilder, as its bytes (no string made for it). */
+export function logText(level: LogLevel, text: TextBuilder): void {
+  imports.proxy_log(level, text.ptr, text.length);
 }
 
 export function logInfo(message: string): void {

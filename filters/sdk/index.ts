@@ -31,6 +31,7 @@ export {
   log,
   logError,
   logInfo,
+  logText,
   logWarn,
   recordMetric,
   removeHeader,
@@ -48,3 +49,4 @@ export {
 export { JsonValue, JsonKind, formatNumber, numberField, parseJson, stringArrayField, stringifyJson } from "./json";
 export { FNV_OFFSET_BASIS, cookieValue, decodeBase64Url, fnv1a64, fnv1a64Bytes, hash64, hashPercentBucket, jsonEscape, percentBucketAfter } from "./util";
 export { CLAIM_HEADER_PREFIX, ValueSource, claimHeader } from "./source";
+export { TextBuilder } from "./text";

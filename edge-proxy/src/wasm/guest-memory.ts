@@ -3,6 +3,8 @@ import { FilterAbiError } from './wasm-errors'
 
 const utf8 = new TextEncoder()
 const utf8Decoder = new TextDecoder()
+// Texts up to this many bytes are remembered by readString (V8 keeps such small copies on its heap).
+const SHORT_TEXT = 64
 
 /**
  * Reads and writes a guest's linear memory. Views are re-created whenever the memory's buffer changes: growth
@@ -19,6 +21,8 @@ export class GuestMemory {
   #bytes = new Uint8Array(0)
   #view = new DataView(new ArrayBuffer(0))
   #shared: boolean
+  #lastText = ''
+  #lastTextBytes = new Uint8Array(0)
 
   constructor(memory: WebAssembly.Memory, allocate: ((size: number) => number) | undefined) {
     this.#memory = memory
@@ -62,7 +66,20 @@ export class GuestMemory {
   }
 
   readString(ptr: number, len: number): string {
-    return utf8Decoder.decode(this.bytes.subarray(ptr, ptr + len))
+    const bytes = this.bytes
+    if (len > SHORT_TEXT) return utf8Decoder.decode(bytes.subarray(ptr, ptr + len))
+    // Short texts repeat call after call (a shared-data key read then written, a foreign function's name): the
+    // last one is remembered with its bytes, and comparing them is cheaper than a TextDecoder call.
+    const last = this.#lastTextBytes
+    if (last.length === len) {
+      let i = 0
+      while (i < len && bytes[ptr + i] === last[i]) i++
+      if (i === len) return this.#lastText
+    }
+    const text = utf8Decoder.decode(bytes.subarray(ptr, ptr + len))
+    this.#lastTextBytes = bytes.slice(ptr, ptr + len)
+    this.#lastText = text
+    return text
   }
 
   u32(ptr: number): number {
