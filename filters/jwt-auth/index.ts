@@ -20,6 +20,7 @@ import {
   RootContext,
   ValueSource,
   callForeignFunction,
+  callForeignFunctionWith,
   claimHeader,
   decodeBase64Url,
   fnv1a64Bytes,
@@ -30,6 +31,7 @@ import {
   jsonEscape,
   logError,
   parseJson,
+  readHeaderInto,
   registerRootContext,
   removeRequestHeader,
   replaceRequestHeader,
@@ -57,20 +59,19 @@ function sameBytes(a: ArrayBuffer, b: ArrayBuffer): bool {
   return a.byteLength == b.byteLength && memory.compare(changetype<usize>(a), changetype<usize>(b), a.byteLength) == 0;
 }
 
-/** A token's bytes: `bytes[start, end)`, so the header value it was cut from need not be copied again. */
+// A request's Authorization value is copied here, and the verify_jwt arguments are built around the token where
+// it lies (the prefix written just before it, the suffix just after): no allocation, no second copy of the token.
+const ARGS_SIZE: i32 = 16384;
+const PREFIX_ROOM: i32 = 1024;
+const SUFFIX_ROOM: i32 = 64;
+const ARGS: usize = memory.data(16384, 16);
+
+/** A token's `length` bytes at `ptr`: in ARGS (`inPlace`), or in `owner`. */
 class TokenBytes {
-  constructor(public bytes: ArrayBuffer, public start: i32, public end: i32) {}
-
-  get length(): i32 {
-    return this.end - this.start;
-  }
-
-  get ptr(): usize {
-    return changetype<usize>(this.bytes) + <usize>this.start;
-  }
+  constructor(public owner: ArrayBuffer | null, public ptr: usize, public length: i32, public inPlace: bool) {}
 
   static of(bytes: ArrayBuffer): TokenBytes {
-    return new TokenBytes(bytes, 0, bytes.byteLength);
+    return new TokenBytes(bytes, changetype<usize>(bytes), bytes.byteLength, false);
   }
 }
 
@@ -198,34 +199,52 @@ function asciiSpace(c: u32): bool {
  * is ASCII (decoding is then the identity, and only ASCII whitespace can be trimmed), through bearerText
  * otherwise, so both give the same bytes.
  */
-function bearerToken(value: ArrayBuffer): TokenBytes {
-  const base = changetype<usize>(value);
-  const length = value.byteLength;
+function bearerToken(owner: ArrayBuffer | null, base: usize, length: i32, inPlace: bool): TokenBytes {
   for (let i = 0; i < length; i++) {
-    if (load<u8>(base + <usize>i) >= 0x80) return TokenBytes.of(String.UTF8.encode(bearerText(String.UTF8.decode(value))));
+    if (load<u8>(base + <usize>i) >= 0x80) {
+      return TokenBytes.of(String.UTF8.encode(bearerText(String.UTF8.decodeUnsafe(base, <usize>length))));
+    }
   }
-  if (length <= 7) return new TokenBytes(value, 0, 0);
+  if (length <= 7) return new TokenBytes(owner, base, 0, inPlace);
   const scheme = "bearer ";
   for (let i = 0; i < 7; i++) {
     let c = <u32>load<u8>(base + <usize>i);
     if (c >= 0x41 && c <= 0x5a) c += 0x20;
-    if (c != <u32>scheme.charCodeAt(i)) return new TokenBytes(value, 0, 0);
+    if (c != <u32>scheme.charCodeAt(i)) return new TokenBytes(owner, base, 0, inPlace);
   }
   let start = 7;
   let end = length;
   while (end > start && asciiSpace(load<u8>(base + <usize>end - 1))) end--;
   while (start < end && asciiSpace(load<u8>(base + <usize>start))) start++;
-  return new TokenBytes(value, start, end);
+  return new TokenBytes(owner, base + <usize>start, end - start, inPlace);
 }
 
 /** The token this filter is configured to read, as UTF-8 bytes; null when its header or cookie is absent. */
 function readToken(from: ValueSource): TokenBytes | null {
   if (from.kind == "header" && from.name == "authorization") {
+    const at = ARGS + <usize>PREFIX_ROOM;
+    const length = readHeaderInto(MapType.RequestHeaders, from.name, at, ARGS_SIZE - PREFIX_ROOM - SUFFIX_ROOM);
+    if (length == -1) return null;
+    if (length >= 0) return bearerToken(null, at, length, true);
+    // Longer than ARGS holds (and so than any token this filter accepts): read the usual way.
     const value = getRequestHeaderBytes(from.name);
-    return value == null ? null : bearerToken(value);
+    return value == null ? null : bearerToken(value, changetype<usize>(value), value.byteLength, false);
   }
   const text = from.read();
   return text == null ? null : TokenBytes.of(String.UTF8.encode(text));
+}
+
+/** Calls verify_jwt with `prefix`, `token`, `suffix`: built around the token in ARGS when it lies there. */
+function verify(prefix: ArrayBuffer, token: TokenBytes, suffix: ArrayBuffer): ArrayBuffer | null {
+  if (!token.inPlace || prefix.byteLength > PREFIX_ROOM || suffix.byteLength > SUFFIX_ROOM) {
+    return callForeignFunction(VERIFY_JWT, joinArgs(prefix, token, suffix));
+  }
+  // The token starts at least 7 bytes ("Bearer ") into the value copied at ARGS + PREFIX_ROOM, and the value ends
+  // SUFFIX_ROOM before the end of ARGS: both fit.
+  const start = token.ptr - <usize>prefix.byteLength;
+  memory.copy(start, changetype<usize>(prefix), prefix.byteLength);
+  memory.copy(token.ptr + <usize>token.length, changetype<usize>(suffix), suffix.byteLength);
+  return callForeignFunctionWith(VERIFY_JWT, start, <usize>(prefix.byteLength + token.length + suffix.byteLength));
 }
 
 /** `prefix`, `token`, `suffix` in one buffer: the verify_jwt arguments. */
@@ -289,7 +308,7 @@ class JwtAuth extends HttpContext {
       prefix = root.argsPrefix.get(issuer);
       suffix = root.argsSuffix.get(issuer);
     }
-    const answer = callForeignFunction(VERIFY_JWT, joinArgs(prefix!, token, suffix));
+    const answer = verify(prefix!, token, suffix);
     if (answer == null) {
       logError("jwt-auth: the host offers no " + VERIFY_JWT + "; refusing the request");
       sendLocalResponse(503, "jwt_verifier_unavailable",

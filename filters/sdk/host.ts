@@ -157,6 +157,25 @@ export function getHeaderBytes(map: MapType, name: string): ArrayBuffer | null {
   return takeReturnedBytes();
 }
 
+/**
+ * Copies a header's value (its bytes, not decoded) to `dest`, which holds `capacity` bytes, with no allocation:
+ * returns its length, -1 when the header is absent, -2 when it does not fit (nothing copied).
+ */
+export function readHeaderInto(map: MapType, name: string, dest: usize, capacity: i32): i32 {
+  stageA(name);
+  const status = imports.proxy_get_header_map_value(map, argA, argALength, RETURN_PTR, RETURN_SIZE);
+  if (status != Status.Ok) return -1;
+  const ptr = load<usize>(RETURN_PTR);
+  const size = load<u32>(RETURN_SIZE);
+  let length: i32 = -2;
+  if (size <= <u32>capacity) {
+    memory.copy(dest, ptr, size);
+    length = <i32>size;
+  }
+  releaseReturned(ptr);
+  return length;
+}
+
 export function addHeader(map: MapType, name: string, value: string): void {
   stageA(name);
   stageB(value);
@@ -415,6 +434,14 @@ export function getCurrentTimeNanoseconds(): u64 {
 export function callForeignFunction(name: string, args: ArrayBuffer): ArrayBuffer | null {
   stageA(name);
   const status = imports.proxy_call_foreign_function(argA, argALength, changetype<usize>(args), args.byteLength, RETURN_PTR, RETURN_SIZE);
+  if (status != Status.Ok) return null;
+  return takeReturnedBytes();
+}
+
+/** callForeignFunction with arguments that are `length` bytes at `ptr` (a filter's own buffer, say). */
+export function callForeignFunctionWith(name: string, ptr: usize, length: usize): ArrayBuffer | null {
+  stageA(name);
+  const status = imports.proxy_call_foreign_function(argA, argALength, ptr, length, RETURN_PTR, RETURN_SIZE);
   if (status != Status.Ok) return null;
   return takeReturnedBytes();
 }
