@@ -65,6 +65,36 @@ describe('claim-route filter', () => {
     expect([none.get('x-plan'), none.get('x-weft-beta'), none.get('x-region')]).toEqual([null, null, null])
   })
 
+  it('buckets by FNV-1a 64 + fmix64 of the UTF-8 of "<salt>:<value>", mod 10000 (sdk/util.ts hashPercentBucket)', async () => {
+    const MASK = (1n << 64n) - 1n
+    const bucket = (key: string) => {
+      let h = 0xcbf29ce484222325n
+      for (const byte of new TextEncoder().encode(key)) h = ((h ^ BigInt(byte)) * 0x100000001b3n) & MASK
+      for (const m of [0xff51afd7ed558ccdn, 0xc4ceb9fe1a85ec53n]) h = ((h ^ (h >> 33n)) * m) & MASK
+      return Number((h ^ (h >> 33n)) % 10000n)
+    }
+    // Cookie values cross as byte strings: these are the UTF-8 bytes of "über-ü" and "🚀-7".
+    const uids = [...users.slice(0, 300), 'x'.repeat(600), '\u00c3\u00bcber-\u00c3\u00bc', '\u00f0\u009f\u009a\u0080-7']
+    const decoded = (uid: string) => new TextDecoder().decode(Uint8Array.from(uid, (c) => c.charCodeAt(0)))
+    for (const [salt, name] of [[undefined, 'x-weft-canary'], ['checkout-v3', 'checkout-v3']] as const) {
+      const expected = new Set(uids.filter((uid) => bucket(`${name}:${decoded(uid)}`) < 5000))
+      expect(await canaryUsers(router(canary(50, salt)), uids)).toEqual(expected)
+    }
+  })
+
+  it('reads cookies as split(";") and trim() would: spaces, quotes, repeats, parts without a name', async () => {
+    const host = router({ rules: [{ set: 'x-u', from: { cookie: 'uid' } }] })
+    const uid = async (cookie: string) => (await route(host, { cookie })).get('x-u')
+    expect(await uid(' uid = a b ;uid=2')).toBe('a b')
+    expect(await uid('=x; uid=; uid=3')).toBe('')
+    expect(await uid('xuid=1; uid="q"; ')).toBe('q')
+    expect(await uid('uid="')).toBe('"')
+    expect(await uid('a=1;;uid\t=\t7\t')).toBe('7')
+    // U+00A0 (its UTF-8 bytes) is whitespace to trim() too.
+    expect(await uid('uid=\u00c2\u00a0v\u00c2\u00a0')).toBe('v')
+    expect(await uid('uidx=1; UID=2; id=3')).toBe(null)
+  })
+
   it('drops a routing header the client sent itself', async () => {
     const host = router(canary(0))
     const headers = await route(host, { 'x-weft-canary': 'v2', cookie: 'uid=user-1' })

@@ -11,7 +11,9 @@ import {
   JsonValue,
   RootContext,
   ValueSource,
-  hashPercentBucket,
+  FNV_OFFSET_BASIS,
+  fnv1a64,
+  percentBucketAfter,
   logError,
   numberField,
   parseJson,
@@ -31,13 +33,15 @@ class Rule {
   /** Basis points (percent × 100), or -1 when the rule is not a percentage split. */
   threshold: i32 = -1;
   salt: string = "";
+  /** The sticky hash's state after `<salt>:`, so a request hashes only its own value (hashPercentBucket). */
+  saltState: u64 = FNV_OFFSET_BASIS;
 
   /** The header value this rule sets for the current request, or null when it does not apply. */
   apply(): string | null {
     const source = this.from.read();
     if (source == null) return null;
     if (this.threshold >= 0) {
-      return <i32>hashPercentBucket(this.salt + ":" + source) < this.threshold ? this.value : null;
+      return <i32>percentBucketAfter(this.saltState, source) < this.threshold ? this.value : null;
     }
     if (this.equals != null) return source == this.equals ? this.value : null;
     return this.value != null ? this.value : source;
@@ -75,6 +79,7 @@ class Rule {
     // The salt keeps experiments independent: the 10% in one split are not the same users as in another.
     const salt = v.getString("salt");
     rule.salt = salt != null ? salt : rule.set;
+    rule.saltState = fnv1a64(FNV_OFFSET_BASIS, rule.salt + ":");
     return rule;
   }
 }

@@ -11,6 +11,7 @@
 import {
   Action,
   CLAIM_HEADER_PREFIX,
+  FNV_OFFSET_BASIS,
   HeaderPair,
   HttpContext,
   JsonKind,
@@ -19,14 +20,18 @@ import {
   RootContext,
   ValueSource,
   callForeignFunction,
+  callForeignFunctionWith,
   claimHeader,
   decodeBase64Url,
+  fnv1a64Bytes,
   formatNumber,
   getForeignFunctionData,
+  getRequestHeaderBytes,
   headerNamesWithPrefix,
   jsonEscape,
   logError,
   parseJson,
+  readHeaderInto,
   registerRootContext,
   removeRequestHeader,
   replaceRequestHeader,
@@ -46,19 +51,46 @@ const MAX_REMEMBERED_ANSWERS = 1024;
 // Real tokens are well under this; a bigger one is refused before any decoding.
 const MAX_TOKEN_LENGTH = 8192;
 
+class KnownAnswer {
+  constructor(public bytes: ArrayBuffer, public headers: Array<HeaderPair>) {}
+}
+
+function sameBytes(a: ArrayBuffer, b: ArrayBuffer): bool {
+  return a.byteLength == b.byteLength && memory.compare(changetype<usize>(a), changetype<usize>(b), a.byteLength) == 0;
+}
+
+// A request's Authorization value is copied here, and the verify_jwt arguments are built around the token where
+// it lies (the prefix written just before it, the suffix just after): no allocation, no second copy of the token.
+const ARGS_SIZE: i32 = 16384;
+const PREFIX_ROOM: i32 = 1024;
+const SUFFIX_ROOM: i32 = 64;
+const ARGS: usize = memory.data(16384, 16);
+
+/** A token's `length` bytes at `ptr`: in ARGS (`inPlace`), or in `owner`. */
+class TokenBytes {
+  constructor(public owner: ArrayBuffer | null, public ptr: usize, public length: i32, public inPlace: bool) {}
+
+  static of(bytes: ArrayBuffer): TokenBytes {
+    return new TokenBytes(bytes, changetype<usize>(bytes), bytes.byteLength, false);
+  }
+}
+
 class JwtAuthRoot extends RootContext {
   /**
-   * Per issuer, the verify_jwt arguments before the token: `<handle>:` when the host registered the issuer
-   * (weft.jwt_config), else the whole JSON up to the token, `{"issuer":…,"audiences":…,"jwks":…,"token":"`.
+   * Per issuer, the verify_jwt arguments before the token (UTF-8): `<handle>:` when the host registered the
+   * issuer (weft.jwt_config), else the whole JSON up to the token, `{"issuer":…,"audiences":…,"jwks":…,"token":"`.
    */
-  argsPrefix: Map<string, string> = new Map<string, string>();
+  argsPrefix: Map<string, ArrayBuffer> = new Map<string, ArrayBuffer>();
   /** What follows the token: nothing for a handle, `"}` for the JSON form. */
-  argsSuffix: Map<string, string> = new Map<string, string>();
+  argsSuffix: Map<string, ArrayBuffer> = new Map<string, ArrayBuffer>();
   /** The only issuer's prefix and suffix when there is one issuer. */
-  onlyPrefix: string | null = null;
-  onlySuffix: string = "";
-  /** Claim headers by verifier answer: a valid answer's text fully determines the headers it forwards. */
-  claimHeaders: Map<string, Array<HeaderPair>> = new Map<string, Array<HeaderPair>>();
+  onlyPrefix: ArrayBuffer | null = null;
+  onlySuffix: ArrayBuffer = new ArrayBuffer(0);
+  /**
+   * Claim headers by verifier answer: a valid answer's bytes fully determine the headers it forwards. Keyed by
+   * the answer's hash, and the bytes compared, so a cached request neither decodes nor hashes it as a string.
+   */
+  claimHeaders: Map<u64, KnownAnswer> = new Map<u64, KnownAnswer>();
   from: ValueSource = new ValueSource("header", "authorization");
   forwardClaims: Array<string> = [];
   required: bool = false;
@@ -84,12 +116,12 @@ class JwtAuthRoot extends RootContext {
       const issuerArgs = '{"issuer":"' + jsonEscape(issuer) + '","audiences":[' + audienceList + '],"jwks":' + stringifyJson(jwks!);
       const handle = callForeignFunction(JWT_CONFIG, String.UTF8.encode(issuerArgs + "}"));
       if (handle != null && handle.byteLength == 4) {
-        this.argsPrefix.set(issuer, load<u32>(changetype<usize>(handle)).toString() + ":");
-        this.argsSuffix.set(issuer, "");
+        this.argsPrefix.set(issuer, String.UTF8.encode(load<u32>(changetype<usize>(handle)).toString() + ":"));
+        this.argsSuffix.set(issuer, new ArrayBuffer(0));
       } else {
         // A host without weft.jwt_config: every request carries the issuer's whole arguments.
-        this.argsPrefix.set(issuer, issuerArgs + ',"token":"');
-        this.argsSuffix.set(issuer, '"}');
+        this.argsPrefix.set(issuer, String.UTF8.encode(issuerArgs + ',"token":"'));
+        this.argsSuffix.set(issuer, String.UTF8.encode('"}'));
       }
     }
     if (this.argsPrefix.size == 1) {
@@ -128,11 +160,13 @@ function fail(message: string): bool {
 }
 
 /** Base64url segments separated by exactly two dots: also what keeps the token safe to splice into JSON. */
-function wellFormed(token: string): bool {
-  if (token.length == 0 || token.length > MAX_TOKEN_LENGTH) return false;
+function wellFormed(token: TokenBytes): bool {
+  const length = token.length;
+  if (length == 0 || length > MAX_TOKEN_LENGTH) return false;
+  const base = token.ptr;
   let dots = 0;
-  for (let i = 0; i < token.length; i++) {
-    const c = token.charCodeAt(i);
+  for (let i = 0; i < length; i++) {
+    const c = load<u8>(base + <usize>i);
     if (c == 0x2e) dots++;
     else if (!((c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x2d || c == 0x5f)) {
       return false;
@@ -148,6 +182,80 @@ function unverifiedIssuer(token: string): string | null {
   if (payload == null) return null;
   const claims = parseJson(String.UTF8.decode(payload));
   return claims == null ? null : claims.getString("iss");
+}
+
+/** `Bearer <token>` as the SDK's strings see it: the trimmed rest after a case-insensitive "bearer ", else "". */
+function bearerText(value: string): string {
+  return value.length > 7 && value.substring(0, 7).toLowerCase() == "bearer " ? value.substring(7).trim() : "";
+}
+
+// Whitespace String#trim removes that is ASCII: space, tab, LF, VT, FF, CR.
+function asciiSpace(c: u32): bool {
+  return c == 0x20 || (c >= 0x09 && c <= 0x0d);
+}
+
+/**
+ * The token of an Authorization value, as UTF-8 bytes: bearerText without decoding it to a string when the value
+ * is ASCII (decoding is then the identity, and only ASCII whitespace can be trimmed), through bearerText
+ * otherwise, so both give the same bytes.
+ */
+function bearerToken(owner: ArrayBuffer | null, base: usize, length: i32, inPlace: bool): TokenBytes {
+  for (let i = 0; i < length; i++) {
+    if (load<u8>(base + <usize>i) >= 0x80) {
+      return TokenBytes.of(String.UTF8.encode(bearerText(String.UTF8.decodeUnsafe(base, <usize>length))));
+    }
+  }
+  if (length <= 7) return new TokenBytes(owner, base, 0, inPlace);
+  const scheme = "bearer ";
+  for (let i = 0; i < 7; i++) {
+    let c = <u32>load<u8>(base + <usize>i);
+    if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    if (c != <u32>scheme.charCodeAt(i)) return new TokenBytes(owner, base, 0, inPlace);
+  }
+  let start = 7;
+  let end = length;
+  while (end > start && asciiSpace(load<u8>(base + <usize>end - 1))) end--;
+  while (start < end && asciiSpace(load<u8>(base + <usize>start))) start++;
+  return new TokenBytes(owner, base + <usize>start, end - start, inPlace);
+}
+
+/** The token this filter is configured to read, as UTF-8 bytes; null when its header or cookie is absent. */
+function readToken(from: ValueSource): TokenBytes | null {
+  if (from.kind == "header" && from.name == "authorization") {
+    const at = ARGS + <usize>PREFIX_ROOM;
+    const length = readHeaderInto(MapType.RequestHeaders, from.name, at, ARGS_SIZE - PREFIX_ROOM - SUFFIX_ROOM);
+    if (length == -1) return null;
+    if (length >= 0) return bearerToken(null, at, length, true);
+    // Longer than ARGS holds (and so than any token this filter accepts): read the usual way.
+    const value = getRequestHeaderBytes(from.name);
+    return value == null ? null : bearerToken(value, changetype<usize>(value), value.byteLength, false);
+  }
+  const text = from.read();
+  return text == null ? null : TokenBytes.of(String.UTF8.encode(text));
+}
+
+/** Calls verify_jwt with `prefix`, `token`, `suffix`: built around the token in ARGS when it lies there. */
+function verify(prefix: ArrayBuffer, token: TokenBytes, suffix: ArrayBuffer): ArrayBuffer | null {
+  if (!token.inPlace || prefix.byteLength > PREFIX_ROOM || suffix.byteLength > SUFFIX_ROOM) {
+    return callForeignFunction(VERIFY_JWT, joinArgs(prefix, token, suffix));
+  }
+  // The token starts at least 7 bytes ("Bearer ") into the value copied at ARGS + PREFIX_ROOM, and the value ends
+  // SUFFIX_ROOM before the end of ARGS: both fit.
+  const start = token.ptr - <usize>prefix.byteLength;
+  memory.copy(start, changetype<usize>(prefix), prefix.byteLength);
+  memory.copy(token.ptr + <usize>token.length, changetype<usize>(suffix), suffix.byteLength);
+  return callForeignFunctionWith(VERIFY_JWT, start, <usize>(prefix.byteLength + token.length + suffix.byteLength));
+}
+
+/** `prefix`, `token`, `suffix` in one buffer: the verify_jwt arguments. */
+function joinArgs(prefix: ArrayBuffer, token: TokenBytes, suffix: ArrayBuffer): ArrayBuffer {
+  const length = token.length;
+  const out = new ArrayBuffer(prefix.byteLength + length + suffix.byteLength);
+  const base = changetype<usize>(out);
+  memory.copy(base, changetype<usize>(prefix), prefix.byteLength);
+  memory.copy(base + <usize>prefix.byteLength, token.ptr, length);
+  memory.copy(base + <usize>prefix.byteLength + <usize>length, changetype<usize>(suffix), suffix.byteLength);
+  return out;
 }
 
 /** A claim as a header value: strings as is, numbers and booleans as JSON, string arrays comma-joined. */
@@ -177,10 +285,8 @@ class JwtAuth extends HttpContext {
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): Action {
     const root = changetype<JwtAuthRoot>(this.root);
-    let token = root.from.read();
-    if (token != null && root.from.kind == "header" && root.from.name == "authorization") {
-      token = token.length > 7 && token.substring(0, 7).toLowerCase() == "bearer " ? token.substring(7).trim() : "";
-    }
+    // As bytes: the token only passes through (checked, then sent to the host), never needs to be a string.
+    const token = readToken(root.from);
     // The credential never goes upstream unless forwardToken; removing it now (a refused request is not forwarded
     // at all) also keeps the ~1 KB token out of the header-map copy below.
     if (token != null && !root.forwardToken && root.from.kind == "header") removeRequestHeader(root.from.name);
@@ -196,12 +302,13 @@ class JwtAuth extends HttpContext {
     let prefix = root.onlyPrefix;
     let suffix = root.onlySuffix;
     if (prefix == null) {
-      const issuer = unverifiedIssuer(token);
+      // A well-formed token is ASCII: its bytes decode to the same text.
+      const issuer = unverifiedIssuer(String.UTF8.decodeUnsafe(token.ptr, token.length));
       if (issuer == null || !root.argsPrefix.has(issuer)) return this.reject("unknown issuer", 'Bearer error="invalid_token"');
       prefix = root.argsPrefix.get(issuer);
       suffix = root.argsSuffix.get(issuer);
     }
-    const answer = callForeignFunction(VERIFY_JWT, String.UTF8.encode(prefix! + token + suffix));
+    const answer = verify(prefix!, token, suffix);
     if (answer == null) {
       logError("jwt-auth: the host offers no " + VERIFY_JWT + "; refusing the request");
       sendLocalResponse(503, "jwt_verifier_unavailable",
@@ -221,13 +328,16 @@ class JwtAuth extends HttpContext {
   /** Acts on a verify_jwt answer: forward claims, wait for a pending one, or refuse. */
   apply(bytes: ArrayBuffer, resumed: bool): Action {
     const root = changetype<JwtAuthRoot>(this.root);
-    const text = String.UTF8.decode(bytes);
-    // A cached verification answers the same text for every request with that token: its headers are known.
-    if (root.claimHeaders.has(text)) {
-      const known = root.claimHeaders.get(text);
-      for (let i = 0; i < known.length; i++) replaceRequestHeader(known[i].key, known[i].value);
-      return Action.Continue;
+    // A cached verification answers the same bytes for every request with that token: its headers are known.
+    const hash = fnv1a64Bytes(FNV_OFFSET_BASIS, changetype<usize>(bytes), bytes.byteLength);
+    if (root.claimHeaders.has(hash)) {
+      const known = root.claimHeaders.get(hash);
+      if (sameBytes(known.bytes, bytes)) {
+        for (let i = 0; i < known.headers.length; i++) replaceRequestHeader(known.headers[i].key, known.headers[i].value);
+        return Action.Continue;
+      }
     }
+    const text = String.UTF8.decode(bytes);
     const answer = parseJson(text);
     if (answer == null) return this.reject("verifier answered nonsense", 'Bearer error="invalid_token"');
     const pending = answer.get("pending");
@@ -248,7 +358,7 @@ class JwtAuth extends HttpContext {
     }
     for (let i = 0; i < headers.length; i++) replaceRequestHeader(headers[i].key, headers[i].value);
     if (root.claimHeaders.size >= MAX_REMEMBERED_ANSWERS) root.claimHeaders.clear();
-    root.claimHeaders.set(text, headers);
+    root.claimHeaders.set(hash, new KnownAnswer(bytes, headers));
     return Action.Continue;
   }
 

@@ -89,6 +89,21 @@ describe('jwt-auth filter with weft.verify_jwt', () => {
     expect(verify.stats()).toMatchObject({ misses: 1, verifications: 1, hits: 1 })
   })
 
+  it('reads the Bearer token with any case of the scheme and whitespace around it, Unicode spaces included', async () => {
+    const { host } = authHost()
+    const token = await sign({ sub: 'user-1' })
+    const sub = (result: FilterResult) => (result.action === 'continue' ? result.headers.get('x-jwt-claim-sub') : result.status)
+    expect(sub(await send(host, { authorization: `BEARER \t${token} \t` }))).toBe('user-1')
+    // U+00A0 as its UTF-8 bytes (header values cross as byte strings): trimmed like ASCII whitespace.
+    expect(sub(await send(host, { authorization: `Bearer \u00c2\u00a0${token}\u00c2\u00a0` }))).toBe('user-1')
+    expect(sub(await send(host, { authorization: `Bearer ${token}\u00c3\u00a9` }))).toBe(401)
+    // No token after the scheme, or another scheme: no token (not required here), and the header still goes.
+    for (const authorization of ['Bearer \u00c2\u00a0 ', 'Bearer', 'Basic abc', `Bearer${token}`]) {
+      const result = await send(host, { authorization })
+      expect(result.action === 'continue' && [result.headers.has('authorization'), result.headers.get('x-jwt-claim-sub')]).toEqual([false, null])
+    }
+  })
+
   it('runs one verification for concurrent requests with the same new token', async () => {
     const { host, verify } = authHost()
     const token = await sign({ sub: 'burst' })

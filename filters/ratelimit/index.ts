@@ -76,6 +76,9 @@ class RateLimitRoot extends RootContext {
   limit: Limit = new Limit(1, 1, 1);
   perKey: Map<string, Limit> = new Map<string, Limit>();
   prefix: string = "ratelimit/default/";
+  /** The last key value and its bucket's shared-data key: a client's requests come in runs. */
+  lastKeyValue: string | null = null;
+  lastBucketKey: string = "";
 
   onConfigure(configuration: string): bool {
     const config = parseJson(configuration);
@@ -123,14 +126,22 @@ class RateLimitRoot extends RootContext {
     return new RateLimit(id, this);
   }
 
-  /** Takes one token from the bucket of `keyValue` (null: the bucket of requests without the key). */
-  take(keyValue: string | null): Decision {
-    let limit = this.limit;
-    if (keyValue != null && this.perKey.has(keyValue)) limit = this.perKey.get(keyValue);
+  bucketKey(keyValue: string | null): string {
+    if (keyValue != null && keyValue == this.lastKeyValue) return this.lastBucketKey;
     // Key values come from clients: a long one is stored under its hash so shared-data keys stay small.
     const bucketKey = keyValue == null ? this.prefix + "missing"
       : keyValue.length <= MAX_RAW_KEY_LENGTH ? this.prefix + "k:" + keyValue
       : this.prefix + "h:" + hash64(keyValue).toString(16);
+    this.lastKeyValue = keyValue;
+    this.lastBucketKey = bucketKey;
+    return bucketKey;
+  }
+
+  /** Takes one token from the bucket of `keyValue` (null: the bucket of requests without the key). */
+  take(keyValue: string | null): Decision {
+    let limit = this.limit;
+    if (keyValue != null && this.perKey.has(keyValue)) limit = this.perKey.get(keyValue);
+    const bucketKey = this.bucketKey(keyValue);
     let tokens: f64 = limit.burst;
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const now = getCurrentTimeNanoseconds();

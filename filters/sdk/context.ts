@@ -85,6 +85,27 @@ export function registerRootContext(factory: RootFactory): void {
 export const roots = new Map<u32, RootContext>();
 export const streams = new Map<u32, HttpContext>();
 
+// The host calls one stream's callbacks in a row (context create, headers, done, log, delete): the last one
+// found answers without a map lookup.
+let lastStreamId: u32 = 0;
+let lastStream: HttpContext | null = null;
+
+/** The stream context `id`, or null when there is none (a root context, or one already deleted). */
+export function streamContext(id: u32): HttpContext | null {
+  if (id == lastStreamId && lastStream != null) return lastStream;
+  if (!streams.has(id)) return null;
+  const stream = streams.get(id);
+  lastStreamId = id;
+  lastStream = stream;
+  return stream;
+}
+
+/** Forgets stream context `id` (proxy_on_delete). */
+export function deleteStreamContext(id: u32): void {
+  streams.delete(id);
+  if (id == lastStreamId) lastStream = null;
+}
+
 export function createContext(id: u32, parentId: u32): void {
   if (parentId == 0) {
     const factory = rootFactory;
@@ -93,5 +114,8 @@ export function createContext(id: u32, parentId: u32): void {
     return;
   }
   if (!roots.has(parentId)) return;
-  streams.set(id, roots.get(parentId).createHttpContext(id));
+  const stream = roots.get(parentId).createHttpContext(id);
+  streams.set(id, stream);
+  lastStreamId = id;
+  lastStream = stream;
 }

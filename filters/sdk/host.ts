@@ -1,11 +1,34 @@
 import * as imports from "./imports";
 import { BufferType, LogLevel, MapType, MetricType, Status, StreamType } from "./abi";
+import { TextBuilder } from "./text";
 
 // Return slots for host calls: static memory, so no allocation per call. Filters are single-threaded and
 // host calls do not nest, so one pair is enough.
 const RETURN_PTR: usize = memory.data(8);
 const RETURN_SIZE: usize = memory.data(8);
 const RETURN_CAS: usize = memory.data(8);
+
+// The host copies each answer (a header value, a map, shared data) into memory it asks proxy_on_memory_allocate
+// for, and the SDK copies or decodes it at once and gives it back. Answers that fit go to one static region
+// instead of a heap allocation each: it is handed out only while free, and the SDK frees it when it has taken
+// the answer, so an answer nobody takes merely sends later ones to the heap.
+const RETURN_SCRATCH_SIZE: usize = 4096;
+const RETURN_SCRATCH: usize = memory.data(4096, 16);
+let returnScratchInUse = false;
+
+/** proxy_on_memory_allocate: the return scratch region when it fits and is free, else the heap. */
+export function allocateReturn(size: usize): usize {
+  if (size <= RETURN_SCRATCH_SIZE && !returnScratchInUse) {
+    returnScratchInUse = true;
+    return RETURN_SCRATCH;
+  }
+  return heap.alloc(size);
+}
+
+function releaseReturned(ptr: usize): void {
+  if (ptr == RETURN_SCRATCH) returnScratchInUse = false;
+  else if (ptr != 0) heap.free(ptr);
+}
 
 /** Bytes the host placed in guest memory (allocated through proxy_on_memory_allocate): copy, then free. */
 function takeReturnedBytes(): ArrayBuffer {
@@ -14,7 +37,7 @@ function takeReturnedBytes(): ArrayBuffer {
   const out = new ArrayBuffer(size);
   if (ptr != 0) {
     memory.copy(changetype<usize>(out), ptr, size);
-    heap.free(ptr);
+    releaseReturned(ptr);
   }
   return out;
 }
@@ -24,7 +47,7 @@ function takeReturnedString(): string {
   const size = load<u32>(RETURN_SIZE);
   if (ptr == 0) return "";
   const s = String.UTF8.decodeUnsafe(ptr, size);
-  heap.free(ptr);
+  releaseReturned(ptr);
   return s;
 }
 
@@ -32,11 +55,56 @@ function utf8(s: string): ArrayBuffer {
   return String.UTF8.encode(s);
 }
 
+// Text arguments (header names and values, keys, log lines) are UTF-8-encoded into one of two static regions
+// rather than a fresh ArrayBuffer per call; text that might not fit is encoded on the heap and kept referenced
+// until the next call stages over it. The host only reads arguments during the call.
+const ARG_SCRATCH_SIZE: i32 = 2048;
+const ARG_A: usize = memory.data(2048, 16);
+const ARG_B: usize = memory.data(2048, 16);
+let argA: usize = 0;
+let argALength: usize = 0;
+let argAKeep: ArrayBuffer | null = null;
+let argB: usize = 0;
+let argBLength: usize = 0;
+let argBKeep: ArrayBuffer | null = null;
+
+function stageA(s: string): void {
+  // Three bytes per UTF-16 unit at most (a surrogate pair is two units and four bytes).
+  if (s.length * 3 <= ARG_SCRATCH_SIZE) {
+    argA = ARG_A;
+    argALength = String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, ARG_A);
+    argAKeep = null;
+  } else {
+    const bytes = utf8(s);
+    argAKeep = bytes;
+    argA = changetype<usize>(bytes);
+    argALength = bytes.byteLength;
+  }
+}
+
+function stageB(s: string): void {
+  if (s.length * 3 <= ARG_SCRATCH_SIZE) {
+    argB = ARG_B;
+    argBLength = String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, ARG_B);
+    argBKeep = null;
+  } else {
+    const bytes = utf8(s);
+    argBKeep = bytes;
+    argB = changetype<usize>(bytes);
+    argBLength = bytes.byteLength;
+  }
+}
+
 // --- logging ---------------------------------------------------------------------------------------------
 
 export function log(level: LogLevel, message: string): void {
-  const bytes = utf8(message);
-  imports.proxy_log(level, changetype<usize>(bytes), bytes.byteLength);
+  stageA(message);
+  imports.proxy_log(level, argA, argALength);
+}
+
+/** Logs a message built in a TextBuilder, as its bytes (no string made for it). */
+export function logText(level: LogLevel, text: TextBuilder): void {
+  imports.proxy_log(level, text.ptr, text.length);
 }
 
 export function logInfo(message: string): void {
@@ -75,27 +143,54 @@ export class HeaderPair {
 }
 
 export function getHeader(map: MapType, name: string): string | null {
-  const key = utf8(name);
-  const status = imports.proxy_get_header_map_value(map, changetype<usize>(key), key.byteLength, RETURN_PTR, RETURN_SIZE);
+  stageA(name);
+  const status = imports.proxy_get_header_map_value(map, argA, argALength, RETURN_PTR, RETURN_SIZE);
   if (status != Status.Ok) return null;
   return takeReturnedString();
 }
 
+/** A header's value as the bytes the host holds, not decoded: for values a filter handles as bytes (a token). */
+export function getHeaderBytes(map: MapType, name: string): ArrayBuffer | null {
+  stageA(name);
+  const status = imports.proxy_get_header_map_value(map, argA, argALength, RETURN_PTR, RETURN_SIZE);
+  if (status != Status.Ok) return null;
+  return takeReturnedBytes();
+}
+
+/**
+ * Copies a header's value (its bytes, not decoded) to `dest`, which holds `capacity` bytes, with no allocation:
+ * returns its length, -1 when the header is absent, -2 when it does not fit (nothing copied).
+ */
+export function readHeaderInto(map: MapType, name: string, dest: usize, capacity: i32): i32 {
+  stageA(name);
+  const status = imports.proxy_get_header_map_value(map, argA, argALength, RETURN_PTR, RETURN_SIZE);
+  if (status != Status.Ok) return -1;
+  const ptr = load<usize>(RETURN_PTR);
+  const size = load<u32>(RETURN_SIZE);
+  let length: i32 = -2;
+  if (size <= <u32>capacity) {
+    memory.copy(dest, ptr, size);
+    length = <i32>size;
+  }
+  releaseReturned(ptr);
+  return length;
+}
+
 export function addHeader(map: MapType, name: string, value: string): void {
-  const k = utf8(name);
-  const v = utf8(value);
-  imports.proxy_add_header_map_value(map, changetype<usize>(k), k.byteLength, changetype<usize>(v), v.byteLength);
+  stageA(name);
+  stageB(value);
+  imports.proxy_add_header_map_value(map, argA, argALength, argB, argBLength);
 }
 
 export function replaceHeader(map: MapType, name: string, value: string): void {
-  const k = utf8(name);
-  const v = utf8(value);
-  imports.proxy_replace_header_map_value(map, changetype<usize>(k), k.byteLength, changetype<usize>(v), v.byteLength);
+  stageA(name);
+  stageB(value);
+  imports.proxy_replace_header_map_value(map, argA, argALength, argB, argBLength);
 }
 
 export function removeHeader(map: MapType, name: string): void {
-  const k = utf8(name);
-  imports.proxy_remove_header_map_value(map, changetype<usize>(k), k.byteLength);
+  stageA(name);
+  imports.proxy_remove_header_map_value(map, argA, argALength);
 }
 
 export function getHeaders(map: MapType): Array<HeaderPair> {
@@ -115,19 +210,20 @@ export function headerNamesWithPrefix(map: MapType, prefix: string): Array<strin
   if (base == 0) return out;
   if (size >= 4) {
     const count = load<u32>(base);
-    const p = utf8(prefix);
-    const pLen = <u32>p.byteLength;
+    stageA(prefix);
+    const p = argA;
+    const pLen = <u32>argALength;
     let lengths = base + 4;
     let data = base + 4 + <usize>count * 8;
     for (let i: u32 = 0; i < count; i++) {
       const kLen = load<u32>(lengths);
       const vLen = load<u32>(lengths + 4);
       lengths += 8;
-      if (kLen >= pLen && memory.compare(data, changetype<usize>(p), pLen) == 0) out.push(String.UTF8.decodeUnsafe(data, kLen));
+      if (kLen >= pLen && memory.compare(data, p, pLen) == 0) out.push(String.UTF8.decodeUnsafe(data, kLen));
       data += kLen + 1 + vLen + 1;
     }
   }
-  heap.free(base);
+  releaseReturned(base);
   return out;
 }
 
@@ -138,6 +234,10 @@ export function setHeaders(map: MapType, pairs: Array<HeaderPair>): void {
 
 export function getRequestHeader(name: string): string | null {
   return getHeader(MapType.RequestHeaders, name);
+}
+
+export function getRequestHeaderBytes(name: string): ArrayBuffer | null {
+  return getHeaderBytes(MapType.RequestHeaders, name);
 }
 
 export function addRequestHeader(name: string, value: string): void {
@@ -224,9 +324,8 @@ export function deserializeHeaders(bytes: ArrayBuffer): Array<HeaderPair> {
 
 /** Reads a property by dotted path (`request.path`, `source.principal`); null when the host has none. */
 export function getProperty(path: string): string | null {
-  const parts = path.split(".");
-  const bytes = utf8(parts.join("\0"));
-  const status = imports.proxy_get_property(changetype<usize>(bytes), bytes.byteLength, RETURN_PTR, RETURN_SIZE);
+  stageA(path.replaceAll(".", "\0"));
+  const status = imports.proxy_get_property(argA, argALength, RETURN_PTR, RETURN_SIZE);
   if (status != Status.Ok) return null;
   return takeReturnedString();
 }
@@ -259,8 +358,8 @@ export function continueResponse(): void {
 
 /** Defines a metric; returns its id (0 when the host refused). */
 export function defineMetric(type: MetricType, name: string): u32 {
-  const n = utf8(name);
-  if (imports.proxy_define_metric(type, changetype<usize>(n), n.byteLength, RETURN_PTR) != Status.Ok) return 0;
+  stageA(name);
+  if (imports.proxy_define_metric(type, argA, argALength, RETURN_PTR) != Status.Ok) return 0;
   return load<u32>(RETURN_PTR);
 }
 
@@ -278,8 +377,8 @@ export class SharedValue {
 }
 
 export function getSharedData(key: string): SharedValue | null {
-  const k = utf8(key);
-  const status = imports.proxy_get_shared_data(changetype<usize>(k), k.byteLength, RETURN_PTR, RETURN_SIZE, RETURN_CAS);
+  stageA(key);
+  const status = imports.proxy_get_shared_data(argA, argALength, RETURN_PTR, RETURN_SIZE, RETURN_CAS);
   if (status != Status.Ok) return null;
   const cas = load<u32>(RETURN_CAS);
   return new SharedValue(takeReturnedBytes(), cas);
@@ -287,8 +386,8 @@ export function getSharedData(key: string): SharedValue | null {
 
 /** Returns false on a CAS mismatch (someone wrote since `cas` was read). */
 export function setSharedData(key: string, value: ArrayBuffer, cas: u32): bool {
-  const k = utf8(key);
-  return imports.proxy_set_shared_data(changetype<usize>(k), k.byteLength, changetype<usize>(value), value.byteLength, cas) == Status.Ok;
+  stageA(key);
+  return imports.proxy_set_shared_data(argA, argALength, changetype<usize>(value), value.byteLength, cas) == Status.Ok;
 }
 
 export function setTickPeriodMilliseconds(period: u32): void {
@@ -333,10 +432,16 @@ export function getCurrentTimeNanoseconds(): u64 {
 
 /** Calls a host function by name (e.g. `weft.verify_jwt`); null when the host has no such function. */
 export function callForeignFunction(name: string, args: ArrayBuffer): ArrayBuffer | null {
-  const n = utf8(name);
-  const status = imports.proxy_call_foreign_function(
-    changetype<usize>(n), n.byteLength, changetype<usize>(args), args.byteLength, RETURN_PTR, RETURN_SIZE,
-  );
+  stageA(name);
+  const status = imports.proxy_call_foreign_function(argA, argALength, changetype<usize>(args), args.byteLength, RETURN_PTR, RETURN_SIZE);
+  if (status != Status.Ok) return null;
+  return takeReturnedBytes();
+}
+
+/** callForeignFunction with arguments that are `length` bytes at `ptr` (a filter's own buffer, say). */
+export function callForeignFunctionWith(name: string, ptr: usize, length: usize): ArrayBuffer | null {
+  stageA(name);
+  const status = imports.proxy_call_foreign_function(argA, argALength, ptr, length, RETURN_PTR, RETURN_SIZE);
   if (status != Status.Ok) return null;
   return takeReturnedBytes();
 }

@@ -9,6 +9,7 @@ export {
   addRequestHeader,
   addResponseHeader,
   callForeignFunction,
+  callForeignFunctionWith,
   continueRequest,
   continueResponse,
   defineMetric,
@@ -17,10 +18,12 @@ export {
   getCurrentTimeNanoseconds,
   getForeignFunctionData,
   getHeader,
+  getHeaderBytes,
   getHeaders,
   getHttpCallResponseBody,
   getProperty,
   getRequestHeader,
+  getRequestHeaderBytes,
   getResponseHeader,
   headerNamesWithPrefix,
   getSharedData,
@@ -29,7 +32,9 @@ export {
   log,
   logError,
   logInfo,
+  logText,
   logWarn,
+  readHeaderInto,
   recordMetric,
   removeHeader,
   removeRequestHeader,
@@ -44,5 +49,6 @@ export {
   setTickPeriodMilliseconds,
 } from "./host";
 export { JsonValue, JsonKind, formatNumber, numberField, parseJson, stringArrayField, stringifyJson } from "./json";
-export { cookieValue, decodeBase64Url, hash64, hashPercentBucket, jsonEscape } from "./util";
+export { FNV_OFFSET_BASIS, cookieValue, decodeBase64Url, fnv1a64, fnv1a64Bytes, hash64, hashPercentBucket, jsonEscape, percentBucketAfter } from "./util";
 export { CLAIM_HEADER_PREFIX, ValueSource, claimHeader } from "./source";
+export { TextBuilder } from "./text";

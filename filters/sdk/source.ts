@@ -22,7 +22,12 @@ export function claimHeader(claim: string): string {
 }
 
 export class ValueSource {
-  constructor(public kind: string, public name: string) {}
+  /** The request header read for this source (a claim's x-jwt-claim-<name>), worked out once, not per request. */
+  header: string;
+
+  constructor(public kind: string, public name: string) {
+    this.header = kind == "claim" ? claimHeader(name) : kind == "cookie" ? "cookie" : name;
+  }
 
   /** Parses {"header"|"cookie"|"claim": name}; null when the object names none (or more than one). */
   static parse(value: JsonValue | null): ValueSource | null {
@@ -38,9 +43,8 @@ export class ValueSource {
 
   /** The value in the current request, or null when absent. */
   read(): string | null {
-    if (this.kind == "header") return getRequestHeader(this.name);
-    if (this.kind == "claim") return getRequestHeader(claimHeader(this.name));
-    return cookieValue(getRequestHeader("cookie"), this.name);
+    if (this.kind == "cookie") return cookieValue(getRequestHeader("cookie"), this.name);
+    return getRequestHeader(this.header);
   }
 
   describe(): string {

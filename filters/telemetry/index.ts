@@ -10,6 +10,7 @@ import {
   Action,
   HttpContext,
   JsonValue,
+  LogLevel,
   MetricType,
   RootContext,
   ValueSource,
@@ -20,11 +21,12 @@ import {
   incrementMetric,
   jsonEscape,
   logError,
-  logInfo,
+  logText,
   numberField,
   parseJson,
   recordMetric,
   registerRootContext,
+  TextBuilder,
 } from "../sdk";
 
 export * from "../sdk/exports";
@@ -59,6 +61,8 @@ class TelemetryRoot extends RootContext {
   byValue: Map<string, u32> = new Map<string, u32>();
   classIds: StaticArray<u32> = new StaticArray<u32>(6);
   durationId: u32 = 0;
+  /** The access-log line, rebuilt per request in one buffer. */
+  line: TextBuilder = new TextBuilder();
 
   onConfigure(configuration: string): bool {
     const config = parseJson(configuration);
@@ -192,10 +196,10 @@ class Telemetry extends HttpContext {
     if (root.latency) recordMetric(root.durationId, micros);
     incrementMetric(root.responseCounter(this.status), 1);
     if (!root.accessLog) return;
-    logInfo(
-      '{"msg":"access","method":"' + jsonEscape(this.method) + '","path":"' + jsonEscape(this.path) + '","status":' +
-        (this.status.length == 3 ? this.status : "null") + ',"duration_us":' + micros.toString() + this.fields + "}",
-    );
+    const line = root.line.reset().str('{"msg":"access","method":"').json(this.method).str('","path":"').json(this.path)
+      .str('","status":').str(this.status.length == 3 ? this.status : "null").str(',"duration_us":').u64(micros)
+      .str(this.fields).str("}");
+    logText(LogLevel.Info, line);
   }
 }
 

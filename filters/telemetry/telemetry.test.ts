@@ -32,6 +32,26 @@ async function exchange(t: { host: FilterHost; clock: { ms: number } }, headers:
 const value = (host: FilterHost, name: string) => host.metrics.byName(name)
 
 describe('telemetry filter', () => {
+  it('writes the access log line byte for byte: escapes, UTF-8, long paths, a long duration', async () => {
+    const t = telemetry({ prefix: 'shop', logFields: { tenant: { header: 'x-tenant' } } })
+    // :path crosses as a byte string: these are the UTF-8 bytes of "/ü/🚀".
+    const paths = ['/a"b\\c\td\u0001e\u001f\n', '/\u00c3\u00bc/\u00f0\u009f\u009a\u0080', `/${'x'.repeat(600)}`]
+    for (const path of paths) {
+      const stream = t.host.startStream({ method: 'GE"T', path })
+      await stream.onRequestHeaders({ 'x-tenant': 'a"c' })
+      t.clock.ms += 12_345_678
+      await stream.onResponseHeaders({}, { status: 204 })
+      stream.finish()
+    }
+    const lines = t.records.filter((r) => r.level === 'info').map((r) => r.msg)
+    const tail = ',"status":204,"duration_us":12345678000,"tenant":"a\\"c"}'
+    expect(lines).toEqual([
+      '{"msg":"access","method":"GE\\"T","path":"/a\\"b\\\\c\\td\\u0001e\\u001f\\n"' + tail,
+      '{"msg":"access","method":"GE\\"T","path":"/ü/🚀"' + tail,
+      `{"msg":"access","method":"GE\\"T","path":"/${'x'.repeat(600)}"` + tail,
+    ])
+  })
+
   it('counts requests by a header value and responses by status class, in the host metrics', async () => {
     const t = telemetry({ prefix: 'shop', countBy: { header: 'x-tenant' } })
     await exchange(t, { 'x-tenant': 'acme' }, 200, 1)

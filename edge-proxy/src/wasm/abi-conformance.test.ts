@@ -88,6 +88,20 @@ describe('ABI conformance from a real guest', () => {
     expect(host.stats.failures).toBe(0)
   })
 
+  it('foreign functions get a copy of their arguments, or a view of guest memory when they set borrowsArguments', async () => {
+    for (const borrowsArguments of [false, true]) {
+      const seen: Uint8Array[] = []
+      const echo = Object.assign((args: Uint8Array) => {
+        seen.push(args)
+        return new TextEncoder().encode(`echo:${new TextDecoder().decode(args)}`)
+      }, { borrowsArguments })
+      const host = createFilterHost({ module, rootId: 'conformance', foreignFunctions: { 'weft.test_echo': echo } })
+      expect((await run(host, [['x-case', 'foreign']])).headers.get('x-r-foreign')).toBe('0:echo:ping')
+      // A copy is a buffer of its own; a view is a window on the guest's (far larger) linear memory.
+      expect(seen[0]!.buffer.byteLength > seen[0]!.length).toBe(borrowsArguments)
+    }
+  })
+
   it('WASI: fd_write logs the line and reports bytes written; clocks and random_get work', async () => {
     const lines: Array<{ level: string; obj: object; msg?: string }> = []
     const before = Date.now()

@@ -262,13 +262,16 @@ type StreamHost = {
 
 type StreamCall = (vm: FilterVm, stream: StreamState) => number
 
+// The maps of a phase that has not run yet: never edited (the host replaces maps), so one serves every stream.
+const NO_PAIRS: HeaderPairs = []
+
 /**
  * One request's stream context through one filter. A class rather than closures per request: a stream is made
  * for every filter of every request, and its methods need no per-request allocation.
  */
 class HostStream implements FilterStream {
-  #requestHeaders: HeaderPairs = []
-  #responseHeaders: HeaderPairs = []
+  #requestHeaders: HeaderPairs = NO_PAIRS
+  #responseHeaders: HeaderPairs = NO_PAIRS
   /** The headers as they arrived, when already normal: passed on as they are when the filter leaves them. */
   #requestIn: HeaderList | undefined
   #responseIn: HeaderList | undefined
@@ -336,7 +339,8 @@ class HostStream implements FilterStream {
     const pairs = this.stream?.maps.get(mapType) ?? original
     const isRequest = mapType === MapType.HTTP_REQUEST_HEADERS
     const untouched = pairs === (isRequest ? this.#requestHeaders : this.#responseHeaders)
-    return continueResult(pairs, untouched ? (isRequest ? this.#requestIn : this.#responseIn) : undefined)
+    const incoming = isRequest ? this.#requestIn : this.#responseIn
+    return continueResult(pairs, untouched ? incoming : undefined, incoming)
   }
 
   /**
@@ -412,15 +416,29 @@ function localResult(local: LocalResponse): RespondResult {
   return { action: 'respond', status: local.status, headers, body: local.body, details: local.details }
 }
 
-/** A filter's "continue" answer; the fetch Headers is built only when someone asks for it. */
+/** A filter's "continue" answer; the fetch Headers and the pseudo-headers are made only when someone asks. */
 class Continue implements ContinueResult {
   readonly action = 'continue' as const
   failure?: FilterFailure = undefined
   body?: Uint8Array = undefined
   buffering?: boolean = undefined
   #headers: Headers | undefined = undefined
+  #pseudoHeaders: Record<string, string> | undefined = undefined
+  /** The ABI map the filter left (never changed in place: the host replaces maps). */
+  readonly #map: HeaderPairs
 
-  constructor(readonly list: HeaderList, readonly pseudoHeaders: Record<string, string>) {}
+  constructor(readonly list: HeaderList, map: HeaderPairs) {
+    this.#map = map
+  }
+
+  get pseudoHeaders(): Record<string, string> {
+    if (this.#pseudoHeaders === undefined) {
+      const pseudoHeaders: Record<string, string> = {}
+      for (const pair of this.#map) if (pair[0].charCodeAt(0) === 0x3a) pseudoHeaders[pair[0]] = pair[1]
+      this.#pseudoHeaders = pseudoHeaders
+    }
+    return this.#pseudoHeaders
+  }
 
   get headers(): Headers {
     if (this.#headers === undefined) {
@@ -434,17 +452,15 @@ class Continue implements ContinueResult {
 
 /**
  * Splits the ABI's pairs into the pseudo-headers and the rest, normalised as fetch Headers would hold them.
- * `known`: the non-pseudo part when it is known already (the map came back untouched).
+ * `known`: the non-pseudo part when it is known already (the map came back untouched). `incoming`: the list the
+ * map was made from, whose pairs need no checking again (normalizeAsHeaders).
  * @throws TypeError on a name or value fetch Headers refuses.
  */
-function continueResult(map: HeaderPairs, known: HeaderList | undefined): Continue {
-  const pseudoHeaders: Record<string, string> = {}
+function continueResult(map: HeaderPairs, known: HeaderList | undefined, incoming?: HeaderList): Continue {
+  if (known !== undefined) return new Continue(known, map)
   const plain: HeaderPairs = []
-  for (const pair of map) {
-    if (pair[0].charCodeAt(0) === 0x3a) pseudoHeaders[pair[0]] = pair[1]
-    else if (known === undefined) plain.push(pair)
-  }
-  return new Continue(known ?? normalizeAsHeaders(plain), pseudoHeaders)
+  for (const pair of map) if (pair[0].charCodeAt(0) !== 0x3a) plain.push(pair)
+  return new Continue(normalizeAsHeaders(plain, incoming), map)
 }
 
 /** Pairs to build a map from, or the HeaderList they already are (a Headers' entries are one). */

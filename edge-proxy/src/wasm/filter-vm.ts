@@ -46,8 +46,9 @@ export class StreamState {
   readonly id: number
   readonly request: RequestProperties
   readonly maps = new Map<number, HeaderPairs>()
-  readonly buffers = new Map<number, Uint8Array>()
-  readonly properties = new Map<string, Uint8Array>()
+  // Made on first use: most requests pass no body through a filter and set no property.
+  #buffers: Map<number, Uint8Array> | undefined = undefined
+  #properties: Map<string, Uint8Array> | undefined = undefined
   localResponse: LocalResponse | undefined
   responseStatus: number | undefined
   /** Set by proxy_continue_stream during a callback that will return Pause, or resolved later. */
@@ -58,6 +59,14 @@ export class StreamState {
   constructor(id: number, request: RequestProperties) {
     this.id = id
     this.request = request
+  }
+
+  get buffers(): Map<number, Uint8Array> {
+    return (this.#buffers ??= new Map())
+  }
+
+  get properties(): Map<string, Uint8Array> {
+    return (this.#properties ??= new Map())
   }
 
   /** Resolves when the filter continues the stream, answers it, or it fails; the caller applies a deadline. */
@@ -111,6 +120,8 @@ export class FilterVm implements ProxyImportHost {
   #streams = new Map<number, StreamState>()
   #nextContextId = 2
   #effective: number
+  /** The stream of the effective context (undefined for the root): host calls reach it without a lookup. */
+  #effectiveStream: StreamState | undefined = undefined
   /** Buffers and maps only valid during one callback (plugin config, an HTTP call's answer). */
   #callbackBuffers = new Map<number, Uint8Array>()
   #callbackMaps = new Map<number, HeaderPairs>()
@@ -224,22 +235,28 @@ export class FilterVm implements ProxyImportHost {
   /** Runs one callback with `stream` as the effective context; restores the root context afterwards. */
   #inContext<T>(contextId: number, run: () => T): T {
     const previous = this.#effective
+    const previousStream = this.#effectiveStream
     this.#effective = contextId
+    this.#effectiveStream = this.#streams.get(contextId)
     try {
       return run()
     } finally {
       this.#effective = previous
+      this.#effectiveStream = previousStream
     }
   }
 
-  /** #call with `contextId` as the effective context (#inContext without a closure, for per-request calls). */
-  #callIn(contextId: number, name: string, a?: number, b?: number, c?: number): number | undefined {
+  /** #call with `stream` as the effective context (#inContext without a closure, for per-request calls). */
+  #callIn(stream: StreamState, name: string, a?: number, b?: number, c?: number): number | undefined {
     const previous = this.#effective
-    this.#effective = contextId
+    const previousStream = this.#effectiveStream
+    this.#effective = stream.id
+    this.#effectiveStream = stream
     try {
       return this.#call(name, a, b, c)
     } finally {
       this.#effective = previous
+      this.#effectiveStream = previousStream
     }
   }
 
@@ -256,7 +273,7 @@ export class FilterVm implements ProxyImportHost {
   createStream(request: RequestProperties): StreamState {
     const stream = new StreamState(this.#nextContextId++, request)
     this.#streams.set(stream.id, stream)
-    this.#callIn(stream.id, 'proxy_on_context_create', stream.id, this.rootContextId)
+    this.#callIn(stream, 'proxy_on_context_create', stream.id, this.rootContextId)
     return stream
   }
 
@@ -283,18 +300,24 @@ export class FilterVm implements ProxyImportHost {
 
   #action(stream: StreamState, callback: string, size: number, endOfStream: number): number {
     stream.continued = false
-    const action = this.#callIn(stream.id, callback, stream.id, size, endOfStream)
+    const action = this.#callIn(stream, callback, stream.id, size, endOfStream)
     return action ?? Action.CONTINUE
   }
 
   /** proxy_on_done, proxy_on_log, proxy_on_delete; the stream is forgotten even when the guest traps. */
   finishStream(stream: StreamState): void {
     if (!this.#streams.has(stream.id)) return
+    const previous = this.#effective
+    const previousStream = this.#effectiveStream
+    this.#effective = stream.id
+    this.#effectiveStream = stream
     try {
-      this.#callIn(stream.id, 'proxy_on_done', stream.id)
-      this.#callIn(stream.id, 'proxy_on_log', stream.id)
-      this.#callIn(stream.id, 'proxy_on_delete', stream.id)
+      this.#call('proxy_on_done', stream.id)
+      this.#call('proxy_on_log', stream.id)
+      this.#call('proxy_on_delete', stream.id)
     } finally {
+      this.#effective = previous
+      this.#effectiveStream = previousStream
       this.#streams.delete(stream.id)
     }
   }
@@ -307,11 +330,12 @@ export class FilterVm implements ProxyImportHost {
   // --- ProxyImportHost -----------------------------------------------------------------------------------
 
   #stream(): StreamState | undefined {
-    return this.#streams.get(this.#effective)
+    return this.#effectiveStream
   }
 
   headerMap(mapType: number): HeaderPairs | undefined {
-    return this.#callbackMaps.get(mapType) ?? this.#stream()?.maps.get(mapType)
+    // An HTTP call's answer maps exist only inside proxy_on_http_call_response: most calls skip that lookup.
+    return (this.#callbackMaps.size === 0 ? undefined : this.#callbackMaps.get(mapType)) ?? this.#effectiveStream?.maps.get(mapType)
   }
 
   setHeaderMap(mapType: number, pairs: HeaderPairs): boolean {
@@ -383,8 +407,10 @@ export class FilterVm implements ProxyImportHost {
   }
 
   setEffectiveContext(id: number): number {
-    if (id !== this.rootContextId && !this.#streams.has(id)) return Status.BAD_ARGUMENT
+    const stream = this.#streams.get(id)
+    if (id !== this.rootContextId && !stream) return Status.BAD_ARGUMENT
     this.#effective = id
+    this.#effectiveStream = stream
     return Status.OK
   }
 

@@ -35,6 +35,21 @@ const sign = (sub: string, exp?: number) => {
 const args = (token: string) => ({ token, issuer: ISSUER, audiences: [], jwks: { keys: [jwk] } })
 
 describe('weft.verify_jwt', () => {
+  it('reads its arguments only during the call (borrowsArguments): overwriting them afterwards changes nothing', async () => {
+    const fn = createVerifyJwt()
+    expect([fn.borrowsArguments, fn.config.borrowsArguments]).toEqual([true, true])
+    const token = await sign('borrowed')
+    const deferred: Array<Promise<Uint8Array>> = []
+    const call: ForeignCall = { now: () => T0, defer: (p) => deferred.push(p) }
+    const bytes = encode(args(token))
+    expect(decode(fn(bytes, call))).toEqual({ pending: 1 })
+    // The host's guest memory is reused by the next call: the pending verification must not read it again.
+    bytes.fill(0x20)
+    expect(decode(await deferred[0]!)).toMatchObject({ valid: true, claims: { sub: 'borrowed' } })
+    expect(decode(fn(encode(args(token)), call))).toMatchObject({ valid: true })
+    expect(fn.stats()).toMatchObject({ verifications: 1, hits: 1 })
+  })
+
   it('answers later the first time, at once from the cache after, and keeps at most cacheSize tokens', async () => {
     const fn = createVerifyJwt({ cacheSize: 2 })
     const verify = caller(fn)

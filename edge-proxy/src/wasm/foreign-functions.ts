@@ -119,8 +119,7 @@ export function createVerifyJwt(options: VerifyJwtOptions = {}): VerifyJwtFuncti
   }
 
   const fn: ForeignFunction = (args, call) => {
-    // The compact form is ASCII (a handle and a base64url token): read char for byte, no UTF-8 decoding.
-    const argsText = args[0] !== OPEN_BRACE && isAscii(args) ? asciiText(args) : decoder.decode(args)
+    const argsText = decoder.decode(args)
     const now = call.now()
     const hit = cache.get(argsText)
     if (hit) {
@@ -138,22 +137,12 @@ export function createVerifyJwt(options: VerifyJwtOptions = {}): VerifyJwtFuncti
     }
     return encoder.encode(`{"pending":${call.defer(pending)}}`)
   }
-  return Object.assign(fn, { stats: (): VerifyJwtStats => ({ ...stats, cached: cache.size }), config })
-}
-
-const OPEN_BRACE = 0x7b
-
-function isAscii(bytes: Uint8Array): boolean {
-  for (let i = 0; i < bytes.length; i++) if (bytes[i]! > 0x7f) return false
-  return true
-}
-
-function asciiText(bytes: Uint8Array): string {
-  let out = ''
-  for (let i = 0; i < bytes.length; i += 8192) {
-    out += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192) as unknown as number[])
-  }
-  return out
+  return Object.assign(fn, {
+    // Both decode their arguments before anything else and keep only the text.
+    borrowsArguments: true,
+    stats: (): VerifyJwtStats => ({ ...stats, cached: cache.size }),
+    config: Object.assign(config, { borrowsArguments: true }),
+  })
 }
 
 type IssuerArgs = { issuer: string; audiences: string[]; jwks: JSONWebKeySet; jwksText?: string }

@@ -1,14 +1,18 @@
-import { isByteString, writeByteString } from './header-map'
+import { byteStringMapSize, isByteString, serializeHeaderMap, writeByteString, writeHeaderMap, type HeaderPairs } from './header-map'
 import { FilterAbiError } from './wasm-errors'
 
 const utf8 = new TextEncoder()
 const utf8Decoder = new TextDecoder()
+// Texts up to this many bytes are remembered by readString (V8 keeps such small copies on its heap).
+const SHORT_TEXT = 64
 
 /**
  * Reads and writes a guest's linear memory. Views are re-created whenever the memory's buffer changes: growth
  * (from the guest or from `malloc` called inside a host function) detaches the old ArrayBuffer, so a view kept
- * across a guest call would read zeros or throw. Until then the same views serve every host call: each access
- * compares `memory.buffer` with the buffer the views were made on (the same object until the memory grows).
+ * across a guest call would read zeros or throw. Until then the same views serve every host call. Reading
+ * `memory.buffer` costs a call into V8 per access, so a non-shared memory is re-read only when the view went empty
+ * (growth detached its buffer, which leaves it zero bytes long); a shared memory does not detach on growth and is
+ * compared on every access.
  */
 export class GuestMemory {
   #memory: WebAssembly.Memory
@@ -16,24 +20,29 @@ export class GuestMemory {
   #buffer: ArrayBuffer | SharedArrayBuffer | null = null
   #bytes = new Uint8Array(0)
   #view = new DataView(new ArrayBuffer(0))
+  #shared: boolean
+  #lastText = ''
+  #lastTextBytes = new Uint8Array(0)
 
   constructor(memory: WebAssembly.Memory, allocate: ((size: number) => number) | undefined) {
     this.#memory = memory
     this.#allocate = allocate
+    this.#shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer
   }
 
-  /** Drops the views; the next access makes new ones (they are re-checked on every access anyway). */
+  /** Drops the views; the next access makes new ones. */
   invalidate(): void {
     this.#buffer = null
+    this.#bytes = new Uint8Array(0)
   }
 
   get bytes(): Uint8Array {
-    this.#refresh()
+    if (this.#bytes.length === 0 || this.#shared) this.#refresh()
     return this.#bytes
   }
 
   get view(): DataView {
-    this.#refresh()
+    if (this.#bytes.length === 0 || this.#shared) this.#refresh()
     return this.#view
   }
 
@@ -57,7 +66,20 @@ export class GuestMemory {
   }
 
   readString(ptr: number, len: number): string {
-    return utf8Decoder.decode(this.bytes.subarray(ptr, ptr + len))
+    const bytes = this.bytes
+    if (len > SHORT_TEXT) return utf8Decoder.decode(bytes.subarray(ptr, ptr + len))
+    // Short texts repeat call after call (a shared-data key read then written, a foreign function's name): the
+    // last one is remembered with its bytes, and comparing them is cheaper than a TextDecoder call.
+    const last = this.#lastTextBytes
+    if (last.length === len) {
+      let i = 0
+      while (i < len && bytes[ptr + i] === last[i]) i++
+      if (i === len) return this.#lastText
+    }
+    const text = utf8Decoder.decode(bytes.subarray(ptr, ptr + len))
+    this.#lastTextBytes = bytes.slice(ptr, ptr + len)
+    this.#lastText = text
+    return text
   }
 
   u32(ptr: number): number {
@@ -78,13 +100,8 @@ export class GuestMemory {
    * @throws FilterAbiError when the module exports no allocator or the allocator returns 0.
    */
   returnBytes(data: Uint8Array, returnPtr: number, returnSize: number): void {
-    if (!this.#allocate) throw new FilterAbiError('module exports neither proxy_on_memory_allocate nor malloc')
-    // Asking for at least one byte: some allocators return 0 (failure) for a zero-sized request.
-    const ptr = this.#allocate(Math.max(data.length, 1)) >>> 0
-    if (ptr === 0) throw new FilterAbiError('guest allocator returned 0')
+    const ptr = this.#allocateReturn(data.length, returnPtr, returnSize)
     this.bytes.set(data, ptr)
-    this.setU32(returnPtr, ptr)
-    this.setU32(returnSize, data.length)
   }
 
   /**
@@ -93,13 +110,32 @@ export class GuestMemory {
    */
   returnByteString(value: string, returnPtr: number, returnSize: number): void {
     if (!isByteString(value)) return this.returnBytes(utf8.encode(value), returnPtr, returnSize)
-    if (!this.#allocate) throw new FilterAbiError('module exports neither proxy_on_memory_allocate nor malloc')
-    const ptr = this.#allocate(Math.max(value.length, 1)) >>> 0
-    if (ptr === 0) throw new FilterAbiError('guest allocator returned 0')
-    if (!this.inBounds(ptr, value.length)) throw new FilterAbiError('guest allocator returned memory out of bounds')
+    const ptr = this.#allocateReturn(value.length, returnPtr, returnSize)
     writeByteString(this.bytes, ptr, value)
+  }
+
+  /** returnBytes for serializeHeaderMap(pairs), serialised straight into the guest's allocation. */
+  returnHeaderMap(pairs: HeaderPairs, returnPtr: number, returnSize: number): void {
+    const size = byteStringMapSize(pairs)
+    if (size < 0) return this.returnBytes(serializeHeaderMap(pairs), returnPtr, returnSize)
+    const ptr = this.#allocateReturn(size, returnPtr, returnSize)
+    writeHeaderMap(pairs, this.bytes, ptr)
+  }
+
+  /**
+   * Allocates `size` bytes in the guest (`proxy_on_memory_allocate`, else `malloc`) and writes the address and
+   * size to the return pointers; the caller fills the allocation (through `bytes`: allocating may grow memory).
+   * @throws FilterAbiError when the module exports no allocator or the allocation is 0 or out of bounds.
+   */
+  #allocateReturn(size: number, returnPtr: number, returnSize: number): number {
+    if (!this.#allocate) throw new FilterAbiError('module exports neither proxy_on_memory_allocate nor malloc')
+    // Asking for at least one byte: some allocators return 0 (failure) for a zero-sized request.
+    const ptr = this.#allocate(Math.max(size, 1)) >>> 0
+    if (ptr === 0) throw new FilterAbiError('guest allocator returned 0')
+    if (!this.inBounds(ptr, size)) throw new FilterAbiError('guest allocator returned memory out of bounds')
     this.setU32(returnPtr, ptr)
-    this.setU32(returnSize, value.length)
+    this.setU32(returnSize, size)
+    return ptr
   }
 
   returnString(value: string, returnPtr: number, returnSize: number): void {

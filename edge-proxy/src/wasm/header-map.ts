@@ -2,6 +2,13 @@
 export type HeaderPairs = Array<[string, string]>
 
 const utf8 = new TextEncoder()
+const utf8Decoder = new TextDecoder()
+// Regular expressions scan a string natively, several times faster than a charCodeAt loop on long values (a
+// ~1 KB token); V8 answers NOT_BYTE_STRING on a one-byte string without scanning at all.
+const NOT_BYTE_STRING = /[\u0100-\uffff]/
+const NOT_ASCII = /[^\0-\x7f]/
+// From this length on, ASCII text is converted by TextEncoder/TextDecoder (native) rather than char by char.
+const LONG = 64
 
 /**
  * Header names and values are byte strings in fetch (`Headers` holds one char per wire byte, 0–255), and
@@ -26,6 +33,12 @@ const SHORT = 24
 
 export function bytesToByteString(bytes: Uint8Array): string {
   const n = bytes.length
+  if (n >= LONG) {
+    // ASCII is its own UTF-8: decoded natively it is the byte string. Equal lengths and no char past 0x7F
+    // prove every byte was ASCII (an invalid byte would decode to U+FFFD, a multi-byte sequence shorten the text).
+    const text = utf8Decoder.decode(bytes)
+    if (text.length === n && !NOT_ASCII.test(text)) return text
+  }
   if (n <= SHORT) {
     let out = ''
     for (let i = 0; i < n; i++) out += String.fromCharCode(bytes[i]!)
@@ -40,31 +53,17 @@ export function bytesToByteString(bytes: Uint8Array): string {
 
 /** Whether every char of `s` is one byte (≤ 0xFF), so it crosses char for byte. */
 export function isByteString(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return false
-  return true
+  return !NOT_BYTE_STRING.test(s)
 }
 
 /** Writes byte string `s` (every char ≤ 0xFF) at `at`, one byte per char. */
 export function writeByteString(out: Uint8Array, at: number, s: string): void {
-  for (let i = 0; i < s.length; i++) out[at + i] = s.charCodeAt(i)
-}
-
-// Serialisations by map: a header map array is never changed once the host holds it (every edit makes a new
-// array), so the bytes a filter read stay valid until the map is replaced, and the next filter or the next
-// get_header_map_size/pairs call reuses them.
-const serialized = new WeakMap<ReadonlyArray<readonly [string, string]>, Uint8Array>()
-
-/**
- * serializeHeaderMap, remembered for this array: callers must treat the result as read-only and never change
- * `pairs` afterwards (the host's maps are replaced, never edited in place).
- */
-export function serializedHeaderMap(pairs: ReadonlyArray<readonly [string, string]>): Uint8Array {
-  let bytes = serialized.get(pairs)
-  if (bytes === undefined) {
-    bytes = serializeHeaderMap(pairs)
-    serialized.set(pairs, bytes)
+  // ASCII is its own UTF-8: TextEncoder writes it natively.
+  if (s.length >= LONG && !NOT_ASCII.test(s)) {
+    utf8.encodeInto(s, out.subarray(at, at + s.length))
+    return
   }
-  return bytes
+  for (let i = 0; i < s.length; i++) out[at + i] = s.charCodeAt(i)
 }
 
 /**
@@ -73,27 +72,52 @@ export function serializedHeaderMap(pairs: ReadonlyArray<readonly [string, strin
  * the NUL. (The spec's worked example prints byte values oddly; this follows the layout, as DESIGN.md notes.)
  */
 export function serializeHeaderMap(pairs: ReadonlyArray<readonly [string, string]>): Uint8Array {
-  // Header maps are byte strings nearly always: sized and written char for byte, with no per-entry arrays.
-  let size = 4 + pairs.length * 8
-  for (const [k, v] of pairs) {
-    if (!isByteString(k) || !isByteString(v)) return serializeEncoded(pairs)
-    size += k.length + 1 + v.length + 1
-  }
+  const size = byteStringMapSize(pairs)
+  if (size < 0) return serializeEncoded(pairs)
   const out = new Uint8Array(size)
-  const view = new DataView(out.buffer)
-  view.setUint32(0, pairs.length, true)
-  let lengths = 4
-  let data = 4 + pairs.length * 8
-  for (const [k, v] of pairs) {
-    view.setUint32(lengths, k.length, true)
-    view.setUint32(lengths + 4, v.length, true)
+  writeHeaderMap(pairs, out, 0)
+  return out
+}
+
+/**
+ * The serialised size of a map whose names and values are all byte strings (nearly every map), which is then
+ * written char for byte by writeHeaderMap with no per-entry arrays; -1 when one is not (serializeHeaderMap).
+ */
+export function byteStringMapSize(pairs: ReadonlyArray<readonly [string, string]>): number {
+  let size = 4 + pairs.length * 8
+  for (let i = 0; i < pairs.length; i++) {
+    const [k, v] = pairs[i]!
+    if (!isByteString(k) || !isByteString(v)) return -1
+    size += k.length + v.length + 2
+  }
+  return size
+}
+
+/** Writes a map of byte strings (byteStringMapSize ≥ 0) in the spec's layout at `out[at…]`, e.g. guest memory. */
+export function writeHeaderMap(pairs: ReadonlyArray<readonly [string, string]>, out: Uint8Array, at: number): void {
+  setU32(out, at, pairs.length)
+  let lengths = at + 4
+  let data = at + 4 + pairs.length * 8
+  for (let i = 0; i < pairs.length; i++) {
+    const [k, v] = pairs[i]!
+    setU32(out, lengths, k.length)
+    setU32(out, lengths + 4, v.length)
     lengths += 8
     writeByteString(out, data, k)
+    out[data + k.length] = 0
     data += k.length + 1
     writeByteString(out, data, v)
+    out[data + v.length] = 0
     data += v.length + 1
   }
-  return out
+}
+
+/** Little-endian u32 by bytes: no DataView per map (guest memory is rarely 4-byte aligned for it anyway). */
+function setU32(out: Uint8Array, at: number, value: number): void {
+  out[at] = value & 0xff
+  out[at + 1] = (value >>> 8) & 0xff
+  out[at + 2] = (value >>> 16) & 0xff
+  out[at + 3] = value >>> 24
 }
 
 /** The general case: some name or value holds a char above 0xFF and goes as its UTF-8 bytes. */
@@ -145,6 +169,27 @@ export function deserializeHeaderMap(bytes: Uint8Array): HeaderPairs {
   return pairs
 }
 
+/**
+ * The index of the first pair (from `from` on) named as the name whose bytes are `bytes[ptr, ptr + len)`, i.e.
+ * whose name is normalizeHeaderName(bytesToByteString(those bytes)) (map names are normal already), compared
+ * byte by byte without making that string: host calls look names up far more often than they add one.
+ * -1 when there is none.
+ */
+export function findHeader(pairs: HeaderPairs, bytes: Uint8Array, ptr: number, len: number, from = 0): number {
+  next: for (let i = from; i < pairs.length; i++) {
+    const name = pairs[i]![0]
+    if (name.length !== len) continue
+    for (let j = 0; j < len; j++) {
+      let c = bytes[ptr + j]!
+      // toLowerCase of a byte: ASCII and Latin-1 capitals (not × at 0xD7).
+      if ((c >= 0x41 && c <= 0x5a) || (c >= 0xc0 && c <= 0xde && c !== 0xd7)) c += 0x20
+      if (name.charCodeAt(j) !== c) continue next
+    }
+    return i
+  }
+  return -1
+}
+
 /** Header names are case-insensitive; the ABI hands them over lower-cased as HTTP/2 and Envoy do. */
 export function normalizeHeaderName(name: string): string {
   // Names are nearly always lower case already: look for any char toLowerCase may change (ASCII and Latin-1
@@ -176,32 +221,62 @@ export class HeaderList {
   }
 }
 
+function endsWithSpace(value: string): boolean {
+  const c = value.charCodeAt(value.length - 1)
+  return c === 0x20 || c === 0x09
+}
+
+// How far ahead of the last matched pair normalizeAsHeaders looks for the next one of its `trusted` list.
+const TRUSTED_LOOKAHEAD = 4
+
 /**
  * The pairs exactly as `new Headers(pairs).entries()` would give them — names sorted, repeats combined with ", "
  * (each `set-cookie` kept apart), values trimmed — without building a Headers: filters of one chain hand their
  * maps on as a HeaderList, and each sees what it would have seen through a Headers.
+ * `trusted`: the list the pairs were made from. The host edits maps by making new arrays that keep the untouched
+ * pair tuples themselves, in order, so a pair that is one of its tuples is normal already and is not checked again
+ * (a filter that adds a header then costs one check, not one per header of the request). A combined value ending in
+ * an empty repeat ("a, ") is checked anyway: Headers would trim it.
  * @throws TypeError (from Headers, with its message) on a name or value Headers refuses.
  */
-export function normalizeAsHeaders(pairs: HeaderPairs): HeaderList {
+export function normalizeAsHeaders(pairs: HeaderPairs, trusted?: HeaderList): HeaderList {
+  const known = trusted?.pairs
+  let next = 0
   let sorted = true
   for (let i = 0; i < pairs.length; i++) {
-    const [k, v] = pairs[i]!
+    const pair = pairs[i]!
+    if (i > 0 && !(pairs[i - 1]![0] < pair[0])) sorted = false
+    if (known !== undefined) {
+      const end = Math.min(known.length, next + TRUSTED_LOOKAHEAD)
+      let at = next
+      while (at < end && known[at] !== pair) at++
+      if (at < end) {
+        next = at + 1
+        // Normal, but not plain when a repeat it combines was empty ("a, "): Headers would trim that again.
+        if (!endsWithSpace(pair[1])) continue
+      }
+    }
     // Anything Headers would change or refuse goes through Headers itself, for its exact result or error.
-    if (!PLAIN_NAME.test(k) || !PLAIN_VALUE.test(v)) return HeaderList.ofHeaders(new Headers(pairs))
-    if (i > 0 && !(pairs[i - 1]![0] < k)) sorted = false
+    if (!PLAIN_NAME.test(pair[0]) || !PLAIN_VALUE.test(pair[1])) return HeaderList.ofHeaders(new Headers(pairs))
   }
   if (sorted) return new HeaderList(pairs)
-  const order = pairs.map((_, i) => i).sort((a, b) => {
-    const ka = pairs[a]![0]
-    const kb = pairs[b]![0]
-    return ka < kb ? -1 : ka > kb ? 1 : a - b
-  })
+  // Stable insertion sort: a filter's map is sorted but for the few headers it added, so this is near linear.
+  const order = pairs.slice()
+  for (let i = 1; i < order.length; i++) {
+    const pair = order[i]!
+    let at = i
+    while (at > 0 && order[at - 1]![0] > pair[0]) {
+      order[at] = order[at - 1]!
+      at--
+    }
+    order[at] = pair
+  }
   const out: HeaderPairs = []
-  for (const i of order) {
-    const [k, v] = pairs[i]!
+  for (const pair of order) {
     const last = out[out.length - 1]
-    if (last !== undefined && last[0] === k && k !== 'set-cookie') last[1] = `${last[1]}, ${v}`
-    else out.push([k, v])
+    // Pairs are never edited in place (they may be another list's): a combined repeat is a new pair.
+    if (last !== undefined && last[0] === pair[0] && pair[0] !== 'set-cookie') out[out.length - 1] = [pair[0], `${last[1]}, ${pair[1]}`]
+    else out.push(pair)
   }
   return new HeaderList(out)
 }
