@@ -17,7 +17,7 @@ import { checkListenerLimits, createLimitedServer, DEFAULT_LISTENER_LIMITS, type
 import type { MeterOptions } from '../wasm/index'
 import { FilterModuleCache } from './filter-blobs'
 import type { AccessLogEntry } from '../core/tracing'
-import { createOtelTraceExporter } from './otel-trace-exporter'
+import { lazyTraceExporter } from './lazy-trace-exporter'
 
 // DESIGN.md's ports: Istio's, so operators recognise them.
 export const DEFAULT_INBOUND_PORT = 15006
@@ -142,8 +142,9 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
     identity: { tokenFor: (audience) => control.tokenFor(audience) },
     logger,
     zone: options.zone ?? null,
-    // The tenant's collector comes with the snapshot; with none configured this exporter is never called.
-    traceExporter: createOtelTraceExporter(),
+    // The tenant's collector comes with the snapshot; with none configured this exporter is never called,
+    // and OpenTelemetry is not even loaded.
+    traceExporter: lazyTraceExporter(async () => (await import('./otel-trace-exporter')).createOtelTraceExporter()),
     tracing: { intervalMs: options.traceExportIntervalMs },
     accessLog: accessLogger === null ? undefined : (entry: AccessLogEntry) => accessLogger.info(entry, 'request'),
     filterModules: (sha256) => filterModules.get(sha256),
