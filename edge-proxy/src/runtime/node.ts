@@ -11,6 +11,7 @@ import { createProxyCore, MetricsRegistry, PROMETHEUS_CONTENT_TYPE, upstreamUrl 
 import type { ProxyLogger } from '../core/proxy-deps'
 import { adminBindHost } from './admin-host'
 import { createUpstreamPool } from './upstream-pool'
+import { createControlFetch } from './control-fetch'
 import { writeResponse } from './node-response'
 import { dispatchFetch } from './dispatch-fetch'
 import { checkListenerLimits, createLimitedServer, DEFAULT_LISTENER_LIMITS, type ListenerLimits } from './listener-limits'
@@ -112,8 +113,11 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
   const accessFlush = accessOut === null ? null : setInterval(() => accessOut.flush(), ACCESS_LOG_FLUSH_MS).unref()
   const accessLogger = accessLogOn ? pino({ base: { type: 'access', component: 'weft-sidecar' }, messageKey: 'msg' }, options.accessLogStream ?? accessOut!) : null
 
+  // Control-plane calls over node:http, not the global fetch (control-fetch.ts says why).
+  const controlFetch = createControlFetch()
   const control = createControlClient({
     controlUrl: options.controlUrl,
+    fetch: controlFetch,
     service: options.service,
     joinToken: options.joinToken,
     runtime: 'node',
@@ -125,7 +129,7 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
   const appAgent = createUpstreamPool(upstreamIdleMs)
   const send = (url: string, request: Request, dispatcher: Agent) => dispatchFetch(url, request, dispatcher)
 
-  const filterModules = new FilterModuleCache({ controlUrl: options.controlUrl, token: () => control.controlToken(), limits: options.filterLimits })
+  const filterModules = new FilterModuleCache({ controlUrl: options.controlUrl, token: () => control.controlToken(), limits: options.filterLimits, fetch: controlFetch })
 
   const core = createProxyCore({
     snapshot: () => control.snapshot(),
@@ -150,7 +154,7 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
     filterModules: (sha256) => filterModules.get(sha256),
     fetchJwks: async () => {
       const slug = control.snapshot()?.tenant.slug
-      const res = await fetch(new URL(`/v1/tenants/${slug}/jwks.json`, options.controlUrl))
+      const res = await controlFetch(new URL(`/v1/tenants/${slug}/jwks.json`, options.controlUrl))
       if (!res.ok) throw new Error(`JWKS fetch answered ${res.status}`)
       return (await res.json()) as { keys: never[] }
     },
@@ -211,6 +215,7 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
     metrics: core.metrics,
     token: () => control.controlToken(),
     refreshToken: () => control.refreshIdentity(),
+    fetch: controlFetch,
     logger,
     intervalMs: options.telemetryIntervalMs,
   })
@@ -247,6 +252,7 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
       await control.stop()
       await control.deregister().catch((err: unknown) => logger.warn({ err: String(err) }, 'deregistration failed; the endpoint will expire'))
       await Promise.all([agent.close(), appAgent.close()])
+      controlFetch.close()
       if (accessFlush !== null) clearInterval(accessFlush)
       if (accessOut !== null) await new Promise<void>((resolve) => accessOut.flush(() => resolve()))
     },
