@@ -16,8 +16,8 @@ import type { ControlApi } from './control-api'
 import { freePort, startChild, type Child } from './processes'
 
 const CONFIG_TIMEOUT_MS = 60_000
-/** Extra node flags for the sidecar processes, e.g. BENCH_SIDECAR_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
-const NODE_ARGS = (process.env.BENCH_SIDECAR_NODE_ARGS ?? '').split(' ').filter(Boolean)
+/** Extra node flags for the sidecar processes, e.g. BENCH_SIDECAR_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (read at each start). */
+const nodeArgs = () => (process.env.BENCH_SIDECAR_NODE_ARGS ?? '').split(' ').filter(Boolean)
 
 /** How a sidecar process is started: argv before the `--control-url …` flags. */
 export type SidecarLauncher = { form: string; argv: string[] }
@@ -58,7 +58,7 @@ export async function startSidecar(launcher: SidecarLauncher, control: ControlAp
   const child = await startChild(
     `weft sidecar (${service})`,
     process.execPath,
-    ['--trace-gc', ...NODE_ARGS, ...launcher.argv, '--control-url', control.url, '--join-token', join_.secret, '--service', service, '--app-port', String(appPort), '--labels', labels,
+    ['--trace-gc', ...nodeArgs(), ...launcher.argv, '--control-url', control.url, '--join-token', join_.secret, '--service', service, '--app-port', String(appPort), '--labels', labels,
       '--inbound-port', String(ports.inbound), '--outbound-port', String(ports.outbound), '--admin-port', String(ports.admin), '--state-dir', stateDir],
     [ports.admin, ports.inbound, ports.outbound],
   )

@@ -1,6 +1,6 @@
 import { exportJWK } from 'jose'
 import { signSvid } from '../../mesh/src/identity/index'
-import { AuthorizationPolicySpec, BackendPolicySpec, FaultPolicySpec, RateLimitPolicySpec, RouteSpec } from '../../mesh/src/policy/index'
+import { AuthorizationPolicySpec, BackendPolicySpec, FaultPolicySpec, RateLimitPolicySpec, RouteSpec } from '../../mesh/src/policy/schemas'
 import { SNAPSHOT_SCHEMA, type OutboundService, type Snapshot, type SnapshotEndpoint } from '../../mesh/src/snapshot/types'
 
 export const TD = 'acme.weft'

@@ -11,6 +11,7 @@ import { createProxyCore, MetricsRegistry, PROMETHEUS_CONTENT_TYPE, upstreamUrl 
 import type { ProxyLogger } from '../core/proxy-deps'
 import { adminBindHost } from './admin-host'
 import { createUpstreamPool } from './upstream-pool'
+import { createControlFetch } from './control-fetch'
 import { writeResponse } from './node-response'
 import { bufferedAccessLogOutput } from './access-log-output'
 import { dispatchFetch } from './dispatch-fetch'
@@ -18,7 +19,7 @@ import { checkListenerLimits, createLimitedServer, DEFAULT_LISTENER_LIMITS, type
 import type { MeterOptions } from '../wasm/index'
 import { FilterModuleCache } from './filter-blobs'
 import type { AccessLogEntry } from '../core/tracing'
-import { createOtelTraceExporter } from './otel-trace-exporter'
+import { lazyTraceExporter } from './lazy-trace-exporter'
 
 // DESIGN.md's ports: Istio's, so operators recognise them.
 export const DEFAULT_INBOUND_PORT = 15006
@@ -107,8 +108,11 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
   const accessOut = accessLogOn && !options.accessLogStream ? bufferedAccessLogOutput() : null
   const accessLogger = accessLogOn ? pino({ base: { type: 'access', component: 'weft-sidecar' }, messageKey: 'msg' }, options.accessLogStream ?? accessOut!.stream) : null
 
+  // Control-plane calls over node:http, not the global fetch (control-fetch.ts says why).
+  const controlFetch = createControlFetch()
   const control = createControlClient({
     controlUrl: options.controlUrl,
+    fetch: controlFetch,
     service: options.service,
     joinToken: options.joinToken,
     runtime: 'node',
@@ -120,7 +124,7 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
   const appAgent = createUpstreamPool(upstreamIdleMs)
   const send = (url: string, request: Request, dispatcher: Agent) => dispatchFetch(url, request, dispatcher)
 
-  const filterModules = new FilterModuleCache({ controlUrl: options.controlUrl, token: () => control.controlToken(), limits: options.filterLimits })
+  const filterModules = new FilterModuleCache({ controlUrl: options.controlUrl, token: () => control.controlToken(), limits: options.filterLimits, fetch: controlFetch })
 
   const core = createProxyCore({
     snapshot: () => control.snapshot(),
@@ -137,14 +141,15 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
     identity: { tokenFor: (audience) => control.tokenFor(audience) },
     logger,
     zone: options.zone ?? null,
-    // The tenant's collector comes with the snapshot; with none configured this exporter is never called.
-    traceExporter: createOtelTraceExporter(),
+    // The tenant's collector comes with the snapshot; with none configured this exporter is never called,
+    // and OpenTelemetry is not even loaded.
+    traceExporter: lazyTraceExporter(async () => (await import('./otel-trace-exporter')).createOtelTraceExporter()),
     tracing: { intervalMs: options.traceExportIntervalMs },
     accessLog: accessLogger === null ? undefined : (entry: AccessLogEntry) => accessLogger.info(entry, 'request'),
     filterModules: (sha256) => filterModules.get(sha256),
     fetchJwks: async () => {
       const slug = control.snapshot()?.tenant.slug
-      const res = await fetch(new URL(`/v1/tenants/${slug}/jwks.json`, options.controlUrl))
+      const res = await controlFetch(new URL(`/v1/tenants/${slug}/jwks.json`, options.controlUrl))
       if (!res.ok) throw new Error(`JWKS fetch answered ${res.status}`)
       return (await res.json()) as { keys: never[] }
     },
@@ -205,6 +210,7 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
     metrics: core.metrics,
     token: () => control.controlToken(),
     refreshToken: () => control.refreshIdentity(),
+    fetch: controlFetch,
     logger,
     intervalMs: options.telemetryIntervalMs,
   })
@@ -241,6 +247,7 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
       await control.stop()
       await control.deregister().catch((err: unknown) => logger.warn({ err: String(err) }, 'deregistration failed; the endpoint will expire'))
       await Promise.all([agent.close(), appAgent.close()])
+      controlFetch.close()
       await accessOut?.close()
     },
   }

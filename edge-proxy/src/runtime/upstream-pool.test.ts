@@ -33,6 +33,20 @@ describe('upstream pool', () => {
     expect(up.connections()).toBe(2)
   })
 
+  it('answers `request` (what dispatch-fetch.ts calls) through the same pool', async () => {
+    const up = await upstream()
+    const pool = createUpstreamPool(1_000)
+    open.push(pool)
+    for (let i = 0; i < 3; i++) {
+      const r = await pool.request({ origin: `http://127.0.0.1:${up.port}`, path: '/', method: 'GET' })
+      expect(r.statusCode).toBe(200)
+      expect(await r.body.text()).toBe('ok')
+      // undici hands the connection back to the pool just after the body ends.
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    expect(up.connections()).toBe(1)
+  })
+
   it('refuses an idle timeout that is not a positive integer', () => {
     expect(() => createUpstreamPool(0)).toThrow(RangeError)
   })

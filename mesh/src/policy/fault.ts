@@ -3,7 +3,8 @@ import { compileIstioPatterns } from './istio-pattern'
 import type { MeshRequest } from './mesh-request'
 import { compilePathMatch } from './path-match'
 import { oldestFirst } from './policy-order'
-import { durationMs, type FaultPolicySpec } from './schemas'
+import { durationMs } from './duration'
+import type { FaultPolicySpec } from './schemas'
 
 /**
  * FaultPolicy, after Istio's HTTPFaultInjection (and Envoy's fault filter under it): a delay and/or an abort,

@@ -11,12 +11,7 @@ export const ServiceName = z.string().regex(DNS_LABEL, 'must be a service name (
 /** Gateway API durations: "500ms", "2s", "1m", "1h". */
 export const Duration = z.string().regex(/^([0-9]{1,5}(\.[0-9]{1,3})?)(ms|s|m|h)$/, 'must be a duration such as "500ms", "2s" or "1m"')
 
-export function durationMs(d: string): number {
-  const m = /^([0-9.]+)(ms|s|m|h)$/.exec(d)
-  if (!m) throw new RangeError(`not a duration: ${d}`)
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h']
-  return Math.round(Number(m[1]) * unit)
-}
+export { durationMs } from './duration'
 
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}$/
 export const HeaderName = z.string().regex(HEADER_NAME, 'must be an HTTP header name')

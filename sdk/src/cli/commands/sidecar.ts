@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import type { Command } from 'commander'
 import type { Context } from '../context.js'
 import { CliFailure, EXIT, UsageError } from '../exit.js'
-import { intOf, labelsOf } from '../output.js'
+import { intOf, labelsOf } from '../flag-values.js'
 
 // The ports DESIGN.md fixes for the Node sidecar (Istio's numbers, so operators recognise them).
 export const DEFAULT_INBOUND_PORT = 15006
