@@ -58,11 +58,19 @@ describe('the sidecar’s control-plane fetch (node:http)', () => {
     expect([unavailable.status, unavailable.headers.get('retry-after'), await unavailable.text()]).toEqual([503, '2', '{"type":"x"}'])
   })
 
-  it('hands binary bodies over byte for byte (filter modules)', async () => {
+  it('hands binary bodies over byte for byte (filter modules), as bytes or as a stream, once', async () => {
     const blob = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7) % 256))
-    const api = await server((_req, res) => res.end(blob))
-    const bytes = new Uint8Array(await (await controlFetch()(`http://127.0.0.1:${api.port}/v1/filters/blobs/x`)).arrayBuffer())
-    expect(Buffer.from(bytes).equals(blob)).toBe(true)
+    const small = Buffer.from('{"keys":[]}')
+    const api = await server((req, res) => res.end(req.url === '/small' ? small : blob))
+    const f = controlFetch()
+    const res = await f(`http://127.0.0.1:${api.port}/v1/filters/blobs/x`)
+    expect(res.bodyUsed).toBe(false)
+    expect(Buffer.from(await res.arrayBuffer()).equals(blob)).toBe(true)
+    expect(res.bodyUsed).toBe(true)
+    await expect(res.text()).rejects.toThrow(TypeError)
+    // A small body shares Node's Buffer pool: its ArrayBuffer must be its own bytes only.
+    expect(Buffer.from(await (await f(`http://127.0.0.1:${api.port}/small`)).arrayBuffer()).equals(small)).toBe(true)
+    expect(Buffer.from(await new Response((await f(`http://127.0.0.1:${api.port}/small`)).body).arrayBuffer()).equals(small)).toBe(true)
   })
 
   it('rejects as fetch does: TypeError "fetch failed" with the socket error as cause', async () => {

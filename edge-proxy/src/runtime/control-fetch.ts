@@ -11,6 +11,58 @@ import type { FetchLike } from '../control/index'
 /** Statuses whose responses carry no body (Fetch's "null body status"). */
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
 
+/**
+ * A Response whose body was read whole: text(), json() and arrayBuffer() read that Buffer directly. A Response
+ * built on the bytes would copy them into its own stream and copy again to read them: for a snapshot of
+ * 1000 services (≈ 1.2 MB) that was ≈ 5 MiB of garbage per poll in a process that otherwise allocates little.
+ */
+class BufferedResponse extends Response {
+  readonly #bytes: Buffer | null
+  #used = false
+  #stream: ReadableStream<Uint8Array<ArrayBuffer>> | null = null
+
+  constructor(bytes: Buffer | null, status: number, headers: Headers) {
+    super(null, { status, headers })
+    this.#bytes = bytes
+  }
+
+  override get bodyUsed(): boolean {
+    return this.#used
+  }
+
+  /** A stream of the bytes, for a caller that reads the body as a stream (none of the sidecar's does). */
+  override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
+    if (this.#bytes === null) return null
+    this.#stream ??= new ReadableStream({
+      start: (c) => {
+        c.enqueue(new Uint8Array(this.#take()))
+        c.close()
+      },
+    })
+    return this.#stream
+  }
+
+  #take(): Buffer {
+    if (this.#used) throw new TypeError('Body is unusable: Body has already been read')
+    this.#used = true
+    return this.#bytes ?? Buffer.alloc(0)
+  }
+
+  override async text(): Promise<string> {
+    return this.#take().toString('utf8')
+  }
+
+  override async json(): Promise<any> {
+    return JSON.parse(await this.text())
+  }
+
+  override async arrayBuffer(): Promise<ArrayBuffer> {
+    const b = this.#take()
+    // Buffer.concat gave these bytes an ArrayBuffer of their own unless they are small (then a pooled slice).
+    return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? (b.buffer as ArrayBuffer) : (b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer)
+  }
+}
+
 type Transport = { request: typeof import('node:http').request; agent: HttpAgent }
 
 // Socket inactivity timeout of the keep-alive agents: longer than any control exchange (the client puts its own
@@ -70,8 +122,7 @@ export function createControlFetch(): FetchLike & { close(): void } {
     const raw = answer.res.rawHeaders
     for (let i = 0; i + 1 < raw.length; i += 2) responseHeaders.append(raw[i]!, raw[i + 1]!)
     const nullBody = NULL_BODY_STATUS.has(status) || method === 'HEAD'
-    // Buffer.concat's bytes live in an ArrayBuffer (never a SharedArrayBuffer), which is what Response takes.
-    return new Response(nullBody ? null : (answer.bytes as Uint8Array<ArrayBuffer>), { status, headers: responseHeaders })
+    return new BufferedResponse(nullBody ? null : answer.bytes, status, responseHeaders)
   }
 
   return Object.assign(controlFetch, {
