@@ -5,8 +5,8 @@
  * filter. Reports, asserts nothing (timings vary by machine): `npx tsx bench/filter-chain.bench.ts`; the table also goes
  * to bench/results/filter-chain.json. `BENCH_ONLY=<name part>` runs only the matching rows (for `node --cpu-prof`).
  *
- * A "request" is what the sidecar does per filter: startStream, onRequestHeaders (awaited), and — for "+ response"
- * rows — onResponseHeaders, then finish (proxy_on_done/log/delete). Rounds are interleaved and the median kept,
+ * A "request" is what the sidecar (FilterChainRun) does per filter: startStream, onRequestHeadersNow (awaited only
+ * when the filter paused), and — for "+ response" rows — onResponseHeadersNow, then finish (proxy_on_done/log/delete). Rounds are interleaved and the median kept,
  * so background load skews every row alike.
  */
 import { exportJWK, generateKeyPair, SignJWT } from 'jose'
@@ -111,15 +111,18 @@ async function main() {
   ]
   const responseHeaders = { 'content-type': 'application/json', 'content-length': '17' }
 
-  // As FilterChainRun does: each filter hands its map on (a HeaderList), and the sidecar gets one Headers at the end.
+  // As FilterChainRun does: one request-properties object for the chain, no promise per filter unless it pauses,
+  // each filter hands its map on (a HeaderList), and the sidecar gets one Headers at the end.
   async function runChain(withResponse: boolean) {
     let headers: HeadersInit | HeaderList = requestHeaders()
     let last: ContinueResult | undefined
     const streams = []
+    const request = { method: 'GET', path: '/orders/7', authority: 'orders' }
     for (const h of chain) {
-      const stream = h.startStream({ method: 'GET', path: '/orders/7', authority: 'orders' })
+      const stream = h.startStream(request)
       streams.push(stream)
-      const result = await stream.onRequestHeaders(headers)
+      let result = stream.onRequestHeadersNow(headers)
+      if (result instanceof Promise) result = await result
       if (result.action !== 'continue') throw new Error(`chain answered ${result.action}: ${new TextDecoder().decode(result.body)}`)
       headers = result.list
       last = result
@@ -129,7 +132,8 @@ async function main() {
       let response: HeadersInit | HeaderList = responseHeaders
       let lastResponse: ContinueResult | undefined
       for (let i = streams.length - 1; i >= 0; i--) {
-        const result = await streams[i]!.onResponseHeaders(response, { status: 200 })
+        let result = streams[i]!.onResponseHeadersNow(response, { status: 200 })
+        if (result instanceof Promise) result = await result
         if (result.action !== 'continue') throw new Error(`chain answered ${result.action} to the response`)
         response = result.list
         lastResponse = result
@@ -142,8 +146,12 @@ async function main() {
 
   async function runEmpty(withResponse: boolean, h = empty) {
     const stream = h.startStream({ method: 'GET', path: '/orders/7', authority: 'orders' })
-    const result = await stream.onRequestHeaders(requestHeaders())
-    if (withResponse) await stream.onResponseHeaders(responseHeaders, { status: 200 })
+    let result = stream.onRequestHeadersNow(requestHeaders())
+    if (result instanceof Promise) result = await result
+    if (withResponse) {
+      const response = stream.onResponseHeadersNow(responseHeaders, { status: 200 })
+      if (response instanceof Promise) await response
+    }
     stream.finish()
     return result
   }
