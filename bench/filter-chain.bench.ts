@@ -5,8 +5,8 @@
  * filter. Reports, asserts nothing (timings vary by machine): `npx tsx bench/filter-chain.bench.ts`; the table also goes
  * to bench/results/filter-chain.json. `BENCH_ONLY=<name part>` runs only the matching rows (for `node --cpu-prof`).
  *
- * A "request" is what the sidecar does per filter: startStream, onRequestHeaders (awaited), and — for "+ response"
- * rows — onResponseHeaders, then finish (proxy_on_done/log/delete). Rounds are interleaved and the median kept,
+ * A "request" is what the sidecar (FilterChainRun) does per filter: startStream, onRequestHeadersNow (awaited only
+ * when the filter paused), and — for "+ response" rows — onResponseHeadersNow, then finish (proxy_on_done/log/delete). Rounds are interleaved and the median kept,
  * so background load skews every row alike.
  */
 import { exportJWK, generateKeyPair, SignJWT } from 'jose'
@@ -111,15 +111,18 @@ async function main() {
   ]
   const responseHeaders = { 'content-type': 'application/json', 'content-length': '17' }
 
-  // As FilterChainRun does: each filter hands its map on (a HeaderList), and the sidecar gets one Headers at the end.
+  // As FilterChainRun does: one request-properties object for the chain, no promise per filter unless it pauses,
+  // each filter hands its map on (a HeaderList), and the sidecar gets one Headers at the end.
   async function runChain(withResponse: boolean) {
     let headers: HeadersInit | HeaderList = requestHeaders()
     let last: ContinueResult | undefined
     const streams = []
+    const request = { method: 'GET', path: '/orders/7', authority: 'orders' }
     for (const h of chain) {
-      const stream = h.startStream({ method: 'GET', path: '/orders/7', authority: 'orders' })
+      const stream = h.startStream(request)
       streams.push(stream)
-      const result = await stream.onRequestHeaders(headers)
+      let result = stream.onRequestHeadersNow(headers)
+      if (result instanceof Promise) result = await result
       if (result.action !== 'continue') throw new Error(`chain answered ${result.action}: ${new TextDecoder().decode(result.body)}`)
       headers = result.list
       last = result
@@ -129,7 +132,8 @@ async function main() {
       let response: HeadersInit | HeaderList = responseHeaders
       let lastResponse: ContinueResult | undefined
       for (let i = streams.length - 1; i >= 0; i--) {
-        const result = await streams[i]!.onResponseHeaders(response, { status: 200 })
+        let result = streams[i]!.onResponseHeadersNow(response, { status: 200 })
+        if (result instanceof Promise) result = await result
         if (result.action !== 'continue') throw new Error(`chain answered ${result.action} to the response`)
         response = result.list
         lastResponse = result
@@ -142,8 +146,12 @@ async function main() {
 
   async function runEmpty(withResponse: boolean, h = empty) {
     const stream = h.startStream({ method: 'GET', path: '/orders/7', authority: 'orders' })
-    const result = await stream.onRequestHeaders(requestHeaders())
-    if (withResponse) await stream.onResponseHeaders(responseHeaders, { status: 200 })
+    let result = stream.onRequestHeadersNow(requestHeaders())
+    if (result instanceof Promise) result = await result
+    if (withResponse) {
+      const response = stream.onResponseHeadersNow(responseHeaders, { status: 200 })
+      if (response instanceof Promise) await response
+    }
     stream.finish()
     return result
   }
@@ -192,6 +200,31 @@ async function main() {
     if ((viaWasm as Headers).get(name) !== viaTs.get(name)) throw new Error(`wasm and TypeScript disagree on ${name}`)
   }
 
+  // BENCH_GAP=1: each filter as its own request, fed the very list it receives inside the chain — alone in a tight
+  // loop, and the four one after another (round robin). Their difference is what alternating between four modules
+  // costs (filters/README.md "Cost": the chain is not dearer than the round robin, the round robin than the sum).
+  const gapBenches: Bench[] = []
+  if (process.env.BENCH_GAP) {
+    const inputs: Array<HeadersInit | HeaderList> = []
+    let headers: HeadersInit | HeaderList = requestHeaders()
+    for (const h of chain) {
+      inputs.push(headers)
+      const stream = h.startStream({ method: 'GET', path: '/orders/7', authority: 'orders' })
+      const result = await stream.onRequestHeaders(headers)
+      stream.finish()
+      if (result.action !== 'continue') throw new Error(`${h.rootId} answered ${result.action}`)
+      headers = result.list
+    }
+    const alone = (i: number) => () => {
+      const stream = chain[i]!.startStream({ method: 'GET', path: '/orders/7', authority: 'orders' })
+      const result = stream.onRequestHeadersNow(i === 0 ? requestHeaders() : inputs[i]!)
+      stream.finish()
+      return result
+    }
+    for (const [i, h] of chain.entries()) gapBenches.push({ name: `gap: ${h.rootId} alone, request phase`, op: alone(i) })
+    gapBenches.push({ name: 'gap: the four alone, round robin, request phase', op: () => { for (let i = 0; i < chain.length; i++) alone(i)() } })
+  }
+
   const allBenches: Bench[] = [
     { name: 'plain TypeScript, same decisions', op: plain },
     { name: 'four-filter chain, request phase', op: () => runChain(false) },
@@ -199,6 +232,7 @@ async function main() {
     { name: 'empty filter, request phase', op: () => runEmpty(false) },
     { name: 'empty filter, + response phase', op: () => runEmpty(true) },
     { name: 'host only (bare module), request phase', op: () => runEmpty(false, bareHost) },
+    ...gapBenches,
   ]
   // BENCH_ONLY=chain (a name substring) keeps the first row and the matching ones, e.g. under `node --cpu-prof`.
   const only = process.env.BENCH_ONLY
@@ -217,8 +251,8 @@ async function main() {
   console.log(`${'benchmark'.padEnd(width)}  ${'CPU µs/req'.padStart(10)}  ${'× plain TS'.padStart(10)}`)
   for (const r of results) console.log(`${r.name.padEnd(width)}  ${r.us.toFixed(2).padStart(10)}  ${(r.us / ts).toFixed(1).padStart(10)}`)
   console.log('targets: chain ≤ 25 µs, empty filter ≤ 3 µs (issue 7); last access log:', logLine.length, 'chars')
-  // The full run is the one filters/README.md quotes; a BENCH_ONLY run (profiling) leaves the file alone.
-  if (!only) {
+  // The full run is the one filters/README.md quotes; a BENCH_ONLY or BENCH_GAP run leaves the file alone.
+  if (!only && !process.env.BENCH_GAP) {
     const file = new URL('./results/filter-chain.json', import.meta.url)
     await writeFile(file, `${JSON.stringify({
       node: process.version, cpus: os.availableParallelism(), at: new Date().toISOString(), loadAverage: Number(os.loadavg()[0]!.toFixed(1)),

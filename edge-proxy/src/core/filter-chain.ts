@@ -12,6 +12,7 @@ import {
   type FilterHttpCall,
   type FilterHttpCallResponse,
   type ForeignFunction,
+  type RequestProperties,
   type RespondResult,
 } from '../wasm/index'
 import type { ProxyLogger } from './proxy-deps'
@@ -228,12 +229,25 @@ export class FilterChainRun {
   private finished = false
   /** Set when a filter refused during the request body: the proxy answers with it instead of the app's response. */
   refusal: ChainRefusal | null = null
+  private properties: RequestProperties | undefined
 
   constructor(
     private readonly loaded: Loaded[],
     private readonly facts: RequestFacts,
     private readonly logger: ProxyLogger,
   ) {}
+
+  /** The request's properties, one object for every filter of the chain (hosts only read it). */
+  private requestProperties(): RequestProperties {
+    const { facts } = this
+    return (this.properties ??= {
+      method: facts.method,
+      path: facts.path,
+      authority: facts.authority,
+      ...(facts.sourcePrincipal ? { sourcePrincipal: facts.sourcePrincipal } : {}),
+      destinationService: facts.destinationService,
+    })
+  }
 
   async onRequestHeaders(headers: Headers, endOfStream: boolean): Promise<{ action: 'continue'; headers: Headers } | ChainRefusal> {
     // Filters hand their maps on as a HeaderList (ContinueResult.list); one Headers is built at the end, if any ran.
@@ -244,16 +258,11 @@ export class FilterChainRun {
         if (f.failurePolicy === 'open') continue
         return { action: 'respond', status: 503, headers: new Headers(), body: EMPTY, filter: f.filter, failure: true, detail: `filter ${f.filter} could not load: ${f.error}` }
       }
-      const { facts } = this
-      const stream = f.host.startStream({
-        method: facts.method,
-        path: facts.path,
-        authority: facts.authority,
-        ...(facts.sourcePrincipal ? { sourcePrincipal: facts.sourcePrincipal } : {}),
-        destinationService: facts.destinationService,
-      })
+      const stream = f.host.startStream(this.requestProperties())
       this.streams.push({ loaded: f, stream })
-      const result = await stream.onRequestHeaders(current, { endOfStream })
+      // A filter that does not pause answers at once: no promise (and no microtask) per filter.
+      let result = stream.onRequestHeadersNow(current, { endOfStream })
+      if (result instanceof Promise) result = await result
       if (result.action === 'respond') return refusalOf(f.filter, result)
       current = result.list
       last = result
@@ -276,7 +285,8 @@ export class FilterChainRun {
     let last: { headers: Headers } | null = null
     let status = response.status
     for (const { loaded, stream } of reversed) {
-      const result = await stream.onResponseHeaders(current, { status, endOfStream: response.body === null })
+      let result = stream.onResponseHeadersNow(current, { status, endOfStream: response.body === null })
+      if (result instanceof Promise) result = await result
       if (result.action === 'respond') {
         await response.body?.cancel().catch(() => {})
         return refusalOf(loaded.filter, result)

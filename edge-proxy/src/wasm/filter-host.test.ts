@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { compileTestFilter } from '../../../filters/test-helpers'
 import { silentLogger } from './filter-logger'
 import { bytesToByteString } from './header-map'
-import { createFilterHost } from './filter-host'
+import { createFilterHost, type FilterResult } from './filter-host'
 import { SharedData } from './shared-data'
 import { FilterLoadError, UnknownImportError } from './wasm-errors'
 
@@ -116,6 +116,26 @@ describe('proxy-wasm host through a real guest (abi-probe)', () => {
     const stream = host.startStream(request)
     const result = await stream.onRequestHeaders({ 'x-probe-pause-continue': '1' })
     stream.finish()
+    expect(result.action).toBe('continue')
+    expect(result.headers.get('x-probe-continued')).toBe('yes')
+  })
+
+  it('onRequestHeadersNow answers at once when the filter continues or responds, and with a promise when it pauses', async () => {
+    const host = createFilterHost({ module: probe, rootId: 'probe' })
+    const plain = host.startStream(request)
+    const now = plain.onRequestHeadersNow({ 'x-a': '1' })
+    plain.finish()
+    expect(now).not.toBeInstanceOf(Promise)
+    expect((now as FilterResult).action).toBe('continue')
+    const answering = host.startStream(request)
+    const local = answering.onRequestHeadersNow({ 'x-probe-respond': '1' })
+    answering.finish()
+    expect(local).toMatchObject({ action: 'respond', status: 418 })
+    const pausing = host.startStream(request)
+    const later = pausing.onRequestHeadersNow({ 'x-probe-pause-continue': '1' })
+    expect(later).toBeInstanceOf(Promise)
+    const result = await later
+    pausing.finish()
     expect(result.action).toBe('continue')
     expect(result.headers.get('x-probe-continued')).toBe('yes')
   })

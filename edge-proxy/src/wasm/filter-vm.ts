@@ -132,6 +132,15 @@ export class FilterVm implements ProxyImportHost {
   #fuel: WebAssembly.Global | undefined
   #budget = 0
   #depth = 0
+  /** The callbacks every stream calls, looked up once (a name lookup per call was measurable in the chain). */
+  #onContextCreate: GuestFn | undefined
+  #onRequestHeaders: GuestFn | undefined
+  #onRequestBody: GuestFn | undefined
+  #onResponseHeaders: GuestFn | undefined
+  #onResponseBody: GuestFn | undefined
+  #onDone: GuestFn | undefined
+  #onLog: GuestFn | undefined
+  #onDelete: GuestFn | undefined
 
   /**
    * Instantiates, runs `_initialize`/`_start`, creates the root context and configures it.
@@ -159,6 +168,14 @@ export class FilterVm implements ProxyImportHost {
     // be replaced between two requests without an await.
     const instance = new WebAssembly.Instance(options.module, imports)
     this.#exports = instance.exports
+    this.#onContextCreate = this.#export('proxy_on_context_create')
+    this.#onRequestHeaders = this.#export('proxy_on_request_headers')
+    this.#onRequestBody = this.#export('proxy_on_request_body')
+    this.#onResponseHeaders = this.#export('proxy_on_response_headers')
+    this.#onResponseBody = this.#export('proxy_on_response_body')
+    this.#onDone = this.#export('proxy_on_done')
+    this.#onLog = this.#export('proxy_on_log')
+    this.#onDelete = this.#export('proxy_on_delete')
     const fuel = this.#exports[FUEL_EXPORT]
     this.#fuel = fuel instanceof WebAssembly.Global ? fuel : undefined
     const budget = this.#exports[FUEL_BUDGET_EXPORT]
@@ -224,10 +241,18 @@ export class FilterVm implements ProxyImportHost {
     }
   }
 
+  #export(name: string): GuestFn | undefined {
+    const fn = this.#exports[name]
+    return typeof fn === 'function' ? (fn as GuestFn) : undefined
+  }
+
   /** Calls an optional export (at most five arguments); undefined when the module does not export it. */
   #call(name: string, a?: number, b?: number, c?: number, d?: number, e?: number): number | undefined {
-    const fn = this.#exports[name] as GuestFn | undefined
-    if (typeof fn !== 'function') return undefined
+    return this.#invoke(this.#export(name), a, b, c, d, e)
+  }
+
+  #invoke(fn: GuestFn | undefined, a?: number, b?: number, c?: number, d?: number, e?: number): number | undefined {
+    if (fn === undefined) return undefined
     const result = this.#guest(fn, a, b, c, d, e)
     return typeof result === 'bigint' ? Number(result) : result
   }
@@ -247,13 +272,13 @@ export class FilterVm implements ProxyImportHost {
   }
 
   /** #call with `stream` as the effective context (#inContext without a closure, for per-request calls). */
-  #callIn(stream: StreamState, name: string, a?: number, b?: number, c?: number): number | undefined {
+  #callIn(stream: StreamState, fn: GuestFn | undefined, a?: number, b?: number, c?: number): number | undefined {
     const previous = this.#effective
     const previousStream = this.#effectiveStream
     this.#effective = stream.id
     this.#effectiveStream = stream
     try {
-      return this.#call(name, a, b, c)
+      return this.#invoke(fn, a, b, c)
     } finally {
       this.#effective = previous
       this.#effectiveStream = previousStream
@@ -273,32 +298,32 @@ export class FilterVm implements ProxyImportHost {
   createStream(request: RequestProperties): StreamState {
     const stream = new StreamState(this.#nextContextId++, request)
     this.#streams.set(stream.id, stream)
-    this.#callIn(stream, 'proxy_on_context_create', stream.id, this.rootContextId)
+    this.#callIn(stream, this.#onContextCreate, stream.id, this.rootContextId)
     return stream
   }
 
   onRequestHeaders(stream: StreamState, headers: HeaderPairs, endOfStream: boolean): number {
     stream.maps.set(MapType.HTTP_REQUEST_HEADERS, headers)
-    return this.#action(stream, 'proxy_on_request_headers', headers.length, endOfStream ? 1 : 0)
+    return this.#action(stream, this.#onRequestHeaders, headers.length, endOfStream ? 1 : 0)
   }
 
   onRequestBody(stream: StreamState, body: Uint8Array, endOfStream: boolean): number {
     stream.buffers.set(BufferType.HTTP_REQUEST_BODY, body)
-    return this.#action(stream, 'proxy_on_request_body', body.length, endOfStream ? 1 : 0)
+    return this.#action(stream, this.#onRequestBody, body.length, endOfStream ? 1 : 0)
   }
 
   onResponseHeaders(stream: StreamState, headers: HeaderPairs, status: number, endOfStream: boolean): number {
     stream.responseStatus = status
     stream.maps.set(MapType.HTTP_RESPONSE_HEADERS, headers)
-    return this.#action(stream, 'proxy_on_response_headers', headers.length, endOfStream ? 1 : 0)
+    return this.#action(stream, this.#onResponseHeaders, headers.length, endOfStream ? 1 : 0)
   }
 
   onResponseBody(stream: StreamState, body: Uint8Array, endOfStream: boolean): number {
     stream.buffers.set(BufferType.HTTP_RESPONSE_BODY, body)
-    return this.#action(stream, 'proxy_on_response_body', body.length, endOfStream ? 1 : 0)
+    return this.#action(stream, this.#onResponseBody, body.length, endOfStream ? 1 : 0)
   }
 
-  #action(stream: StreamState, callback: string, size: number, endOfStream: number): number {
+  #action(stream: StreamState, callback: GuestFn | undefined, size: number, endOfStream: number): number {
     stream.continued = false
     const action = this.#callIn(stream, callback, stream.id, size, endOfStream)
     return action ?? Action.CONTINUE
@@ -312,9 +337,9 @@ export class FilterVm implements ProxyImportHost {
     this.#effective = stream.id
     this.#effectiveStream = stream
     try {
-      this.#call('proxy_on_done', stream.id)
-      this.#call('proxy_on_log', stream.id)
-      this.#call('proxy_on_delete', stream.id)
+      this.#invoke(this.#onDone, stream.id)
+      this.#invoke(this.#onLog, stream.id)
+      this.#invoke(this.#onDelete, stream.id)
     } finally {
       this.#effective = previous
       this.#effectiveStream = previousStream
