@@ -130,8 +130,8 @@ export function createInboundHandler(ctx: CoreContext): (request: Request) => Pr
       }
       if (principal !== null) headers.set(WEFT_SOURCE_PRINCIPAL_HEADER, principal)
       trace.propagate(headers)
-      // A GET or HEAD never has a body (fetch forbids one), and not asking spares Node's server adaptor from
-      // building a full Request just to answer null: a tenth of the hop's CPU in bench/proxy.bench.ts.
+      // A GET or HEAD never has a body (fetch forbids one), and not asking spares the Node listener's request
+      // view (runtime/node-request.ts) from making a Web stream per request for nothing.
       let body: ReadableStream<Uint8Array> | null = method === 'GET' || method === 'HEAD' ? null : request.body
       if (run !== null && body !== null) {
         // Filters may change the body's length: it is forwarded chunked.

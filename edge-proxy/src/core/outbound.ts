@@ -107,8 +107,8 @@ export function createOutboundHandler(ctx: CoreContext): (request: Request, dest
       }
 
       const retry = matched?.rule.retry !== undefined && matched.rule.retry.attempts > 0 ? matched.rule.retry : null
-      // A GET or HEAD never has a body (fetch forbids one); not asking spares Node's server adaptor from
-      // building a full Request just to answer null (see inbound.ts).
+      // A GET or HEAD never has a body (fetch forbids one); not asking spares the Node listener's request view
+      // a Web stream per request (see inbound.ts).
       const stream = method === 'GET' || method === 'HEAD' ? null : request.body
       const body: RequestBody =
         stream === null

@@ -47,8 +47,8 @@ export function withBodyLimit(handler: (request: Request) => Promise<Response>, 
     // A body framed by a Content-Length within the limit needs no counting: the HTTP/1.1 parser in front of
     // this (Node's llhttp) reads exactly that many bytes and refuses Content-Length with Transfer-Encoding.
     // Only chunked bodies pay for the counting stream.
-    // GET and HEAD first, without reading `request.body`: on the Node adaptor's lazy Request that getter builds
-    // the full Request (a tenth of a hop's CPU in bench/proxy.bench.ts) only to answer null.
+    // GET and HEAD first, without reading `request.body`: on the Node listener's request view (node-request.ts)
+    // that getter makes a Web stream, allocated per request for nothing.
     const length = request.headers.get('content-length')
     if (request.method === 'GET' || request.method === 'HEAD' || (length !== null && /^\d+$/.test(length)) || request.body === null) return handler(request)
 

@@ -1,10 +1,11 @@
 // The sidecar's listeners hand the core a Request-shaped view of Node's IncomingMessage, made for a proxy's hot
 // path: nothing is built until the core asks for it. `url` and `method` are plain strings; `headers` is one
-// Fetch Headers object, made on first use; `signal` gets its AbortController only when read; `body` is null
-// for GET/HEAD and otherwise a lazy Web stream (node-body.ts) whose Node stream dispatchFetch can still pipe
-// as it is. A full `Request` would cost a controller, a stream and a Headers copy per request whether or not
-// the core reads them (about a tenth of a hop's CPU with @hono/node-server's adaptor, which builds one as soon
-// as `signal` or `body` is touched, and the core touches `signal` on every outbound call).
+// Fetch Headers object, made on first use; `signal` is a Cancellation (core/cancel-signal.ts) made when first
+// read; `body` is null for GET/HEAD and otherwise a lazy Web stream (node-body.ts) whose Node stream
+// dispatchFetch can still pipe as it is. A full `Request` would cost an AbortController, a stream and a Headers
+// copy per request whether or not the core reads them (about a tenth of a hop's CPU with @hono/node-server's
+// adaptor, used before, which built one as soon as `signal` or `body` was touched; the core touches `signal` on
+// every outbound call).
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Cancellation } from '../core/index'
 import { lazyWebStream, NodeBackedBody } from './node-body'
@@ -61,7 +62,7 @@ function refuseBackslash(pathAndQuery: string): void {
   if (query < 0 || backslash < query) throw new RequestTargetError('the request path contains a backslash')
 }
 
-/** Node's header lines, repeated fields kept in order (Headers joins them as Fetch does); pseudo-safe. */
+/** Node's header lines, repeated fields kept in order (Headers joins them as Fetch does). */
 function headersOf(req: IncomingMessage): Headers {
   const headers = new Headers()
   const raw = req.rawHeaders
