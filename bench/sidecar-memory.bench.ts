@@ -22,7 +22,7 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { startControlApi } from './proxy/control-api'
 import { bundleLauncher, LARGE_SERVICES, seedLargeMesh, startLargeTenantSidecar, startMesh, type RunningSidecar } from './proxy/mesh'
-import { cpuSeconds, freePort, peakRssBytes, rssBytes, startChild, tsNode } from './proxy/processes'
+import { cpuSeconds, freePort, peakRssBytes, rssBytes, rssSplitBytes, startChild, tsNode } from './proxy/processes'
 import { bundleSidecar } from './proxy/sidecar-bundle'
 import { runWrk } from './proxy/wrk'
 
@@ -35,7 +35,10 @@ const SETTLE_MS = Number(process.env.MEMORY_SETTLE_SECONDS ?? 3) * 1000
 
 const mib = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const memory = (s: RunningSidecar) => ({ rssMiB: mib(rssBytes([s.child.pid])), peakRssMiB: mib(peakRssBytes([s.child.pid])) })
+const memory = (s: RunningSidecar) => {
+  const split = rssSplitBytes(s.child.pid)
+  return { rssMiB: mib(rssBytes([s.child.pid])), peakRssMiB: mib(peakRssBytes([s.child.pid])), anonMiB: mib(split.anon), fileMiB: mib(split.file) }
+}
 
 async function heapSnapshot(s: RunningSidecar, dir: string): Promise<string> {
   const before = new Set(readdirSync(dir))
@@ -62,7 +65,7 @@ async function main() {
   const app = await startChild('app', appCmd.command, appCmd.args, [appPort])
   const control = await startControlApi()
   const launcher = bundleLauncher(await bundleSidecar())
-  const rows: { sidecar: string; rssMiB: number; peakRssMiB: number }[] = []
+  const rows: { sidecar: string; rssMiB: number; peakRssMiB: number; anonMiB: number; fileMiB: number }[] = []
   const cpu: { hop: string; requestsPerSecond: number; cpuMsPer1000: number; failures: number }[] = []
   try {
     const mesh = await startMesh(launcher, control, appPort)
@@ -111,8 +114,8 @@ async function main() {
 
   const width = Math.max(...rows.map((r) => r.sidecar.length))
   console.log(`\nResident memory of one sidecar process (MiB; ${launcher.form}${process.env.BENCH_SIDECAR_NODE_ARGS ? `, node ${process.env.BENCH_SIDECAR_NODE_ARGS.trim()}` : ''})`)
-  console.log(`${'sidecar'.padEnd(width)}  ${'RSS'.padStart(6)}  ${'peak'.padStart(6)}`)
-  for (const r of rows) console.log(`${r.sidecar.padEnd(width)}  ${r.rssMiB.toFixed(1).padStart(6)}  ${r.peakRssMiB.toFixed(1).padStart(6)}`)
+  console.log(`${'sidecar'.padEnd(width)}  ${'RSS'.padStart(6)}  ${'peak'.padStart(6)}  ${'anon'.padStart(6)}  ${'file'.padStart(6)}`)
+  for (const r of rows) console.log(`${r.sidecar.padEnd(width)}  ${[r.rssMiB, r.peakRssMiB, r.anonMiB, r.fileMiB].map((x) => x.toFixed(1).padStart(6)).join('  ')}`)
   if (cpu.length > 0) {
     console.log('\nThe load runs (wrk -t1 -c16): CPU of both sidecars per 1000 requests')
     for (const c of cpu) console.log(`${c.hop.padEnd(13)} ${String(c.requestsPerSecond).padStart(6)} req/s  ${String(c.cpuMsPer1000).padStart(5)} CPU ms/1k${c.failures ? `  (${c.failures} failed)` : ''}`)

@@ -114,7 +114,7 @@ export function cpuSeconds(pids: number[]): number {
   return ticks / CLOCK_TICKS_PER_SECOND
 }
 
-function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+function statusKb(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile'): number {
   try {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
     return m ? Number(m[1]) : 0
@@ -126,6 +126,8 @@ function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 export const rssBytes = (pids: number[]) => pids.reduce((sum, pid) => sum + statusKb(pid, 'VmRSS') * 1024, 0)
 /** The kernel's high-water mark per process, summed: an upper bound for the tree's peak. */
 export const peakRssBytes = (pids: number[]) => pids.reduce((sum, pid) => sum + statusKb(pid, 'VmHWM') * 1024, 0)
+/** The resident set split: anonymous pages (heap, stacks, malloc) and file pages (mostly the node binary's). */
+export const rssSplitBytes = (pid: number) => ({ anon: statusKb(pid, 'RssAnon') * 1024, file: statusKb(pid, 'RssFile') * 1024 })
 
 /**
  * Watches a set of processes while a load runs: CPU seconds used between start() and stop(), and the

@@ -183,7 +183,8 @@ async function callUpstream(ctx: CoreContext, call: Call): Promise<Answer> {
   const perTryMs = perTryTimeout !== undefined ? durationMs(perTryTimeout) : 0
   const policy = matched?.policy ?? null
   const rule = matched?.ruleIndex ?? null
-  const where = matched !== null ? `Route ${JSON.stringify(matched.policy)} rule ${matched.ruleIndex}` : `pass-through to ${JSON.stringify(cluster.name)}`
+  // Only a refusal names it: built then, not for every request.
+  const where = (): string => (matched !== null ? `Route ${JSON.stringify(matched.policy)} rule ${matched.ruleIndex}` : `pass-through to ${JSON.stringify(cluster.name)}`)
   const budget = retry !== null && matched !== null ? ctx.retryBudgets.of(cluster.name, matched.policy, ctx.now()) : null
   budget?.deposit(ctx.now())
 
@@ -273,17 +274,17 @@ async function callUpstream(ctx: CoreContext, call: Call): Promise<Answer> {
     if (outcome.kind === 'aborted') return aborted(outcome.reason, 'waiting for the upstream')
     const endpointText = last === null ? JSON.stringify(cluster.name) : `${JSON.stringify(cluster.name)} endpoint ${last.endpoint.id} (${last.endpoint.address}:${last.endpoint.port})`
     if (outcome.failure === 'per-try-timeout') {
-      return problem('timeout', { detail: `${where}: no response headers from ${endpointText} within the per-try timeout of ${perTryMs}ms (${attempts} attempt${attempts === 1 ? '' : 's'})`, policy, rule })
+      return problem('timeout', { detail: `${where()}: no response headers from ${endpointText} within the per-try timeout of ${perTryMs}ms (${attempts} attempt${attempts === 1 ? '' : 's'})`, policy, rule })
     }
     if (outcome.failure === 'connect-failure') {
-      return problem('connect-failure', { detail: `${where}: could not connect to ${endpointText}: ${errorText(outcome.error)}`, policy, rule })
+      return problem('connect-failure', { detail: `${where()}: could not connect to ${endpointText}: ${errorText(outcome.error)}`, policy, rule })
     }
-    return problem('upstream-reset', { detail: `${where}: ${endpointText} closed the connection before answering: ${errorText(outcome.error)}`, policy, rule })
+    return problem('upstream-reset', { detail: `${where()}: ${endpointText} closed the connection before answering: ${errorText(outcome.error)}`, policy, rule })
   }
 
   function aborted(reason: unknown, during: string): Answer {
     if (reason instanceof TimeoutReason) {
-      return problem('timeout', { detail: `${where}: the ${matched?.rule.timeout !== undefined ? "rule's" : 'default'} timeout of ${reason.ms}ms passed while ${during}`, policy, rule })
+      return problem('timeout', { detail: `${where()}: the ${matched?.rule.timeout !== undefined ? "rule's" : 'default'} timeout of ${reason.ms}ms passed while ${during}`, policy, rule })
     }
     return { response: new Response(null, { status: CLIENT_CLOSED }), reason: 'client-closed' }
   }

@@ -47,9 +47,23 @@ export function classifyUpstreamError(err: unknown): UpstreamFailure {
 
 /** `http://address:port/path?query` for a transport that fetches the endpoint directly. */
 export function upstreamUrl(request: Pick<Request, 'url'>, target: Pick<UpstreamTarget, 'address' | 'port'>): string {
-  const url = new URL(request.url)
   const host = target.address.includes(':') && !target.address.startsWith('[') ? `[${target.address}]` : target.address
-  return `http://${host}:${target.port}${url.pathname}${url.search}`
+  return `http://${host}:${target.port}${pathAndQueryOf(request.url)}`
+}
+
+// A path and query that a URL parser would return unchanged: no dot segments, fragment or characters it
+// encodes (and no bare trailing "?", which it drops).
+const PLAIN_PATH_AND_QUERY = /^\/[!$%&-;=?-[\]_a-z~]*$/i
+
+/** `url.pathname + url.search`, without a URL parse per request when the core built the URL itself. */
+function pathAndQueryOf(absolute: string): string {
+  const slash = absolute.indexOf('/', absolute.indexOf('//') + 2)
+  if (slash > 0) {
+    const rest = absolute.slice(slash)
+    if (PLAIN_PATH_AND_QUERY.test(rest) && !rest.includes('/.') && !rest.endsWith('?')) return rest
+  }
+  const url = new URL(absolute)
+  return `${url.pathname}${url.search}`
 }
 
 /** An error and its causes in one line, e.g. "fetch failed: connect ECONNREFUSED 127.0.0.1:1 (ECONNREFUSED)". */

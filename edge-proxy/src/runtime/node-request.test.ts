@@ -19,6 +19,8 @@ describe('requestUrl', () => {
   it('takes an absolute-form target (the outbound listener is an HTTP proxy)', () => {
     expect(requestUrl(req('http://payments/charge', 'ignored'))).toBe('http://payments/charge')
     expect(requestUrl(req('HTTP://Payments:80/x'))).toBe('http://payments/x')
+    expect(requestUrl(req('http://payments:8080/x y'))).toBe('http://payments:8080/x%20y')
+    expect(requestUrl(req('http://payments/Charge?id=A-1&x=%2F'))).toBe('http://payments/Charge?id=A-1&x=%2F')
   })
 
   it('refuses no Host, a Host that moves the authority, a backslash in the path, and bad absolute forms', () => {

@@ -23,12 +23,17 @@ export class RequestTargetError extends Error {
 const PLAIN_HOST = /^[a-z0-9._-]+(?::\d{1,5})?$/i
 // An origin-form target of characters that a URL parser would keep as they are.
 const PLAIN_PATH = /^\/[!#$&-;=?-[\]_a-z~]*$/i
+// The same for an absolute-form target (`GET http://payments/charge` to the outbound listener): returned as
+// sent, like a plain origin-form target. Lower-case and without a port only: anything a parser would change
+// (`HTTP://Payments:80/x`) or refuse (`:99999`) goes through the URL parser below.
+const PLAIN_ABSOLUTE = /^http:\/\/[a-z0-9._-]+\/[!#$&-;=?-[\]_a-z~]*$/
 
 /** The absolute URL of the request, as the core reads it; throws RequestTargetError when there is none. */
 export function requestUrl(req: IncomingMessage): string {
   const target = req.url ?? ''
   if (target.charCodeAt(0) !== 0x2f) {
     // Absolute form: the outbound listener is an HTTP proxy (`GET http://payments/charge`).
+    if (PLAIN_ABSOLUTE.test(target)) return target
     if (!/^https?:\/\//i.test(target)) throw new RequestTargetError(`the request target ${JSON.stringify(target.slice(0, 100))} is neither a path nor an http URL`)
     const pathStart = target.indexOf('/', target.indexOf('//') + 2)
     if (pathStart > 0) refuseBackslash(target.slice(pathStart))

@@ -13,6 +13,7 @@ import { adminBindHost } from './admin-host'
 import { createUpstreamPool } from './upstream-pool'
 import { createControlFetch } from './control-fetch'
 import { writeResponse } from './node-response'
+import { accessLogLine } from './access-log-line'
 import { bufferedAccessLogOutput } from './access-log-output'
 import { dispatchFetch } from './dispatch-fetch'
 import { checkListenerLimits, createLimitedServer, DEFAULT_LISTENER_LIMITS, type ListenerLimits } from './listener-limits'
@@ -106,7 +107,7 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
   // `logLevel: 'silent'` (tests, embedding) silences access lines too unless they are asked for explicitly.
   const accessLogOn = !(options.accessLog === false || (options.accessLog === undefined && !options.accessLogStream && options.logLevel === 'silent'))
   const accessOut = accessLogOn && !options.accessLogStream ? bufferedAccessLogOutput() : null
-  const accessLogger = accessLogOn ? pino({ base: { type: 'access', component: 'weft-sidecar' }, messageKey: 'msg' }, options.accessLogStream ?? accessOut!.stream) : null
+  const accessSink = accessLogOn ? (options.accessLogStream ?? accessOut!.stream) : null
 
   // Control-plane calls over node:http, not the global fetch (control-fetch.ts says why).
   const controlFetch = createControlFetch()
@@ -145,7 +146,7 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
     // and OpenTelemetry is not even loaded.
     traceExporter: lazyTraceExporter(async () => (await import('./otel-trace-exporter')).createOtelTraceExporter()),
     tracing: { intervalMs: options.traceExportIntervalMs },
-    accessLog: accessLogger === null ? undefined : (entry: AccessLogEntry) => accessLogger.info(entry, 'request'),
+    accessLog: accessSink === null ? undefined : (entry: AccessLogEntry) => accessSink.write(accessLogLine(entry)),
     filterModules: (sha256) => filterModules.get(sha256),
     fetchJwks: async () => {
       const slug = control.snapshot()?.tenant.slug
