@@ -4,7 +4,7 @@
  * benchmark puts on the machine: `npx tsx bench/sidecar-memory.bench.ts`.
  *
  * The same parts: a real control API in this process (bench/proxy/control-api.ts), sidecars started from
- * the esbuild bundle of runSidecar with plain `node` (bench/proxy/sidecar-entry.ts), the bench mesh of three
+ * `npm run build:sidecar`'s bundle (edge-proxy/src/runtime/sidecar-main.ts) with plain `node`, the bench mesh of three
  * services (bench/proxy/mesh.ts startMesh) and the 1000-service tenant (seedLargeMesh, 5 endpoints per
  * service, a Route and an AuthorizationPolicy on every fifth). VmRSS and VmHWM from /proc/<pid>/status.
  *

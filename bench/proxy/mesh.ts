@@ -1,7 +1,7 @@
 /**
  * The Weft side of the benchmark, set up the way a user would: a tenant on the real control API, services,
  * Routes and an AuthorizationPolicy written through the API, join tokens, and sidecars started as
- * processes running the real runSidecar with the CLI's flags (see sidecar-entry.ts). Topology on loopback:
+ * processes running the shipped sidecar bundle (scripts/build-sidecar.ts) with the CLI's flags. Topology on loopback:
  *
  *   client sidecar (service `client`)  ── outbound :O ──▶ `app` = server sidecar inbound :I ──▶ app
  *                                      └─ outbound :O ──▶ `app-direct` = the app itself (an endpoint registered by the API)
@@ -23,8 +23,8 @@ const nodeArgs = () => (process.env.BENCH_SIDECAR_NODE_ARGS ?? '').split(' ').fi
 export type SidecarLauncher = { form: string; argv: string[] }
 /** `weft sidecar` from this checkout: the CLI through tsx's loader, as the README's walkthrough runs it. */
 export const cliLauncher: SidecarLauncher = { form: 'weft sidecar (CLI from the checkout, tsx)', argv: [new URL('../../sdk/bin/weft.mjs', import.meta.url).pathname, 'sidecar'] }
-/** The same options and runSidecar, bundled: see sidecar-entry.ts. */
-export const bundleLauncher = (bundle: string): SidecarLauncher => ({ form: 'runSidecar bundled, plain node', argv: [bundle] })
+/** The shipped bundle, `node dist/sidecar/weft-sidecar.mjs`-style: see scripts/build-sidecar.ts. */
+export const bundleLauncher = (bundle: string): SidecarLauncher => ({ form: 'weft-sidecar.mjs bundle, plain node', argv: [bundle] })
 
 export type RunningSidecar = {
   child: Child

@@ -1,10 +1,14 @@
 // `weft sidecar` starts the Node sidecar from edge-proxy (when this checkout has it): it joins, registers its
-// endpoint, converges on new revisions (seen through `apply --wait-converged`), and drains on SIGTERM.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
+// endpoint, converges on new revisions (seen through `apply --wait-converged`), and drains on SIGTERM. The same
+// for the bundle containers run (`npm run build:sidecar` → `node dist/sidecar/weft-sidecar.mjs`), built here.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createServer } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { backends } from '../support/databases'
+import { buildSidecar } from '../../scripts/build-sidecar'
 import { startCliServer, WEFT_BIN, type CliServer } from './run-cli'
 
 const RUNTIME = 'edge-proxy/src/runtime/node.ts'
@@ -20,12 +24,20 @@ function freePort(): Promise<number> {
   })
 }
 
-describe.skipIf(!existsSync(RUNTIME))('weft sidecar with the Node runtime', () => {
+// How each form is started: the arguments before the sidecar's own flags.
+const launchers: { form: string; argv: () => Promise<string[]> }[] = [
+  { form: 'weft sidecar (checkout, tsx)', argv: async () => [WEFT_BIN, 'sidecar'] },
+  { form: 'weft-sidecar.mjs (npm run build:sidecar)', argv: async () => [await buildSidecar(mkdtempSync(join(tmpdir(), 'weft-sidecar-build-')))] },
+]
+
+describe.skipIf(!existsSync(RUNTIME)).each(launchers)('$form with the Node runtime', ({ argv }) => {
   let s: CliServer
   let adminKey: string
   let child: ChildProcess | undefined
+  let launch: string[]
 
   beforeAll(async () => {
+    launch = await argv()
     s = await startCliServer(backends[0]!)
     adminKey = (await s.harness.onboard('acme')).adminKey
   })
@@ -34,13 +46,21 @@ describe.skipIf(!existsSync(RUNTIME))('weft sidecar with the Node runtime', () =
     await s?.close()
   })
 
+  it('reports every flag problem at once and exits 2', () => {
+    const r = spawnSync(process.execPath, [...launch, '--service', 'Bad', '--max-body-bytes', 'lots'], { env: { PATH: process.env.PATH! }, encoding: 'utf8' })
+    expect(r.status).toBe(2)
+    for (const problem of ['--control-url (or WEFT_URL) is required', '--service must be a DNS label (got Bad)', '--app-port is required', '--max-body-bytes must be a size']) {
+      expect(r.stderr).toContain(problem)
+    }
+  })
+
   it('runs until SIGTERM, registered while it runs', async () => {
     await s.harness.request('POST', '/v1/services', { key: adminKey, body: { name: 'payments', port: 8080 } })
     const token = (await s.harness.request('POST', '/v1/services/payments/join-tokens', { key: adminKey, body: {} })).body.secret as string
     const [app, inbound, outbound, admin] = [await freePort(), await freePort(), await freePort(), await freePort()]
     child = spawn(
       process.execPath,
-      [WEFT_BIN, 'sidecar', '--app-port', String(app), '--inbound-port', String(inbound), '--outbound-port', String(outbound), '--admin-port', String(admin), '--labels', 'version=v1', '--state-dir', `${s.home}/state`, '--max-headers', '20', '--max-body-bytes', '1KiB'],
+      [...launch, '--app-port', String(app), '--inbound-port', String(inbound), '--outbound-port', String(outbound), '--admin-port', String(admin), '--labels', 'version=v1', '--state-dir', `${s.home}/state`, '--max-headers', '20', '--max-body-bytes', '1KiB'],
       { env: { PATH: process.env.PATH!, HOME: s.home, WEFT_URL: s.url, WEFT_JOIN_TOKEN: token, WEFT_SERVICE: 'payments' } },
     )
     let stderr = ''

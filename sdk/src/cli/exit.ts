@@ -1,3 +1,4 @@
+import { CommanderError, type Command } from 'commander'
 import {
   Conflict,
   DatabaseUnavailable,
@@ -74,4 +75,19 @@ export function describeError(err: unknown): string {
   if (err instanceof WeftApiError) return `error: ${err.message}${err.requestId ? ` (request ${err.requestId})` : ''}`
   if (err instanceof UsageError || err instanceof CliFailure) return `error: ${err.message}`
   return `error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`
+}
+
+/** Parses `argv` with `program` and runs it; resolves to the exit code instead of exiting (tests share it). */
+export async function runProgram(program: Command, argv: readonly string[], err: (text: string) => void): Promise<number> {
+  try {
+    await program.parseAsync([...argv])
+    return EXIT.ok
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and --version end through here as well, with exit code 0.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage
+    }
+    err(describeError(error) + '\n')
+    return exitCodeOf(error)
+  }
 }

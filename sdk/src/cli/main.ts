@@ -1,6 +1,6 @@
-import { Command, CommanderError } from 'commander'
+import { Command } from 'commander'
 import { createContext } from './context.js'
-import { EXIT, describeError, exitCodeOf } from './exit.js'
+import { runProgram } from './exit.js'
 import type { Io } from './output.js'
 import { registerApply } from './commands/apply.js'
 import { registerConvergence } from './commands/convergence.js'
@@ -42,18 +42,7 @@ export function buildProgram(io: Io): Command {
 
 /** Runs the CLI; resolves to the exit code instead of exiting, so tests and the bin share it. */
 export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
-  const program = buildProgram(io)
-  try {
-    await program.parseAsync([...argv])
-    return EXIT.ok
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      // Help and --version end through here as well, with exit code 0.
-      return err.exitCode === 0 ? EXIT.ok : EXIT.usage
-    }
-    io.err(describeError(err) + '\n')
-    return exitCodeOf(err)
-  }
+  return runProgram(buildProgram(io), argv, io.err)
 }
 
 function processIo(): Io {

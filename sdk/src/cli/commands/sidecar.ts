@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { Command } from 'commander'
 import type { Context } from '../context.js'
+import type { Io } from '../output.js'
 import { CliFailure, EXIT, UsageError } from '../exit.js'
 import { intOf, labelsOf } from '../flag-values.js'
 
@@ -153,8 +154,16 @@ export function sidecarOptions(flags: SidecarFlags, env: Record<string, string |
 }
 
 export function registerSidecar(program: Command, ctx: Context): void {
-  program
-    .command('sidecar')
+  sidecarCommand(program.command('sidecar'), ctx.io, loadRuntime)
+}
+
+/**
+ * The sidecar's flags and action on `cmd`: `weft sidecar` (the runtime loaded from the checkout) and the
+ * bundled `weft-sidecar.mjs` that containers run (edge-proxy/src/runtime/sidecar-main.ts, the runtime linked
+ * in) share them, so both take the same flags and report problems the same way.
+ */
+export function sidecarCommand(cmd: Command, io: Pick<Io, 'err' | 'env'>, runtime: () => Promise<SidecarRuntime>): Command {
+  return cmd
     .description('run the Node sidecar proxy beside an application')
     .option('--control-url <url>', 'the control API (else WEFT_URL)')
     .option('--join-token <token>', "the service's join token, wfj_… (else WEFT_JOIN_TOKEN)")
@@ -179,15 +188,14 @@ export function registerSidecar(program: Command, ctx: Context): void {
     .option('--allow-remote-admin', 'allow a non-loopback --admin-host (admin serves the snapshot without authentication)')
     .option('--no-access-log', 'do not write the access log (one JSON line per request on stdout; on by default)')
     .action(async (flags: SidecarFlags) => {
-      const options = sidecarOptions(flags, ctx.io.env)
-      const runtime = await loadRuntime()
-      const sidecar = await runtime.runSidecar(options).catch((err: unknown) => {
+      const options = sidecarOptions(flags, io.env)
+      const sidecar = await (await runtime()).runSidecar(options).catch((err: unknown) => {
         // The runtime checks its options (admin host, limits) before starting, with RangeError: a usage problem.
         if (err instanceof RangeError) throw new UsageError(`weft sidecar: ${err.message}`)
         throw err
       })
       const ports = sidecar?.ports
-      ctx.io.err(
+      io.err(
         `weft sidecar for ${options.service} running` +
           (ports ? `: inbound :${ports.inbound} → app :${options.appPort}, outbound :${ports.outbound}, admin :${ports.admin}` : '') +
           '\n',
@@ -198,9 +206,9 @@ export function registerSidecar(program: Command, ctx: Context): void {
         const stop = (signal: NodeJS.Signals) => {
           process.off('SIGINT', stop)
           process.off('SIGTERM', stop)
-          ctx.io.err(`${signal}: draining\n`)
+          io.err(`${signal}: draining\n`)
           void sidecar.close!().then(resolve, (err) => {
-            ctx.io.err(`drain failed: ${(err as Error).message}\n`)
+            io.err(`drain failed: ${(err as Error).message}\n`)
             resolve()
           })
         }
@@ -212,7 +220,7 @@ export function registerSidecar(program: Command, ctx: Context): void {
 
 /** What the runtime answers: its listening ports and a drain. */
 type RunningSidecar = { ports?: { inbound: number; outbound: number; admin: number }; close?: () => Promise<void> } | undefined
-type SidecarRuntime = { runSidecar: (options: SidecarOptions) => Promise<RunningSidecar> }
+export type SidecarRuntime = { runSidecar: (options: SidecarOptions) => Promise<RunningSidecar> }
 
 async function loadRuntime(): Promise<SidecarRuntime> {
   const file = fileURLToPath(new URL('../../../../edge-proxy/src/runtime/node.ts', import.meta.url))
