@@ -14,8 +14,11 @@ import { join } from 'node:path'
 export const SIDECAR_ENTRY = fileURLToPath(new URL('../edge-proxy/src/runtime/sidecar-main.ts', import.meta.url))
 export const SIDECAR_OUTDIR = fileURLToPath(new URL('../dist/sidecar', import.meta.url))
 
-/** Bundles the sidecar into `outdir` (emptied first) and returns the entry file's path. */
-export async function buildSidecar(outdir: string = SIDECAR_OUTDIR): Promise<string> {
+/**
+ * Bundles the sidecar into `outdir` (emptied first) and returns the entry file's path. `minify: false` keeps
+ * names and esbuild's `// path/of/module.ts` markers, for profiles that attribute time to source modules.
+ */
+export async function buildSidecar(outdir: string = SIDECAR_OUTDIR, options: { minify?: boolean } = {}): Promise<string> {
   rmSync(outdir, { recursive: true, force: true })
   await build({
     entryPoints: { 'weft-sidecar': SIDECAR_ENTRY },
@@ -23,7 +26,7 @@ export async function buildSidecar(outdir: string = SIDECAR_OUTDIR): Promise<str
     outExtension: { '.js': '.mjs' },
     bundle: true,
     splitting: true,
-    minify: true,
+    minify: options.minify ?? true,
     // With `node --enable-source-maps`, stack traces name the TypeScript sources.
     sourcemap: 'linked',
     platform: 'node',

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildSidecar } from '../../scripts/build-sidecar'
 
+/** BENCH_SIDECAR_UNMINIFIED=1 keeps names and module markers in the bundle (for CPU profiles). */
 export async function bundleSidecar(): Promise<string> {
-  return buildSidecar(mkdtempSync(join(tmpdir(), 'weft-sidecar-bundle-')))
+  return buildSidecar(mkdtempSync(join(tmpdir(), 'weft-sidecar-bundle-')), { minify: process.env.BENCH_SIDECAR_UNMINIFIED !== '1' })
 }

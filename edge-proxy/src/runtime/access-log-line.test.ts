@@ -46,10 +46,17 @@ describe('accessLogLine', () => {
   })
 
   it('escapes what a client controls (path, request id) as JSON', () => {
-    const entry: AccessLogEntry = { ...base, path: '/a"b\\c\n\u0001é\u2028', requestId: '"},{"x":1' }
+    const entry: AccessLogEntry = { ...base, path: '/a"b\\c\n\u0001é\u2028\u{1f600}\ud800x', requestId: '"},{"x":1' }
     const line = accessLogLine(entry, 7)
     expect(line.split('\n').length).toBe(2)
     expect(JSON.parse(line)).toMatchObject({ path: entry.path, requestId: entry.requestId })
     expect(line).toBe(pinoLine(entry, 7))
+  })
+})
+
+describe('accessLogLine numbers', () => {
+  it('writes fractional durations as JSON does, and null for a non-finite one', () => {
+    expect(JSON.parse(accessLogLine({ ...base, durationMs: 0.1 + 0.2 }, 1))).toMatchObject({ durationMs: 0.1 + 0.2 })
+    expect(accessLogLine({ ...base, durationMs: Number.NaN }, 1)).toBe(pinoLine({ ...base, durationMs: Number.NaN }, 1))
   })
 })

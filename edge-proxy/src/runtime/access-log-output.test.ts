@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { bufferedAccessLogOutput } from './access-log-output'
 
 const MODULE = fileURLToPath(new URL('./access-log-output.ts', import.meta.url))
 
@@ -10,7 +11,7 @@ describe('bufferedAccessLogOutput', () => {
   it('holds small writes, flushes them within the interval, and writes everything at close', async () => {
     const script = `
       const { bufferedAccessLogOutput } = await import(${JSON.stringify(MODULE)})
-      const out = bufferedAccessLogOutput(1, 300)
+      const out = bufferedAccessLogOutput(process.stdout, 300)
       out.stream.write('{"n":1}\\n')
       out.stream.write('{"n":2}\\n')
       process.stderr.write('written\\n')
@@ -33,5 +34,24 @@ describe('bufferedAccessLogOutput', () => {
     // stderr are two pipes: the last two may arrive in either order).
     expect(events.slice(0, 3)).toEqual(['written', 'out:{"n":1}|{"n":2}', 'waited'])
     expect(events.slice(3).sort()).toEqual(['closed', 'out:{"n":3}'])
+  })
+})
+
+describe('bufferedAccessLogOutput batches', () => {
+  it('writes one joined batch once the buffer fills, and the rest at close', async () => {
+    const writes: string[] = []
+    const sink = { write: (text: string, cb?: (err?: Error | null) => void) => (writes.push(text), setImmediate(() => cb?.()), true) }
+    const out = bufferedAccessLogOutput(sink, 60_000, 100)
+    const line = `${'x'.repeat(39)}\n`
+    out.stream.write(line)
+    out.stream.write(line)
+    expect(writes).toEqual([])
+    out.stream.write(line)
+    expect(writes).toEqual([line.repeat(3)])
+    out.stream.write('last\n')
+    await out.close()
+    expect(writes).toEqual([line.repeat(3), 'last\n'])
+    await out.close()
+    expect(writes).toHaveLength(2)
   })
 })
