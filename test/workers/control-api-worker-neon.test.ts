@@ -69,9 +69,33 @@ suite(`the control API Worker in workerd on Neon's driver through a WebSocket pr
     expect(bridge.addresses.length - connections).toBeGreaterThanOrEqual(4)
   })
 
+  it("wakes a long poll from its Durable Object's revision reads, which take the bridge too", async () => {
+    const created = await worker.request('POST', '/v1/tenants', { key: OPERATOR_KEY, body: { slug: 'neon-poll' } })
+    const key: string = created.body.adminKey.secret
+    expect((await worker.request('POST', '/v1/services', { key, body: { name: 'orders', port: 8080 } })).status).toBe(201)
+    const first = await worker.request('GET', '/v1/proxy/config?service=orders', { key })
+    expect(first.status).toBe(200)
+    const poll = worker.request('GET', '/v1/proxy/config?service=orders&wait=30', { key, headers: { 'if-none-match': first.headers.get('etag')! } })
+    const ns = await worker.mf.getDurableObjectNamespace('TENANT_REVISIONS')
+    const waiting = async () => ((await (await ns.get(ns.idFromName(created.body.tenant.id)).fetch('https://tenant-revisions.internal/status')).json()) as { waiting: number }).waiting
+    await eventually(async () => ((await waiting()) === 1 ? true : undefined), 15_000)
+    // Behind the API's back, so no announcement wakes the poll: only the object's own read of the revision can.
+    const admin = new pg.Client({ connectionString: scratch.url })
+    await admin.connect()
+    try {
+      await admin.query('update tenants set revision = revision + 1 where id = $1', [created.body.tenant.id])
+    } finally {
+      await admin.end()
+    }
+    const woken = await poll
+    expect(woken.status).toBe(200)
+    expect(woken.body.revision).toBe(first.body.revision + 1)
+  })
+
   it('ends its sessions gracefully once the responses are out', async () => {
     for (let i = 0; i < 3; i++) expect((await worker.request('GET', '/readyz')).status).toBe(200)
-    await eventually(() => (bridge.open() === 0 ? true : undefined))
+    // The Durable Object lets its poll connection go a few seconds after its last long poll.
+    await eventually(() => (bridge.open() === 0 ? true : undefined), 15_000)
     // "Abandoned" is a backend that lost its client without pg's Terminate message: a pool the Worker never
     // ended, its WebSocket dropped when the request finished. Through the bridge, Terminate arrives as a frame.
     const name = new URL(scratch.url).pathname.slice(1)
