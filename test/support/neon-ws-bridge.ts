@@ -3,8 +3,10 @@
 // to a real PostgreSQL server over TCP. Every connection goes to the one server it was started with: the
 // address the driver named is recorded, not dialled, so a test can give DATABASE_URL a host that does not
 // exist and know that whatever reached the database came through here.
+// Also runnable for local development (README, WEFT_NEON_WS_PROXY): npx tsx test/support/neon-ws-bridge.ts postgres://… [PORT]
 import { createServer, type IncomingMessage } from 'node:http'
 import { connect, type Socket } from 'node:net'
+import { pathToFileURL } from 'node:url'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 
 export type NeonWsBridge = Awaited<ReturnType<typeof neonWsBridge>>
@@ -14,8 +16,8 @@ export const BRIDGED_HOST = 'postgres.neon-bridge.invalid'
 
 const bytesOf = (data: RawData): Buffer => (Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer))
 
-/** Listens on a free loopback port and relays to the server of `serverUrl` (a postgres:// URL). */
-export async function neonWsBridge(serverUrl: string) {
+/** Listens on a loopback port (a free one unless given) and relays to the server of `serverUrl` (postgres://…). */
+export async function neonWsBridge(serverUrl: string, port = 0) {
   const target = new URL(serverUrl)
   const addresses: string[] = []
   const open = new Set<{ ws: WebSocket; tcp: Socket }>()
@@ -57,11 +59,11 @@ export async function neonWsBridge(serverUrl: string) {
     tcp.on('close', drop).on('error', drop)
   }
 
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
-  const { port } = http.address() as { port: number }
+  await new Promise<void>((resolve, reject) => http.once('error', reject).listen(port, '127.0.0.1', resolve))
+  const bound = (http.address() as { port: number }).port
   return {
     /** WEFT_NEON_WS_PROXY for a control API that should go through this bridge. */
-    proxyUrl: `ws://127.0.0.1:${port}/v1`,
+    proxyUrl: `ws://127.0.0.1:${bound}/v1`,
     /** The HOST:PORT each connection asked for, in order: one entry per WebSocket connection. */
     addresses,
     /** Bytes relayed each way: the proof that the wire protocol went through WebSockets. */
@@ -85,4 +87,15 @@ export async function neonWsBridge(serverUrl: string) {
         http.close(() => resolve())
       }),
   }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const server = process.argv[2] ?? process.env.DATABASE_URL
+  if (!server?.startsWith('postgres')) {
+    console.error('usage: npx tsx test/support/neon-ws-bridge.ts postgres://USER[:PASSWORD]@HOST:PORT/DB [LISTEN_PORT]')
+    process.exit(64)
+  }
+  const bridge = await neonWsBridge(server, Number(process.argv[3] ?? 0))
+  console.log(`relaying to ${new URL(server).host}; set WEFT_NEON_WS_PROXY=${bridge.proxyUrl}`)
+  process.once('SIGINT', () => void bridge.close().then(() => process.exit(0)))
 }
