@@ -1,6 +1,7 @@
 // The control API Worker in workerd on Neon's driver: WEFT_NEON_WS_PROXY points it at a WebSocket bridge (what
 // Neon's wsproxy does) running in this process, and DATABASE_URL names a host that does not exist, so the
-// Worker reaches PostgreSQL through the bridge or not at all. The Durable Object's revision reads take the same way.
+// Worker reaches PostgreSQL through the bridge or not at all. Its Durable Object's revision reads and its cron
+// runs take the same way.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -90,6 +91,13 @@ suite(`the control API Worker in workerd on Neon's driver through a WebSocket pr
     const woken = await poll
     expect(woken.status).toBe(200)
     expect(woken.body.revision).toBe(first.body.revision + 1)
+  })
+
+  it('runs both cron triggers (alerting, housekeeping) over the bridge', async () => {
+    const before = bridge.addresses.length
+    const w = await worker.mf.getWorker()
+    for (const cron of ['* * * * *', '17 * * * *']) expect(await w.scheduled({ cron })).toMatchObject({ outcome: 'ok' })
+    expect(bridge.addresses.length).toBeGreaterThanOrEqual(before + 2)
   })
 
   it('ends its sessions gracefully once the responses are out', async () => {
