@@ -40,7 +40,26 @@ const Env = z.object({
   WEFT_MAX_FILTER_BYTES: z.coerce.number().int().positive().default(DEFAULT_MAX_FILTER_BYTES),
   /** Let webhooks point at loopback and private addresses (a hosted API must not: tenants could probe its network). */
   WEFT_WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false', '1', '0']).default('false'),
+  /**
+   * Workers only: reach PostgreSQL through this WebSocket proxy with Neon's driver (Neon's own wsproxy, or the
+   * test bridge), whatever DATABASE_URL's host. For local development and tests; unset on Neon itself.
+   */
+  WEFT_NEON_WS_PROXY: z
+    .string()
+    .refine(isWsProxyUrl, 'must be ws://HOST[:PORT][/PATH] or wss://… with no query (e.g. ws://localhost:5433/v1)')
+    .optional(),
 })
+
+/** The proxy URL Neon's driver will append `?address=HOST:PORT` to. */
+function isWsProxyUrl(v: string): boolean {
+  if (!/^wss?:\/\/[^/?#]/.test(v)) return false
+  try {
+    const u = new URL(v)
+    return !u.search && !u.hash && !u.username && !u.password
+  } catch {
+    return false
+  }
+}
 
 export type Config = {
   port: number
@@ -56,6 +75,8 @@ export type Config = {
   maxFilterBytes: number
   corsOrigins: string[]
   webhookAllowPrivate: boolean
+  /** WEFT_NEON_WS_PROXY: a WebSocket proxy to reach PostgreSQL through with Neon's driver (Workers). */
+  neonWsProxy: string | undefined
 }
 
 export class ConfigError extends Error {
@@ -98,5 +119,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxFilterBytes: e.WEFT_MAX_FILTER_BYTES,
     corsOrigins: (e.WEFT_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     webhookAllowPrivate: e.WEFT_WEBHOOK_ALLOW_PRIVATE === 'true' || e.WEFT_WEBHOOK_ALLOW_PRIVATE === '1',
+    neonWsProxy: e.WEFT_NEON_WS_PROXY,
   }
 }
+

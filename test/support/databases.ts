@@ -8,7 +8,8 @@ import { connectPostgres } from '../../control-api/src/db/connect-postgres'
 import { migrate } from '../../control-api/src/db/migrate'
 import { migrations } from '../../control-api/src/db/migrations.generated'
 
-export type Backend = { name: 'pglite' | 'postgres'; open(): Promise<TestDatabase> }
+/** 'neon': PostgreSQL reached with Neon's driver through a WebSocket bridge (test/db/neon-driver.test.ts). */
+export type Backend = { name: 'pglite' | 'postgres' | 'neon'; open(): Promise<TestDatabase> }
 export type TestDatabase = Database & { url: string | null; pglite?: PGlite }
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL

@@ -70,18 +70,18 @@ export class TenantRevisions {
     const { database } = config
     if (database.kind !== 'postgres') throw new ConfigError(['DATABASE_URL: must be postgres://… (or bind HYPERDRIVE)'])
     const bus = await createRevisionBus({
-      readRevisions: (tenantIds) => this.readRevisions(database.url, tenantIds),
+      readRevisions: (tenantIds) => this.readRevisions(database.url, config.neonWsProxy, tenantIds),
       pollIntervalMs: TENANT_POLL_INTERVAL_MS,
       logger,
     })
     return { bus, logger }
   }
 
-  private async readRevisions(url: string, tenantIds: string[]): Promise<Map<string, number>> {
+  private async readRevisions(url: string, neonWsProxy: string | undefined, tenantIds: string[]): Promise<Map<string, number>> {
     clearTimeout(this.idle)
     this.polls++
     try {
-      const d = await (this.connection ??= connectWorkerDatabase(url).catch((err: unknown) => {
+      const d = await (this.connection ??= connectWorkerDatabase(url, neonWsProxy).catch((err: unknown) => {
         this.connection = undefined
         throw err
       }))

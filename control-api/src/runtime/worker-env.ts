@@ -1,7 +1,7 @@
 // What the Worker entry and its Durable Object share: the bindings they read and how they reach the database.
-import { loadConfig, type Config } from '../config'
+import { ConfigError, loadConfig, type Config } from '../config'
 import type { Database } from '../db/client'
-import { connectNeon } from '../db/connect-neon'
+import { connectNeon, viaWsProxy } from '../db/connect-neon'
 import { connectPgClient } from '../db/connect-pg-client'
 import type { DurableObjectNamespaceLike } from '../distribution/durable-revision-bus'
 import { jsonLogger, type Logger } from '../logger'
@@ -17,6 +17,8 @@ export interface Env {
   WEFT_MASTER_KEY?: string
   WEFT_PUBLIC_URL?: string
   WEFT_LOG_LEVEL?: string
+  /** A WebSocket proxy in front of PostgreSQL (ws://HOST:PORT/PATH): Neon's driver through it, for any host. */
+  WEFT_NEON_WS_PROXY?: string
   [binding: string]: unknown
 }
 
@@ -24,14 +26,21 @@ export interface Env {
 export function workerConfig(env: Env): Config {
   const strings = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'))
   if (env.HYPERDRIVE) strings.DATABASE_URL = env.HYPERDRIVE.connectionString
-  return loadConfig(strings)
+  const config = loadConfig(strings)
+  // Hyperdrive speaks TCP to the Worker: a WebSocket proxy in front of it has nothing to proxy.
+  if (env.HYPERDRIVE && config.neonWsProxy) throw new ConfigError(['WEFT_NEON_WS_PROXY: unset it when HYPERDRIVE is bound (Hyperdrive is reached over TCP)'])
+  return config
 }
 
 export function workerLogger(config: Pick<Config, 'logLevel'>, bindings: object = {}): Logger {
   return jsonLogger({ level: config.logLevel, bindings: { component: 'weft-control-api', runtime: 'workers', ...bindings } })
 }
 
-/** One connection for the caller to close: Neon's driver for a *.neon.tech host, node-postgres otherwise. */
-export function connectWorkerDatabase(url: string): Promise<Database> {
+/**
+ * One connection for the caller to close: Neon's driver for a *.neon.tech host or through a configured
+ * WebSocket proxy (WEFT_NEON_WS_PROXY), node-postgres over TCP otherwise.
+ */
+export function connectWorkerDatabase(url: string, neonWsProxy: Config['neonWsProxy']): Promise<Database> {
+  if (neonWsProxy) return connectNeon(url, viaWsProxy(neonWsProxy))
   return new URL(url).hostname.endsWith('.neon.tech') ? connectNeon(url) : connectPgClient(url)
 }

@@ -80,7 +80,7 @@ async function build(env: Env): Promise<App> {
     async getDb(c) {
       let d: Database
       try {
-        d = await connectWorkerDatabase(database.url)
+        d = await connectWorkerDatabase(database.url, config.neonWsProxy)
       } catch (err) {
         // The app answers 503 and logs only its own error; the driver's reason is what an operator needs.
         c.var.log.warn({ err: describe(err) }, 'cannot connect to the database')
@@ -160,7 +160,7 @@ export default {
       logger.warn({}, 'scheduled work skipped: DATABASE_URL is needed')
       return
     }
-    const d = await connectWorkerDatabase(config.database.url)
+    const d = await connectWorkerDatabase(config.database.url, config.neonWsProxy)
     const revisions = env.TENANT_REVISIONS ? durableRevisionBus(env.TENANT_REVISIONS, logger) : undefined
     try {
       await (migrated ??= applyMigrations(d, logger))
