@@ -92,6 +92,40 @@ describe.each(backends)('workload identity tokens on $name', (backend) => {
     expect(uses.find((t: any) => t.id === created.body.id).uses).toBe(0)
   })
 
+  it('a retried exchange (same Idempotency-Key) gets the same workload and uses nothing more, for 10 minutes', async () => {
+    const once = await join('shipping', { maxUses: 1 })
+    const exchangeWith = (secret: string, idempotencyKey: string, body?: object) =>
+      h.request('POST', '/v1/identity/token', { key: secret, body, headers: { 'idempotency-key': idempotencyKey } })
+    const first = await exchangeWith(once, 'boot-1')
+    expect(first.status).toBe(200)
+    // The first answer was lost on the way: the proxy retries with the same key.
+    h.clock.advance(2_000)
+    const retry = await exchangeWith(once, 'boot-1')
+    expect(retry.status).toBe(200)
+    expect(retry.body.workloadId).toBe(first.body.workloadId)
+    expect(retry.body.token).not.toBe(first.body.token)
+    expect(decodeJwt(retry.body.token)).toMatchObject({ sub: 'spiffe://mesh.weft/svc/shipping', wid: first.body.workloadId })
+    // Another key is another workload: the single use is spent.
+    const other = await exchangeWith(once, 'boot-2')
+    expect(other.status).toBe(401)
+    expect(other.body.detail).toContain('1 of 1')
+    const listed = (await h.request('GET', '/v1/services/shipping/join-tokens', { key })).body.items
+    expect(listed.find((t: any) => t.uses === 1 && t.maxUses === 1)).toBeDefined()
+    // Not past the window, and not for a revoked workload.
+    h.clock.advance(10 * 60_000)
+    const late = await exchangeWith(once, 'boot-1')
+    expect(late.status).toBe(401)
+    expect(late.body.detail).toContain('retries are answered for 10 minutes')
+    const again = await join('shipping', { maxUses: 1 })
+    const w = await exchangeWith(again, 'boot-3')
+    expect((await h.request('POST', `/v1/workloads/${w.body.workloadId}/revoke`, { key, body: {} })).status).toBeLessThan(300)
+    expect((await exchangeWith(again, 'boot-3')).body.detail).toContain('revoked')
+    // The key is validated like any header.
+    const bad = await exchangeWith(await join('shipping'), 'has space')
+    expect(bad.status).toBe(400)
+    expect(bad.headers.get('content-type')).toContain('application/problem+json')
+  })
+
   it('refreshes a still-valid token; refuses one expired past the grace and a revoked workload at once', async () => {
     const t = await exchange(await join('payments'))
     h.clock.advance(60_000)
@@ -117,7 +151,8 @@ describe.each(backends)('workload identity tokens on $name', (backend) => {
     // Only that instance: its sibling of the same service carries on.
     expect((await h.request('POST', '/v1/identity/token', { key: sibling.body.token })).status).toBe(200)
     const revokedList = await h.request('GET', '/v1/workloads?revoked=true', { key })
-    expect(revokedList.body.items.map((w: any) => w.id)).toEqual([live.body.workloadId])
+    // (The tenant's other revoked workloads are other services'.)
+    expect(revokedList.body.items.filter((w: any) => w.spiffeId === 'spiffe://mesh.weft/svc/payments').map((w: any) => w.id)).toEqual([live.body.workloadId])
     const audit = await h.request('GET', '/v1/audit-events?action=workload.revoke', { key })
     expect(audit.body.items[0]).toMatchObject({ resourceId: live.body.workloadId, actor: { type: 'api-key' } })
   })

@@ -403,6 +403,37 @@ describe.each(backends)('the proxy control client against a live control API on 
     await expect(d.tokenFor('spiffe://ctl.weft/svc/payments')).rejects.toMatchObject({ status: 401 })
   })
 
+  it('a lost answer to the join exchange is retried with the same Idempotency-Key: same workload, one use of a single-use token', async () => {
+    const jt = await joinToken('orders')
+    const { sent, fetch: recording } = recordingFetch()
+    let lost = 0
+    // The control API commits the first exchange, then its answer is lost on the way back (a reset connection).
+    const lossy = async (input: string | URL | Request, init?: RequestInit) => {
+      const res = await recording(input, init)
+      if (lost === 0 && new URL(String(input)).pathname === '/v1/identity/token') {
+        lost++
+        await res.arrayBuffer()
+        throw new TypeError('fetch failed', { cause: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }) })
+      }
+      return res
+    }
+    const c = client({ joinToken: jt.secret, fetch: lossy, store: new MemorySnapshotStore() })
+    await c.start()
+    await c.waitForSnapshot({ timeoutMs: 10_000 })
+    const exchanges = sent.filter((x) => x.bearer === jt.secret)
+    expect(exchanges).toHaveLength(2)
+    const keys = exchanges.map((x) => x.headers.get('idempotency-key'))
+    expect(keys[0]).toMatch(/^join-[0-9a-f-]{36}$/)
+    expect(keys[1]).toBe(keys[0])
+    const tokens = await h.request('GET', '/v1/services/orders/join-tokens', { key })
+    expect(tokens.body.items.find((t: any) => t.id === jt.id).uses).toBe(1)
+    const workloads = (await h.request('GET', '/v1/workloads', { key })).body.items.filter((w: any) => w.id === c.status().identity?.workloadId)
+    expect(workloads).toHaveLength(1)
+    // Refreshes carry no key: they are not exchanges.
+    await c.refreshIdentity()
+    expect(sent.filter((x) => x.path === '/v1/identity/token' && x.bearer !== jt.secret).every((x) => x.headers.get('idempotency-key') === null)).toBe(true)
+  })
+
   it('a revoked workload is reported as unauthorized and keeps serving its last snapshot', async () => {
     const { logger, lines } = testLogger()
     const c = client({ joinToken: (await joinToken('orders')).secret, logger })

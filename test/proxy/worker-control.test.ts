@@ -59,6 +59,34 @@ describe('the Worker control client against a live control API', () => {
     expect(control.status()).toEqual(expect.objectContaining({ consecutiveFailures: 0, identity: expect.objectContaining({ spiffeId: 'spiffe://wc.weft/svc/orders' }) }))
   })
 
+  it('an isolate whose join answer was lost retries it with the same Idempotency-Key and gets the same workload', async () => {
+    const token = await joinToken(1)
+    const keys: (string | null)[] = []
+    let lost = false
+    const lossy = async (input: string | URL | Request, init?: RequestInit) => {
+      const req = new Request(input, init)
+      const res = await appFetch(req)
+      if (new URL(req.url).pathname === '/v1/identity/token' && req.headers.get('authorization') === `Bearer ${token}`) {
+        keys.push(req.headers.get('idempotency-key'))
+        if (!lost) {
+          lost = true
+          await res.arrayBuffer()
+          throw new TypeError('fetch failed', { cause: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }) })
+        }
+      }
+      return res
+    }
+    const control = createWorkerControl(base(token, { fetch: lossy }))
+    await control.prepare(() => {}).catch(() => {})
+    await expect(control.tokenFor('spiffe://wc.weft/svc/payments')).resolves.toMatch(/^ey/)
+    expect(keys).toHaveLength(2)
+    expect(keys[0]).toMatch(/^join-/)
+    expect(keys[1]).toBe(keys[0])
+    const items = (await h.request('GET', '/v1/services/orders/join-tokens', { key })).body.items
+    expect(items.filter((t: any) => t.maxUses === 1 && t.uses === 1).length).toBeGreaterThan(0)
+    expect(items.every((t: any) => t.uses <= t.maxUses)).toBe(true)
+  })
+
   it('syncs in waitUntil once the snapshot is older than the interval, and acknowledges the applied revision', async () => {
     let t = Date.now()
     const control = createWorkerControl(base(await joinToken(), { now: () => t, syncIntervalMs: 1000 }))

@@ -41,5 +41,9 @@ export const migrations: Migration[] = [
   {
     "tag": "0009_proxy_missing_filters",
     "sql": "ALTER TABLE \"proxies\" ADD COLUMN \"missing_filters\" jsonb DEFAULT '[]'::jsonb NOT NULL;"
+  },
+  {
+    "tag": "0010_join_replay",
+    "sql": "ALTER TABLE \"workloads\" ADD COLUMN \"join_key_hash\" text;--> statement-breakpoint\nCREATE UNIQUE INDEX \"workloads_join_key_idx\" ON \"workloads\" USING btree (\"join_token_id\",\"join_key_hash\");"
   }
 ]

@@ -247,12 +247,18 @@ export const workloads = pgTable(
       .notNull()
       .references(() => services.id, { onDelete: 'cascade' }),
     joinTokenId: uuid('join_token_id').references(() => joinTokens.id, { onDelete: 'set null' }),
+    /** sha256 of the proxy's Idempotency-Key on the exchange: a retried exchange gets this workload again. */
+    joinKeyHash: text('join_key_hash'),
     createdAt: createdAt(),
     lastIssuedAt: timestamp('last_issued_at', { mode: 'date', precision: 3, withTimezone: true }).notNull(),
     revokedAt: timestamp('revoked_at', { mode: 'date', precision: 3, withTimezone: true }),
     revokedReason: text('revoked_reason'),
   },
-  (t) => [index('workloads_service_idx').on(t.tenantId, t.serviceId), index('workloads_revoked_idx').on(t.tenantId, t.revokedAt)],
+  (t) => [
+    index('workloads_service_idx').on(t.tenantId, t.serviceId),
+    index('workloads_revoked_idx').on(t.tenantId, t.revokedAt),
+    uniqueIndex('workloads_join_key_idx').on(t.joinTokenId, t.joinKeyHash),
+  ],
 )
 
 /**

@@ -11,7 +11,8 @@ import { controlApiAudience } from '../identity/workload-auth'
 import { errorResponses, json } from '../http/responses'
 import { bearerSecurity, newRouter } from '../http/router'
 import { recordChange } from '../repo/audit'
-import { TokenRequest, TokenResponse } from '../schemas/identity'
+import { JOIN_REPLAY_WINDOW_SECONDS, TokenRequest, TokenRequestHeaders, TokenResponse } from '../schemas/identity'
+import { sha256Hex } from '../sha256-hex'
 
 const issueToken = createRoute({
   method: 'post',
@@ -22,7 +23,7 @@ const issueToken = createRoute({
     'Authorization: Bearer wfj_… (first start of a proxy: creates a workload) or Bearer <JWT-SVID for the control API> ' +
     '(refresh). The token is for one audience: the control API by default, or the SPIFFE ID of a service the caller will call.',
   security: bearerSecurity,
-  request: { body: { content: { 'application/json': { schema: TokenRequest } }, required: false } },
+  request: { headers: TokenRequestHeaders, body: { content: { 'application/json': { schema: TokenRequest } }, required: false } },
   responses: { 200: json(TokenResponse, 'A JWT-SVID.'), ...errorResponses },
 })
 
@@ -78,18 +79,34 @@ export const identityRoutes = newRouter().openapi(issueToken, async (c) => {
   const tenantCols = { id: tenants.id, slug: tenants.slug, trustDomain: tenants.trustDomain, tokenTtlSeconds: tenants.tokenTtlSeconds }
 
   if (p?.kind === 'join-token') {
-    // Exchange: consume one use of the join token and create the workload, atomically.
-    const out = await c.var.db.transaction(async (tx) => {
+    const idempotencyKey = c.req.valid('header')['idempotency-key']
+    const joinKeyHash = idempotencyKey === undefined ? null : await sha256Hex(idempotencyKey)
+    // Exchange: consume one use of the join token and create the workload, atomically. A retry of an exchange
+    // whose answer was lost (same token, same Idempotency-Key) gets its workload again instead: with a
+    // single-use token, a proxy would otherwise be locked out by one dropped response.
+    const { out, replayed } = await c.var.db.transaction(async (tx) => {
       const [jt] = await tx.select().from(joinTokens).where(eq(joinTokens.secretHash, p.secretHash)).for('update')
       if (!jt) throw new Unauthorized('unknown join token')
       if (jt.revokedAt) throw new Unauthorized('the join token has been revoked')
-      if (jt.expiresAt <= now) throw new Unauthorized('the join token has expired')
-      if (jt.uses >= jt.maxUses) throw new Unauthorized(`the join token has been used ${jt.uses} of ${jt.maxUses} times`)
       const [tenant] = await tx.select(tenantCols).from(tenants).where(eq(tenants.id, jt.tenantId))
       const [svc] = await tx.select({ name: services.name }).from(services).where(eq(services.id, jt.serviceId))
+      if (joinKeyHash !== null) {
+        const [prior] = await tx.select().from(workloads).where(and(eq(workloads.joinTokenId, jt.id), eq(workloads.joinKeyHash, joinKeyHash)))
+        if (prior) {
+          if (prior.revokedAt) throw new Unauthorized('the workload this exchange created has been revoked')
+          if (now.getTime() - prior.createdAt.getTime() > JOIN_REPLAY_WINDOW_SECONDS * 1000) {
+            throw new Unauthorized(`this exchange (same join token and Idempotency-Key) completed at ${prior.createdAt.toISOString()}; retries are answered for ${JOIN_REPLAY_WINDOW_SECONDS / 60} minutes`)
+          }
+          const audience = await audienceFor(tx, tenant!, requested)
+          await tx.update(workloads).set({ lastIssuedAt: now }).where(eq(workloads.id, prior.id))
+          return { out: await mint(c, tx, tenant!, svc!.name, prior.id, audience), replayed: true }
+        }
+      }
+      if (jt.expiresAt <= now) throw new Unauthorized('the join token has expired')
+      if (jt.uses >= jt.maxUses) throw new Unauthorized(`the join token has been used ${jt.uses} of ${jt.maxUses} times`)
       const audience = await audienceFor(tx, tenant!, requested)
       await tx.update(joinTokens).set({ uses: sql`${joinTokens.uses} + 1` }).where(eq(joinTokens.id, jt.id))
-      const [w] = await tx.insert(workloads).values({ tenantId: jt.tenantId, serviceId: jt.serviceId, joinTokenId: jt.id, lastIssuedAt: now }).returning()
+      const [w] = await tx.insert(workloads).values({ tenantId: jt.tenantId, serviceId: jt.serviceId, joinTokenId: jt.id, joinKeyHash, lastIssuedAt: now }).returning()
       await recordChange(tx, {
         tenantId: jt.tenantId,
         actor: { type: 'workload', id: w!.id, name: spiffeIdOf(tenant!.trustDomain, svc!.name) },
@@ -101,9 +118,9 @@ export const identityRoutes = newRouter().openapi(issueToken, async (c) => {
         requestId: c.var.requestId,
         bumpsRevision: false,
       })
-      return mint(c, tx, tenant!, svc!.name, w!.id, audience)
+      return { out: await mint(c, tx, tenant!, svc!.name, w!.id, audience), replayed: false }
     })
-    c.var.log.info({ spiffeId: out.spiffeId, workloadId: out.workloadId }, 'workload joined')
+    c.var.log.info({ spiffeId: out.spiffeId, workloadId: out.workloadId }, replayed ? 'workload join retried: same workload' : 'workload joined')
     return c.json(out, 200, { 'Cache-Control': 'no-store' })
   }
 

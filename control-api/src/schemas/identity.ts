@@ -83,3 +83,18 @@ export const Workload = z
   .openapi('Workload')
 
 export const WorkloadRevoke = z.object({ reason: z.string().max(500).optional() }).strict().openapi('WorkloadRevoke')
+
+/** How long a retried join exchange (same join token, same Idempotency-Key) gets its workload again. */
+export const JOIN_REPLAY_WINDOW_SECONDS = 600
+
+export const TokenRequestHeaders = z.object({
+  'idempotency-key': z
+    .string()
+    .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1–255 printable ASCII characters')
+    .optional()
+    .openapi({
+      description:
+        `With a join token: a key the proxy chose for this exchange. A retry with the same key within ${JOIN_REPLAY_WINDOW_SECONDS / 60} minutes ` +
+        '(e.g. after the first answer was lost) gets a fresh token for the same workload and uses no more of the join token.',
+    }),
+})

@@ -87,6 +87,10 @@ export class ControlIdentity {
   #timer: ReturnType<typeof setTimeout> | undefined
   readonly #refreshBackoff: Backoff
   readonly #writes = new Set<Promise<unknown>>()
+  // Sent with every join exchange of this process: when an answer is lost (timeout, reset) after the control
+  // API committed the exchange, the retry gets the same workload back instead of spending another use of the
+  // join token — with a single-use token, that retry would otherwise be refused for good.
+  #joinKey = `join-${crypto.randomUUID()}`
   /** Join-token exchanges sent by this process: at most one succeeds, by construction. */
   exchanges = 0
   refreshes = 0
@@ -195,6 +199,8 @@ export class ControlIdentity {
         this.#current = null
         this.#source = null
         this.#refusal = err
+        // A join after a refused refresh is a new exchange, not a retry of an earlier one.
+        this.#joinKey = `join-${crypto.randomUUID()}`
         this.#persist(null)
         this.#o.report('refresh', err)
         this.#o.logger.error(
@@ -230,7 +236,8 @@ export class ControlIdentity {
     const sentAt = this.#o.now()
     if (source === 'join-token') this.exchanges++
     else this.refreshes++
-    const res = await this.#o.http({ method: 'POST', path: '/v1/identity/token', bearer, signal: this.#o.signal, timeoutMs: this.#o.requestTimeoutMs })
+    const headers = source === 'join-token' ? { 'idempotency-key': this.#joinKey } : undefined
+    const res = await this.#o.http({ method: 'POST', path: '/v1/identity/token', bearer, headers, signal: this.#o.signal, timeoutMs: this.#o.requestTimeoutMs })
     if (source === 'join-token') this.#joinToken = null // exchanged: never again, whatever follows
     const held = heldTokenOf(res.text, sentAt)
     let service: string | undefined

@@ -204,6 +204,10 @@ export function createWorkerControl(options: WorkerControlOptions): WorkerContro
 
   const validToken = () => (held && now() < held.expiresAt - EXPIRY_SAFETY_MS ? held.token : undefined)
 
+  // Sent with this isolate's join exchanges: a retry after a lost answer gets the same workload back instead of
+  // spending another use of the join token (control-identity.ts says more).
+  let joinKey = `join-${crypto.randomUUID()}`
+
   async function obtainIdentity(): Promise<string> {
     const current = validToken()
     const bearer = current ?? joinToken
@@ -211,11 +215,12 @@ export function createWorkerControl(options: WorkerControlOptions): WorkerContro
     const sentAt = now()
     let res: ControlResponse
     try {
-      res = await http({ method: 'POST', path: '/v1/identity/token', bearer, timeoutMs })
+      res = await http({ method: 'POST', path: '/v1/identity/token', bearer, headers: current ? undefined : { 'idempotency-key': joinKey }, timeoutMs })
     } catch (err) {
       if (current && err instanceof IdentityRefused && joinToken) {
-        // The refresh was refused (workload revoked?): join again once.
+        // The refresh was refused (workload revoked?): join again once, as a new exchange.
         held = null
+        joinKey = `join-${crypto.randomUUID()}`
         return obtainIdentity()
       }
       if (!current && !isRetryable(err)) {
