@@ -29,6 +29,19 @@ async function send(host: FilterHost, headers: Record<string, string> = {}) {
 const rateHeaders = (h: Headers) => [h.get('ratelimit-limit'), h.get('ratelimit-remaining'), h.get('ratelimit-reset')]
 
 describe('ratelimit filter', () => {
+  it('many distinct keys (one per client) cannot grow shared data past its limit; active buckets keep their state', async () => {
+    const sharedData = new SharedData({ maxEntries: 64, maxBytes: 1 << 20 })
+    const { host } = limiter({ key: { header: 'x-user' }, rate: 1, periodSeconds: 60, burst: 1 }, sharedData)
+    expect((await send(host, { 'x-user': 'ada' })).request.action).toBe('continue')
+    for (let i = 0; i < 1000; i++) {
+      // ada, kept at zero tokens, stays limited: her bucket is read on each of her requests, so it is not the one dropped.
+      if (i % 50 === 0) expect((await send(host, { 'x-user': 'ada' })).request.action).toBe('respond')
+      expect((await send(host, { 'x-user': `user-${i}` })).request.action).toBe('continue')
+    }
+    expect(sharedData.size).toBeLessThanOrEqual(64)
+    expect(sharedData.evictions).toBeGreaterThan(900)
+  })
+
   it('refills at rate/period up to burst, with RateLimit-* on passes and a 429 problem+json when empty', async () => {
     const { host, clock } = limiter({ key: { header: 'x-user' }, rate: 2, periodSeconds: 1, burst: 3 })
     const user = { 'x-user': 'ada' }

@@ -90,6 +90,9 @@ describe('FilterChain through the proxy core', () => {
     expect(metrics).toContain('weft_filter_response_header_logs_a 1')
     expect(metrics).toContain('weft_filter_response_header_logs_b 1')
     expect(metrics).toMatch(/weft_filter_requests_total\{filter="tag-a"\} 1/)
+    // The shared-data bound is visible too (wasm/shared-data.ts): these filters keep nothing there.
+    expect(metrics).toContain('weft_filter_shared_data_entries 0')
+    expect(metrics).toContain('weft_filter_shared_data_evictions_total 0')
   })
 
   it('runs the response headers of a bodiless response and finishes the streams at once', async () => {

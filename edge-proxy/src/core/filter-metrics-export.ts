@@ -22,6 +22,12 @@ export function renderFilterMetrics(filters: FilterChainRunner): string {
       runaways.inc([filter], s.runaways)
     }
   }
+  // Shared data is bounded (wasm/shared-data.ts): how full it is, and what it dropped to stay so.
+  const shared = filters.sharedData
+  if (stats.size > 0 || shared.size > 0) {
+    registry.gauge('weft_filter_shared_data_entries', 'Entries in the filters\' shared data.', []).set([], shared.size)
+    registry.counter('weft_filter_shared_data_evictions_total', 'Shared-data entries dropped, written longest ago first, to stay within the limits.', []).inc([], shared.evictions)
+  }
   const out = [registry.render()]
   // Two filters may define one name (or two names may clean up alike): Prometheus takes one family per name.
   const seen = new Set<string>()
