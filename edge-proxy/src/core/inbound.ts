@@ -27,7 +27,9 @@ export function createInboundHandler(ctx: CoreContext): (request: Request) => Pr
     const destination = snapshot?.service.name ?? 'unknown'
     let source = 'unknown'
     const method = request.method
-    const trace = ctx.tracing.begin('inbound', request.headers, snapshot, method, new URL(request.url).pathname)
+    // Parsed once for the whole request (a URL parse is ~1 µs; this path used to make two).
+    const url = new URL(request.url)
+    const trace = ctx.tracing.begin('inbound', request.headers, snapshot, method, url.pathname)
     metrics.active.add(['inbound', destination], 1)
     const done = (response: Response, reason: string): Response => {
       metrics.active.add(['inbound', destination], -1)
@@ -42,7 +44,6 @@ export function createInboundHandler(ctx: CoreContext): (request: Request) => Pr
       if (snapshot === null) {
         return done(problemResponse('no-snapshot', { detail: 'this proxy has not received its configuration from the control API yet', method }), 'no-snapshot')
       }
-      const url = new URL(request.url)
       const normalized = normalizePath(url.pathname)
       if (!normalized.ok) return done(problemResponse('invalid-path', { detail: normalized.reason, method }), 'invalid-path')
 
@@ -138,15 +139,13 @@ export function createInboundHandler(ctx: CoreContext): (request: Request) => Pr
         body = run.requestBody(body)
         headers.delete('content-length')
       }
-      const init: Forward = { method, headers, body: body as ReadableStream<Uint8Array<ArrayBuffer>> | null, redirect: 'manual', signal: toAbortSignal(request.signal) }
-      if (body !== null) init.duplex = 'half'
       const target = `${url.origin}${normalized.path}${url.search}`
       let response: Response
       trace.forwardedToApp()
       try {
-        response = await (deps.sendApp
-          ? deps.sendApp({ url: target, method, headers, body, signal: request.signal })
-          : deps.app(new Request(target, init)))
+        // sendApp (the Node sidecar) takes the parts as they are; a Request for `app` (the Worker) needs a real
+        // AbortSignal, made only then: an AbortController per request was ~2 % of a Node inbound hop.
+        response = await (deps.sendApp ? deps.sendApp({ url: target, method, headers, body, signal: request.signal }) : deps.app(appRequest(target, method, headers, body, request.signal)))
       } catch (err) {
         if (run?.refusal) return refused(run.refusal)
         run?.finish()
@@ -171,4 +170,10 @@ export function createInboundHandler(ctx: CoreContext): (request: Request) => Pr
       return done(problemResponse('proxy-error', { detail: 'the proxy failed while handling this request; see its log', method }), 'proxy-error')
     }
   }
+}
+
+function appRequest(target: string, method: string, headers: Headers, body: ReadableStream<Uint8Array> | null, signal: Request['signal']): Request {
+  const init: Forward = { method, headers, body: body as ReadableStream<Uint8Array<ArrayBuffer>> | null, redirect: 'manual', signal: toAbortSignal(signal) }
+  if (body !== null) init.duplex = 'half'
+  return new Request(target, init)
 }
