@@ -3,7 +3,7 @@ import { silentLogger, type FilterLogger } from './filter-logger'
 import { FilterMetrics } from './filter-metrics'
 import { weftForeignFunctions } from './foreign-functions'
 import { DEFAULT_LOG_LEVEL, FilterVm, type StreamState, type StreamWake } from './filter-vm'
-import { HeaderList, normalizeAsHeaders, type HeaderPairs } from './header-map'
+import { HeaderList, normalizeAsHeaders, normalizeHeaderName, type HeaderPairs } from './header-map'
 import type { FilterHttpCall, FilterHttpCallResponse, ForeignFunction, LocalResponse } from './proxy-imports'
 import type { RequestProperties } from './request-properties'
 import { SharedData, SharedQueues } from './shared-data'
@@ -317,8 +317,9 @@ class HostStream implements FilterStream {
       for (const [k, v] of pairs) if (k === 'host') { authority = v; break }
     }
     this.#requestIn = list instanceof HeaderList ? list : undefined
-    const map: HeaderPairs = [[':method', request.method], [':path', request.path], [':authority', authority], [':scheme', request.scheme ?? 'http']]
-    for (const pair of pairs) map.push(pair)
+    const pseudo = pseudoHeaders(request, authority)
+    const map: HeaderPairs = [pseudo[0]!, pseudo[1]!, pseudo[2]!, pseudo[3]!]
+    for (let i = 0; i < pairs.length; i++) map.push(pairs[i]!)
     this.#requestHeaders = map
     this.#endOfStream = opts?.endOfStream ?? false
     return this.#run('request headers', Phase.RequestHeaders, MapType.HTTP_REQUEST_HEADERS, map)
@@ -460,6 +461,21 @@ class HostStream implements FilterStream {
   }
 }
 
+// The last request's pseudo-header pairs: every filter of a chain starts its map with the same four, and pairs
+// are never edited in place (the host replaces maps), so they can be shared.
+let lastRequest: RequestProperties | undefined
+let lastPseudo: HeaderPairs = []
+
+function pseudoHeaders(request: RequestProperties, authority: string): HeaderPairs {
+  const scheme = request.scheme ?? 'http'
+  const last = lastPseudo
+  if (request === lastRequest && last[0]![1] === request.method && last[1]![1] === request.path && last[2]![1] === authority
+    && last[3]![1] === scheme) return last
+  lastRequest = request
+  lastPseudo = [[':method', request.method], [':path', request.path], [':authority', authority], [':scheme', scheme]]
+  return lastPseudo
+}
+
 function localResult(local: LocalResponse): RespondResult {
   const headers = new Headers()
   for (const [k, v] of local.headers) if (!k.startsWith(':')) headers.append(k, v)
@@ -493,7 +509,8 @@ class Continue implements ContinueResult {
   get headers(): Headers {
     if (this.#headers === undefined) {
       const headers = new Headers()
-      for (const [k, v] of this.list.pairs) headers.append(k, v)
+      const pairs = this.list.pairs
+      for (let i = 0; i < pairs.length; i++) headers.append(pairs[i]![0], pairs[i]![1])
       this.#headers = headers
     }
     return this.#headers
@@ -517,8 +534,8 @@ function continueResult(map: HeaderPairs, known: HeaderList | undefined, incomin
 function listOf(init: HeadersInit | HeaderList): HeaderList | HeaderPairs {
   if (init instanceof HeaderList) return init
   if (init instanceof Headers) return HeaderList.ofHeaders(init)
-  if (Array.isArray(init)) return init.map(([k, v]) => [String(k).toLowerCase(), String(v)])
-  return Object.entries(init).map(([k, v]) => [k.toLowerCase(), v])
+  if (Array.isArray(init)) return init.map(([k, v]) => [normalizeHeaderName(String(k)), String(v)])
+  return Object.entries(init).map(([k, v]) => [normalizeHeaderName(k), v])
 }
 
 function withDeadline(wait: Promise<StreamWake>, ms: number): Promise<StreamWake> {

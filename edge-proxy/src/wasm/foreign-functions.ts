@@ -102,7 +102,10 @@ export function createVerifyJwt(options: VerifyJwtOptions = {}): VerifyJwtFuncti
     }
     const bytes = encoder.encode(JSON.stringify(answer))
     // Only successes are cached: a bad token costs its sender a verification each time, never a cache slot.
-    if (answer.valid && until > now) cache.set(argsText, { answer: bytes, until })
+    if (answer.valid && until > now) {
+      cache.set(argsText, { answer: bytes, until })
+      lastHitText = undefined
+    }
     return bytes
   }
 
@@ -126,6 +129,8 @@ export function createVerifyJwt(options: VerifyJwtOptions = {}): VerifyJwtFuncti
   // comparison exists (Node's Buffer.compare), a repeat is recognised by its bytes without decoding them again.
   let lastText = ''
   let lastBytes: Uint8Array | undefined
+  /** The arguments of the last cache hit; a miss or a verification in between resets it. */
+  let lastHitText: string | undefined
   const fn: ForeignFunction = (args, call) => {
     let argsText: string
     if (lastBytes !== undefined && args.length === lastBytes.length && compareBytes!(args, lastBytes) === 0) {
@@ -137,15 +142,18 @@ export function createVerifyJwt(options: VerifyJwtOptions = {}): VerifyJwtFuncti
       if (compareBytes !== undefined) lastBytes = args.slice()
     }
     const now = call.now()
-    const hit = cache.get(argsText)
+    // A repeat of the last arguments was made most recent when it was last read: a lookup without the refresh.
+    const hit = argsText === lastHitText ? cache.peek(argsText) : cache.get(argsText)
     if (hit) {
       if (hit.until > now) {
         stats.hits += 1
+        lastHitText = argsText
         return hit.answer
       }
       cache.delete(argsText)
     }
     stats.misses += 1
+    lastHitText = undefined
     let pending = inFlight.get(argsText)
     if (!pending) {
       pending = verify(argsText, now).finally(() => inFlight.delete(argsText))
