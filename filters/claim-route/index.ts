@@ -86,6 +86,8 @@ class Rule {
 
 class ClaimRouteRoot extends RootContext {
   rules: Array<Rule> = [];
+  /** One request's rule values, reused: a filter runs one callback at a time. */
+  values: Array<string | null> = [];
 
   onConfigure(configuration: string): bool {
     const config = parseJson(configuration);
@@ -98,6 +100,7 @@ class ClaimRouteRoot extends RootContext {
       const rule = Rule.parse(rules.items[i], i);
       if (rule == null) return false;
       this.rules.push(rule);
+      this.values.push(null);
     }
     return true;
   }
@@ -109,14 +112,16 @@ class ClaimRouteRoot extends RootContext {
 
 class ClaimRoute extends HttpContext {
   onRequestHeaders(numHeaders: u32, endOfStream: bool): Action {
-    const rules = changetype<ClaimRouteRoot>(this.root).rules;
+    const root = changetype<ClaimRouteRoot>(this.root);
+    const rules = root.rules;
+    const values = root.values;
     // Read every source before touching headers, so one rule's output never feeds another rule.
-    const values = new Array<string | null>(rules.length);
     for (let i = 0; i < rules.length; i++) values[i] = rules[i].apply();
     for (let i = 0; i < rules.length; i++) removeRequestHeader(rules[i].set);
     for (let i = 0; i < rules.length; i++) {
       const value = values[i];
       if (value != null) replaceRequestHeader(rules[i].set, value);
+      values[i] = null;
     }
     return Action.Continue;
   }

@@ -14,15 +14,16 @@ import {
   ValueSource,
   addResponseHeader,
   getCurrentTimeNanoseconds,
-  getSharedData,
   hash64,
   logError,
   logWarn,
   numberField,
   parseJson,
+  readSharedDataInto,
   registerRootContext,
   sendLocalResponse,
-  setSharedData,
+  sharedDataCasRead,
+  writeSharedDataFrom,
 } from "../sdk";
 
 export * from "../sdk/exports";
@@ -32,6 +33,10 @@ export * from "../sdk/exports";
 const MAX_CAS_ATTEMPTS = 8;
 const NANOS_PER_SECOND: f64 = 1e9;
 const MAX_RAW_KEY_LENGTH = 128;
+// A bucket in shared data: f64 tokens, then u64 nanoseconds of the last write. Read and written through this
+// static region (a filter runs one callback at a time), so a request allocates no buffer for it.
+const BUCKET_SIZE: i32 = 16;
+const BUCKET: usize = memory.data(16, 8);
 
 class Limit {
   constructor(public rate: f64, public periodSeconds: f64, public burst: f64) {}
@@ -145,23 +150,21 @@ class RateLimitRoot extends RootContext {
     let tokens: f64 = limit.burst;
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const now = getCurrentTimeNanoseconds();
-      const stored = getSharedData(bucketKey);
+      const stored = readSharedDataInto(bucketKey, BUCKET, BUCKET_SIZE);
       tokens = limit.burst;
       let cas: u32 = 0;
-      if (stored != null && stored.value.byteLength == 16) {
-        const base = changetype<usize>(stored.value);
-        const last = load<u64>(base, 8);
+      if (stored == BUCKET_SIZE) {
+        const last = load<u64>(BUCKET, 8);
         const elapsed: f64 = now > last ? <f64>(now - last) / NANOS_PER_SECOND : 0;
-        tokens = Math.min(limit.burst, load<f64>(base) + elapsed * limit.tokensPerSecond());
-        cas = stored.cas;
+        tokens = Math.min(limit.burst, load<f64>(BUCKET) + elapsed * limit.tokensPerSecond());
+        cas = sharedDataCasRead();
       }
       // Refilling is a function of (tokens, last write), so a denied request changes nothing and writes nothing.
       if (tokens < 1) return new Decision(false, limit, tokens);
       tokens -= 1;
-      const state = new ArrayBuffer(16);
-      store<f64>(changetype<usize>(state), tokens);
-      store<u64>(changetype<usize>(state), now, 8);
-      if (setSharedData(bucketKey, state, cas)) return new Decision(true, limit, tokens);
+      store<f64>(BUCKET, tokens);
+      store<u64>(BUCKET, now, 8);
+      if (writeSharedDataFrom(bucketKey, BUCKET, BUCKET_SIZE, cas)) return new Decision(true, limit, tokens);
     }
     logWarn("ratelimit: bucket " + bucketKey + " kept changing under us; letting the request through");
     return new Decision(true, limit, tokens);

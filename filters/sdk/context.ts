@@ -106,15 +106,32 @@ export function deleteStreamContext(id: u32): void {
   if (id == lastStreamId) lastStream = null;
 }
 
+// Every stream names the same root (a filter has one): the last one found answers without a map lookup.
+let lastRootId: u32 = 0;
+let lastRoot: RootContext | null = null;
+
+/** Forgets root context `id` (proxy_on_delete of a root). */
+export function deleteRootContext(id: u32): void {
+  roots.delete(id);
+  if (id == lastRootId) lastRoot = null;
+}
+
 export function createContext(id: u32, parentId: u32): void {
   if (parentId == 0) {
     const factory = rootFactory;
     // A filter without a registered root still loads; it simply does nothing.
     roots.set(id, factory == null ? new RootContext(id) : factory(id));
+    if (id == lastRootId) lastRoot = null;
     return;
   }
-  if (!roots.has(parentId)) return;
-  const stream = roots.get(parentId).createHttpContext(id);
+  let root = lastRoot;
+  if (root == null || parentId != lastRootId) {
+    if (!roots.has(parentId)) return;
+    root = roots.get(parentId);
+    lastRootId = parentId;
+    lastRoot = root;
+  }
+  const stream = root.createHttpContext(id);
   streams.set(id, stream);
   lastStreamId = id;
   lastStream = stream;

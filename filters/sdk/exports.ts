@@ -1,7 +1,7 @@
 // The callbacks a proxy-wasm host calls. A filter's entry file re-exports them with
 // `export * from "../sdk/exports";` so they become the module's exports.
 import { Action } from "./abi";
-import { createContext, deleteStreamContext, roots, streamContext } from "./context";
+import { createContext, deleteRootContext, deleteStreamContext, roots, streamContext } from "./context";
 import { allocateReturn } from "./host";
 // Parsed so the build can point `abort` at it (--use abort=sdk/abort/proxyAbort).
 import "./abort";
@@ -80,6 +80,6 @@ export function proxy_on_delete(id: u32): void {
     stream.onDelete();
     deleteStreamContext(id);
   } else if (roots.has(id)) {
-    roots.delete(id);
+    deleteRootContext(id);
   }
 }

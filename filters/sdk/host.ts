@@ -227,6 +227,39 @@ export function headerNamesWithPrefix(map: MapType, prefix: string): Array<strin
   return out;
 }
 
+/**
+ * Removes every header of `map` whose name starts with `prefix` (ASCII, lower case): headerNamesWithPrefix and a
+ * removeHeader per name, without an array when none matches (the usual case for a per-request check).
+ */
+export function removeHeadersWithPrefix(map: MapType, prefix: string): void {
+  if (imports.proxy_get_header_map_pairs(map, RETURN_PTR, RETURN_SIZE) != Status.Ok) return;
+  const base = load<usize>(RETURN_PTR);
+  const size = load<u32>(RETURN_SIZE);
+  if (base == 0) return;
+  let names: Array<string> | null = null;
+  if (size >= 4) {
+    const count = load<u32>(base);
+    stageA(prefix);
+    const p = argA;
+    const pLen = <u32>argALength;
+    let lengths = base + 4;
+    let data = base + 4 + <usize>count * 8;
+    for (let i: u32 = 0; i < count; i++) {
+      const kLen = load<u32>(lengths);
+      const vLen = load<u32>(lengths + 4);
+      lengths += 8;
+      if (kLen >= pLen && memory.compare(data, p, pLen) == 0) {
+        if (names == null) names = new Array<string>();
+        names.push(String.UTF8.decodeUnsafe(data, kLen));
+      }
+      data += kLen + 1 + vLen + 1;
+    }
+  }
+  releaseReturned(base);
+  if (names == null) return;
+  for (let i = 0; i < names.length; i++) removeHeader(map, names[i]);
+}
+
 export function setHeaders(map: MapType, pairs: Array<HeaderPair>): void {
   const bytes = serializeHeaders(pairs);
   imports.proxy_set_header_map_pairs(map, changetype<usize>(bytes), bytes.byteLength);
@@ -382,6 +415,39 @@ export function getSharedData(key: string): SharedValue | null {
   if (status != Status.Ok) return null;
   const cas = load<u32>(RETURN_CAS);
   return new SharedValue(takeReturnedBytes(), cas);
+}
+
+let sharedDataCas: u32 = 0;
+
+/**
+ * getSharedData into `dest` (`capacity` bytes) instead of a new buffer: the value's length, -1 when the key is
+ * absent, -2 when the value does not fit (nothing copied). Its CAS token is then sharedDataCasRead().
+ */
+export function readSharedDataInto(key: string, dest: usize, capacity: i32): i32 {
+  stageA(key);
+  const status = imports.proxy_get_shared_data(argA, argALength, RETURN_PTR, RETURN_SIZE, RETURN_CAS);
+  if (status != Status.Ok) return -1;
+  sharedDataCas = load<u32>(RETURN_CAS);
+  const ptr = load<usize>(RETURN_PTR);
+  const size = load<u32>(RETURN_SIZE);
+  let length: i32 = -2;
+  if (size <= <u32>capacity) {
+    if (ptr != 0) memory.copy(dest, ptr, size);
+    length = <i32>size;
+  }
+  releaseReturned(ptr);
+  return length;
+}
+
+/** The CAS token of the value the last readSharedDataInto found. */
+export function sharedDataCasRead(): u32 {
+  return sharedDataCas;
+}
+
+/** setSharedData of the `length` bytes at `ptr` (a filter's own static buffer, say). */
+export function writeSharedDataFrom(key: string, ptr: usize, length: usize, cas: u32): bool {
+  stageA(key);
+  return imports.proxy_set_shared_data(argA, argALength, ptr, length, cas) == Status.Ok;
 }
 
 /** Returns false on a CAS mismatch (someone wrote since `cas` was read). */

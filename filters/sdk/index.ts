@@ -35,8 +35,10 @@ export {
   logText,
   logWarn,
   readHeaderInto,
+  readSharedDataInto,
   recordMetric,
   removeHeader,
+  removeHeadersWithPrefix,
   removeRequestHeader,
   replaceHeader,
   replaceRequestHeader,
@@ -46,7 +48,9 @@ export {
   setBufferBytes,
   setHeaders,
   setSharedData,
+  sharedDataCasRead,
   setTickPeriodMilliseconds,
+  writeSharedDataFrom,
 } from "./host";
 export { JsonValue, JsonKind, formatNumber, numberField, parseJson, stringArrayField, stringifyJson } from "./json";
 export { FNV_OFFSET_BASIS, cookieValue, decodeBase64Url, fnv1a64, fnv1a64Bytes, hash64, hashPercentBucket, jsonEscape, percentBucketAfter } from "./util";

@@ -59,6 +59,9 @@ class TelemetryRoot extends RootContext {
   ids: Map<string, u32> = new Map<string, u32>();
   countedValues: i32 = 0;
   byValue: Map<string, u32> = new Map<string, u32>();
+  /** The raw value requestCounter found last in byValue, and its id. */
+  lastRaw: string | null = null;
+  lastId: u32 = 0;
   classIds: StaticArray<u32> = new StaticArray<u32>(6);
   durationId: u32 = 0;
   /** The access-log line, rebuilt per request in one buffer. */
@@ -108,7 +111,14 @@ class TelemetryRoot extends RootContext {
   requestCounter(value: string | null): u32 {
     // Keyed by the raw value so a repeat costs one lookup, no name building.
     const raw = value == null ? "\0none" : value;
-    if (this.byValue.has(raw)) return this.byValue.get(raw);
+    // A client's requests come in runs: the last value answers without hashing it twice (has, get).
+    if (raw == this.lastRaw) return this.lastId;
+    if (this.byValue.has(raw)) {
+      const known = this.byValue.get(raw);
+      this.lastRaw = raw;
+      this.lastId = known;
+      return known;
+    }
     let id: u32;
     if (this.countBy == null) {
       id = this.counter(this.prefix + "_requests_total");

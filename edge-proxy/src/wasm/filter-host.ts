@@ -3,7 +3,7 @@ import { silentLogger, type FilterLogger } from './filter-logger'
 import { FilterMetrics } from './filter-metrics'
 import { weftForeignFunctions } from './foreign-functions'
 import { DEFAULT_LOG_LEVEL, FilterVm, type StreamState, type StreamWake } from './filter-vm'
-import { HeaderList, normalizeAsHeaders, type HeaderPairs } from './header-map'
+import { HeaderList, normalizeAsHeaders, normalizeHeaderName, type HeaderPairs } from './header-map'
 import type { FilterHttpCall, FilterHttpCallResponse, ForeignFunction, LocalResponse } from './proxy-imports'
 import type { RequestProperties } from './request-properties'
 import { SharedData, SharedQueues } from './shared-data'
@@ -268,7 +268,13 @@ type StreamHost = {
   recordFailure(error: unknown, during: string): FilterFailure
 }
 
-type StreamCall = (vm: FilterVm, stream: StreamState) => number
+/** Which callback #run makes; its arguments are the stream's fields (no closure per call). */
+const enum Phase {
+  RequestHeaders,
+  RequestBody,
+  ResponseHeaders,
+  ResponseBody,
+}
 type RunResult = FilterResult & { buffering?: boolean }
 
 // The maps of a phase that has not run yet: never edited (the host replaces maps), so one serves every stream.
@@ -284,6 +290,10 @@ class HostStream implements FilterStream {
   /** The headers as they arrived, when already normal: passed on as they are when the filter leaves them. */
   #requestIn: HeaderList | undefined
   #responseIn: HeaderList | undefined
+  /** The arguments of the callback #run makes next. */
+  #endOfStream = false
+  #status = 0
+  #body: Uint8Array | undefined
 
   constructor(
     private readonly host: StreamHost,
@@ -307,16 +317,16 @@ class HostStream implements FilterStream {
       for (const [k, v] of pairs) if (k === 'host') { authority = v; break }
     }
     this.#requestIn = list instanceof HeaderList ? list : undefined
-    const map: HeaderPairs = [[':method', request.method], [':path', request.path], [':authority', authority], [':scheme', request.scheme ?? 'http']]
-    for (const pair of pairs) map.push(pair)
+    const pseudo = pseudoHeaders(request, authority)
+    const map: HeaderPairs = [pseudo[0]!, pseudo[1]!, pseudo[2]!, pseudo[3]!]
+    for (let i = 0; i < pairs.length; i++) map.push(pairs[i]!)
     this.#requestHeaders = map
-    const eos = opts?.endOfStream ?? false
-    return this.#run('request headers', (v, s) => v.onRequestHeaders(s, map, eos), MapType.HTTP_REQUEST_HEADERS, map)
+    this.#endOfStream = opts?.endOfStream ?? false
+    return this.#run('request headers', Phase.RequestHeaders, MapType.HTTP_REQUEST_HEADERS, map)
   }
 
   onRequestBody(body: Uint8Array, opts?: { endOfStream?: boolean }): Promise<BodyResult> {
-    const eos = opts?.endOfStream ?? true
-    return this.#runBody('request body', BufferType.HTTP_REQUEST_BODY, body, eos, (v, s) => v.onRequestBody(s, body, eos),
+    return this.#runBody('request body', BufferType.HTTP_REQUEST_BODY, body, opts?.endOfStream ?? true, Phase.RequestBody,
       MapType.HTTP_REQUEST_HEADERS, this.#requestHeaders)
   }
 
@@ -331,13 +341,13 @@ class HostStream implements FilterStream {
     const map: HeaderPairs = [[':status', String(opts.status)]]
     for (const pair of pairs) map.push(pair)
     this.#responseHeaders = map
-    const eos = opts.endOfStream ?? false
-    return this.#run('response headers', (v, s) => v.onResponseHeaders(s, map, opts.status, eos), MapType.HTTP_RESPONSE_HEADERS, map)
+    this.#endOfStream = opts.endOfStream ?? false
+    this.#status = opts.status
+    return this.#run('response headers', Phase.ResponseHeaders, MapType.HTTP_RESPONSE_HEADERS, map)
   }
 
   onResponseBody(body: Uint8Array, opts?: { endOfStream?: boolean }): Promise<BodyResult> {
-    const eos = opts?.endOfStream ?? true
-    return this.#runBody('response body', BufferType.HTTP_RESPONSE_BODY, body, eos, (v, s) => v.onResponseBody(s, body, eos),
+    return this.#runBody('response body', BufferType.HTTP_RESPONSE_BODY, body, opts?.endOfStream ?? true, Phase.ResponseBody,
       MapType.HTTP_RESPONSE_HEADERS, this.#responseHeaders)
   }
 
@@ -365,7 +375,7 @@ class HostStream implements FilterStream {
    * filter paused (#waitOut). With `pauseBuffers` (a body chunk before the end of the stream) a Pause returns at
    * once with `buffering` set instead of waiting.
    */
-  #run(during: string, call: StreamCall, mapType: number, original: HeaderPairs, pauseBuffers = false): RunResult | Promise<RunResult> {
+  #run(during: string, phase: Phase, mapType: number, original: HeaderPairs, pauseBuffers = false): RunResult | Promise<RunResult> {
     if (this.failed) return this.#failureResult(this.failed, original)
     const { owner, stream } = this
     if (!owner || !stream || owner.broken !== undefined) {
@@ -373,7 +383,7 @@ class HostStream implements FilterStream {
       return this.#failureResult(this.failed, original)
     }
     try {
-      const action = call(owner, stream)
+      const action = this.#call(phase, owner, stream)
       if (stream.closed) throw new Error('filter closed the stream')
       if (!stream.localResponse && action === Action.PAUSE) {
         if (pauseBuffers && !stream.continued) {
@@ -391,6 +401,15 @@ class HostStream implements FilterStream {
     }
   }
 
+  #call(phase: Phase, owner: FilterVm, stream: StreamState): number {
+    switch (phase) {
+      case Phase.RequestHeaders: return owner.onRequestHeaders(stream, this.#requestHeaders, this.#endOfStream)
+      case Phase.RequestBody: return owner.onRequestBody(stream, this.#body!, this.#endOfStream)
+      case Phase.ResponseHeaders: return owner.onResponseHeaders(stream, this.#responseHeaders, this.#status, this.#endOfStream)
+      case Phase.ResponseBody: return owner.onResponseBody(stream, this.#body!, this.#endOfStream)
+    }
+  }
+
   /** The rest of #run for a filter that paused: waits for it to continue or answer, within the pause deadline. */
   async #waitOut(during: string, stream: StreamState, mapType: number, original: HeaderPairs): Promise<RunResult> {
     try {
@@ -405,9 +424,11 @@ class HostStream implements FilterStream {
   }
 
   /** A body callback: the body as the filter left it, or as it arrived when the filter failed open. */
-  async #runBody(during: string, bufferType: number, body: Uint8Array, endOfStream: boolean, call: StreamCall, mapType: number,
+  async #runBody(during: string, bufferType: number, body: Uint8Array, endOfStream: boolean, phase: Phase, mapType: number,
     original: HeaderPairs): Promise<BodyResult> {
-    const result = await this.#run(during, call, mapType, original, !endOfStream)
+    this.#body = body
+    this.#endOfStream = endOfStream
+    const result = await this.#run(during, phase, mapType, original, !endOfStream)
     if (result.action === 'respond') return result
     const bodyResult = result as ContinueResult & { body: Uint8Array; buffering: boolean }
     bodyResult.body = result.failure ? body : (this.stream?.buffers.get(bufferType) ?? body)
@@ -438,6 +459,21 @@ class HostStream implements FilterStream {
       failure,
     }
   }
+}
+
+// The last request's pseudo-header pairs: every filter of a chain starts its map with the same four, and pairs
+// are never edited in place (the host replaces maps), so they can be shared.
+let lastRequest: RequestProperties | undefined
+let lastPseudo: HeaderPairs = []
+
+function pseudoHeaders(request: RequestProperties, authority: string): HeaderPairs {
+  const scheme = request.scheme ?? 'http'
+  const last = lastPseudo
+  if (request === lastRequest && last[0]![1] === request.method && last[1]![1] === request.path && last[2]![1] === authority
+    && last[3]![1] === scheme) return last
+  lastRequest = request
+  lastPseudo = [[':method', request.method], [':path', request.path], [':authority', authority], [':scheme', scheme]]
+  return lastPseudo
 }
 
 function localResult(local: LocalResponse): RespondResult {
@@ -473,7 +509,8 @@ class Continue implements ContinueResult {
   get headers(): Headers {
     if (this.#headers === undefined) {
       const headers = new Headers()
-      for (const [k, v] of this.list.pairs) headers.append(k, v)
+      const pairs = this.list.pairs
+      for (let i = 0; i < pairs.length; i++) headers.append(pairs[i]![0], pairs[i]![1])
       this.#headers = headers
     }
     return this.#headers
@@ -497,8 +534,8 @@ function continueResult(map: HeaderPairs, known: HeaderList | undefined, incomin
 function listOf(init: HeadersInit | HeaderList): HeaderList | HeaderPairs {
   if (init instanceof HeaderList) return init
   if (init instanceof Headers) return HeaderList.ofHeaders(init)
-  if (Array.isArray(init)) return init.map(([k, v]) => [String(k).toLowerCase(), String(v)])
-  return Object.entries(init).map(([k, v]) => [k.toLowerCase(), v])
+  if (Array.isArray(init)) return init.map(([k, v]) => [normalizeHeaderName(String(k)), String(v)])
+  return Object.entries(init).map(([k, v]) => [normalizeHeaderName(k), v])
 }
 
 function withDeadline(wait: Promise<StreamWake>, ms: number): Promise<StreamWake> {

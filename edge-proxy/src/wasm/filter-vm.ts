@@ -87,6 +87,11 @@ export class StreamState {
 
 type Exports = Record<string, WebAssembly.ExportValue>
 type GuestFn = (...args: Array<number | bigint>) => number | bigint | undefined
+/**
+ * An export with its declared arity, read once: `length` of a wasm function is a native accessor that costs about
+ * as much as the call itself, and a request makes some twenty guest calls.
+ */
+type GuestExport = { fn: GuestFn; arity: number }
 
 /** Finds the module's ABI marker. @throws FilterLoadError when it exports none. */
 export function detectAbi(module: WebAssembly.Module): AbiVersion {
@@ -133,14 +138,14 @@ export class FilterVm implements ProxyImportHost {
   #budget = 0
   #depth = 0
   /** The callbacks every stream calls, looked up once (a name lookup per call was measurable in the chain). */
-  #onContextCreate: GuestFn | undefined
-  #onRequestHeaders: GuestFn | undefined
-  #onRequestBody: GuestFn | undefined
-  #onResponseHeaders: GuestFn | undefined
-  #onResponseBody: GuestFn | undefined
-  #onDone: GuestFn | undefined
-  #onLog: GuestFn | undefined
-  #onDelete: GuestFn | undefined
+  #onContextCreate: GuestExport | undefined
+  #onRequestHeaders: GuestExport | undefined
+  #onRequestBody: GuestExport | undefined
+  #onResponseHeaders: GuestExport | undefined
+  #onResponseBody: GuestExport | undefined
+  #onDone: GuestExport | undefined
+  #onLog: GuestExport | undefined
+  #onDelete: GuestExport | undefined
 
   /**
    * Instantiates, runs `_initialize`/`_start`, creates the root context and configures it.
@@ -182,7 +187,7 @@ export class FilterVm implements ProxyImportHost {
     this.#budget = options.fuel ?? (budget instanceof WebAssembly.Global ? (budget.value as number) : 0)
     const memory = this.#exports.memory
     if (!(memory instanceof WebAssembly.Memory)) throw new FilterLoadError('filter module exports no memory')
-    const allocator = (this.#exports.proxy_on_memory_allocate ?? this.#exports.malloc) as GuestFn | undefined
+    const allocator = this.#export('proxy_on_memory_allocate') ?? this.#export('malloc')
     this.#memory = new GuestMemory(memory, allocator ? (size) => Number(this.#guest(allocator, size)) : undefined)
 
     this.#start()
@@ -216,14 +221,14 @@ export class FilterVm implements ProxyImportHost {
     return this.#fuel !== undefined
   }
 
-  #guest(fn: GuestFn, a = 0, b = 0, c = 0, d = 0, e = 0): number | bigint | undefined {
+  #guest({ fn, arity }: GuestExport, a = 0, b = 0, c = 0, d = 0, e = 0): number | bigint | undefined {
     // A host function may call back into the guest (the allocator): one budget covers the outermost call.
     const outermost = this.#depth === 0
     if (outermost && this.#fuel) this.#fuel.value = this.#budget
     this.#depth++
     try {
       // With exactly the arity the export declares, V8 keeps its specialised JS-to-wasm call path.
-      switch (fn.length) {
+      switch (arity) {
         case 0: return fn()
         case 1: return fn(a)
         case 2: return fn(a, b)
@@ -241,9 +246,9 @@ export class FilterVm implements ProxyImportHost {
     }
   }
 
-  #export(name: string): GuestFn | undefined {
+  #export(name: string): GuestExport | undefined {
     const fn = this.#exports[name]
-    return typeof fn === 'function' ? (fn as GuestFn) : undefined
+    return typeof fn === 'function' ? { fn: fn as GuestFn, arity: fn.length } : undefined
   }
 
   /** Calls an optional export (at most five arguments); undefined when the module does not export it. */
@@ -251,7 +256,7 @@ export class FilterVm implements ProxyImportHost {
     return this.#invoke(this.#export(name), a, b, c, d, e)
   }
 
-  #invoke(fn: GuestFn | undefined, a?: number, b?: number, c?: number, d?: number, e?: number): number | undefined {
+  #invoke(fn: GuestExport | undefined, a?: number, b?: number, c?: number, d?: number, e?: number): number | undefined {
     if (fn === undefined) return undefined
     const result = this.#guest(fn, a, b, c, d, e)
     return typeof result === 'bigint' ? Number(result) : result
@@ -272,7 +277,7 @@ export class FilterVm implements ProxyImportHost {
   }
 
   /** #call with `stream` as the effective context (#inContext without a closure, for per-request calls). */
-  #callIn(stream: StreamState, fn: GuestFn | undefined, a?: number, b?: number, c?: number): number | undefined {
+  #callIn(stream: StreamState, fn: GuestExport | undefined, a?: number, b?: number, c?: number): number | undefined {
     const previous = this.#effective
     const previousStream = this.#effectiveStream
     this.#effective = stream.id
@@ -323,7 +328,7 @@ export class FilterVm implements ProxyImportHost {
     return this.#action(stream, this.#onResponseBody, body.length, endOfStream ? 1 : 0)
   }
 
-  #action(stream: StreamState, callback: GuestFn | undefined, size: number, endOfStream: number): number {
+  #action(stream: StreamState, callback: GuestExport | undefined, size: number, endOfStream: number): number {
     stream.continued = false
     const action = this.#callIn(stream, callback, stream.id, size, endOfStream)
     return action ?? Action.CONTINUE

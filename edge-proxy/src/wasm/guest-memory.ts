@@ -1,4 +1,4 @@
-import { byteStringMapSize, isByteString, serializeHeaderMap, writeByteString, writeHeaderMap, type HeaderPairs } from './header-map'
+import { headerMapSizeIfBytes, serializeHeaderMap, writeByteString, writeHeaderMap, type HeaderPairs } from './header-map'
 import { FilterAbiError } from './wasm-errors'
 
 const utf8 = new TextEncoder()
@@ -23,6 +23,8 @@ export class GuestMemory {
   #shared: boolean
   #lastText = ''
   #lastTextBytes = new Uint8Array(0)
+  /** Where returnByteString and returnHeaderMap serialise before copying into the guest's allocation. */
+  #scratch = new Uint8Array(4096)
 
   constructor(memory: WebAssembly.Memory, allocate: ((size: number) => number) | undefined) {
     this.#memory = memory
@@ -105,21 +107,38 @@ export class GuestMemory {
   }
 
   /**
-   * returnBytes for a byte string (a header value): written char for byte straight into the guest's allocation,
-   * or as UTF-8 when it holds a char above 0xFF (header-map.ts byteStringToBytes).
+   * returnBytes for a byte string (a header value): its bytes char for byte, or its UTF-8 when it holds a char
+   * above 0xFF (header-map.ts byteStringToBytes). Written to a host-side scratch first, so the guest is asked
+   * for exactly the right size without a separate pass to check the text.
    */
   returnByteString(value: string, returnPtr: number, returnSize: number): void {
-    if (!isByteString(value)) return this.returnBytes(utf8.encode(value), returnPtr, returnSize)
-    const ptr = this.#allocateReturn(value.length, returnPtr, returnSize)
-    writeByteString(this.bytes, ptr, value)
+    if (value.length < SHORT_TEXT) {
+      // Short values (most): checked, then written straight into the allocation; a scratch costs more here.
+      for (let i = 0; i < value.length; i++) {
+        if (value.charCodeAt(i) > 0xff) return this.returnBytes(utf8.encode(value), returnPtr, returnSize)
+      }
+      const ptr = this.#allocateReturn(value.length, returnPtr, returnSize)
+      const bytes = this.bytes
+      for (let i = 0; i < value.length; i++) bytes[ptr + i] = value.charCodeAt(i)
+      return
+    }
+    const scratch = this.#scratchOf(value.length)
+    if (!writeByteString(scratch, 0, value)) return this.returnBytes(utf8.encode(value), returnPtr, returnSize)
+    this.returnBytes(scratch.subarray(0, value.length), returnPtr, returnSize)
   }
 
-  /** returnBytes for serializeHeaderMap(pairs), serialised straight into the guest's allocation. */
+  /** returnBytes for serializeHeaderMap(pairs), serialised to the scratch and copied once. */
   returnHeaderMap(pairs: HeaderPairs, returnPtr: number, returnSize: number): void {
-    const size = byteStringMapSize(pairs)
-    if (size < 0) return this.returnBytes(serializeHeaderMap(pairs), returnPtr, returnSize)
-    const ptr = this.#allocateReturn(size, returnPtr, returnSize)
-    writeHeaderMap(pairs, this.bytes, ptr)
+    const size = headerMapSizeIfBytes(pairs)
+    const scratch = this.#scratchOf(size)
+    if (!writeHeaderMap(pairs, scratch, 0)) return this.returnBytes(serializeHeaderMap(pairs), returnPtr, returnSize)
+    this.returnBytes(scratch.subarray(0, size), returnPtr, returnSize)
+  }
+
+  /** A host-side buffer of at least `size` bytes, reused across calls (only read before the next one). */
+  #scratchOf(size: number): Uint8Array {
+    if (this.#scratch.length < size) this.#scratch = new Uint8Array(Math.max(size, this.#scratch.length * 2))
+    return this.#scratch
   }
 
   /**

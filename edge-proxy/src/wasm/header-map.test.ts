@@ -31,6 +31,10 @@ describe('header map serialisation (spec "Serialization")', () => {
     const utf8 = new TextEncoder().encode('é🚀')
     expect(new DataView(unicode.buffer).getUint32(8, true)).toBe(utf8.length)
     expect(deserializeHeaderMap(unicode)).toEqual([['k', bytesToByteString(utf8)]])
+    // Past the native ASCII path's length, Unicode found mid-way still goes as UTF-8, every other pair as bytes.
+    const long = `${'a'.repeat(70)}\u00e9🚀`
+    const mixed = serializeHeaderMap([['x', '\u00ff'], ['k', long]])
+    expect(deserializeHeaderMap(mixed)).toEqual([['x', '\u00ff'], ['k', bytesToByteString(new TextEncoder().encode(long))]])
   })
 
   it.each([

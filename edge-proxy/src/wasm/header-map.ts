@@ -56,14 +56,24 @@ export function isByteString(s: string): boolean {
   return !NOT_BYTE_STRING.test(s)
 }
 
-/** Writes byte string `s` (every char ≤ 0xFF) at `at`, one byte per char. */
-export function writeByteString(out: Uint8Array, at: number, s: string): void {
-  // ASCII is its own UTF-8: TextEncoder writes it natively.
-  if (s.length >= LONG && !NOT_ASCII.test(s)) {
-    utf8.encodeInto(s, out.subarray(at, at + s.length))
-    return
+/**
+ * Writes `s` at `out[at…]` one byte per char, as long as it is a byte string: false (with `out` partly written)
+ * at the first char above 0xFF. `out` must hold s.length bytes from `at`. No regular-expression pre-check: a
+ * long value goes through TextEncoder (native), and when it read and wrote exactly one byte per char every char
+ * was ASCII and the bytes are the byte string; anything else is redone char by char.
+ */
+export function writeByteString(out: Uint8Array, at: number, s: string): boolean {
+  const n = s.length
+  if (n >= LONG) {
+    const { read, written } = utf8.encodeInto(s, out.subarray(at, at + n))
+    if (read === n && written === n) return true
   }
-  for (let i = 0; i < s.length; i++) out[at + i] = s.charCodeAt(i)
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i)
+    if (c > 0xff) return false
+    out[at + i] = c
+  }
+  return true
 }
 
 /**
@@ -72,44 +82,55 @@ export function writeByteString(out: Uint8Array, at: number, s: string): void {
  * the NUL. (The spec's worked example prints byte values oddly; this follows the layout, as DESIGN.md notes.)
  */
 export function serializeHeaderMap(pairs: ReadonlyArray<readonly [string, string]>): Uint8Array {
-  const size = byteStringMapSize(pairs)
-  if (size < 0) return serializeEncoded(pairs)
-  const out = new Uint8Array(size)
-  writeHeaderMap(pairs, out, 0)
-  return out
+  const out = new Uint8Array(headerMapSizeIfBytes(pairs))
+  return writeHeaderMap(pairs, out, 0) ? out : serializeEncoded(pairs)
 }
 
 /**
- * The serialised size of a map whose names and values are all byte strings (nearly every map), which is then
- * written char for byte by writeHeaderMap with no per-entry arrays; -1 when one is not (serializeHeaderMap).
+ * The serialised size of `pairs` when every name and value is a byte string (nearly every map): what
+ * writeHeaderMap writes. Not checked here: writeHeaderMap finds out while writing.
  */
-export function byteStringMapSize(pairs: ReadonlyArray<readonly [string, string]>): number {
+export function headerMapSizeIfBytes(pairs: ReadonlyArray<readonly [string, string]>): number {
   let size = 4 + pairs.length * 8
   for (let i = 0; i < pairs.length; i++) {
-    const [k, v] = pairs[i]!
-    if (!isByteString(k) || !isByteString(v)) return -1
-    size += k.length + v.length + 2
+    const pair = pairs[i]!
+    size += pair[0].length + pair[1].length + 2
   }
   return size
 }
 
-/** Writes a map of byte strings (byteStringMapSize ≥ 0) in the spec's layout at `out[at…]`, e.g. guest memory. */
-export function writeHeaderMap(pairs: ReadonlyArray<readonly [string, string]>, out: Uint8Array, at: number): void {
+/** The serialised size of a map whose names and values are all byte strings, else -1 (serializeHeaderMap). */
+export function byteStringMapSize(pairs: ReadonlyArray<readonly [string, string]>): number {
+  for (let i = 0; i < pairs.length; i++) {
+    const [k, v] = pairs[i]!
+    if (!isByteString(k) || !isByteString(v)) return -1
+  }
+  return headerMapSizeIfBytes(pairs)
+}
+
+/**
+ * Writes the map in the spec's layout at `out[at…]` (headerMapSizeIfBytes bytes), names and values char for byte:
+ * false, with `out` partly written, when one is not a byte string (serializeHeaderMap then encodes it).
+ */
+export function writeHeaderMap(pairs: ReadonlyArray<readonly [string, string]>, out: Uint8Array, at: number): boolean {
   setU32(out, at, pairs.length)
   let lengths = at + 4
   let data = at + 4 + pairs.length * 8
   for (let i = 0; i < pairs.length; i++) {
-    const [k, v] = pairs[i]!
+    const pair = pairs[i]!
+    const k = pair[0]
+    const v = pair[1]
     setU32(out, lengths, k.length)
     setU32(out, lengths + 4, v.length)
     lengths += 8
-    writeByteString(out, data, k)
+    if (!writeByteString(out, data, k)) return false
     out[data + k.length] = 0
     data += k.length + 1
-    writeByteString(out, data, v)
+    if (!writeByteString(out, data, v)) return false
     out[data + v.length] = 0
     data += v.length + 1
   }
+  return true
 }
 
 /** Little-endian u32 by bytes: no DataView per map (guest memory is rarely 4-byte aligned for it anyway). */

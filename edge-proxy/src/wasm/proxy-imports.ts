@@ -119,6 +119,8 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
   const view = (ptr: number, len: number): Uint8Array => mem().bytes.subarray(ptr >>> 0, (ptr >>> 0) + (len >>> 0))
   // Header names and values cross as byte strings, never UTF-8-decoded (header-map.ts).
   const byteStr = (ptr: number, len: number): string => bytesToByteString(view(ptr, len))
+  // The per-request calls check their pointers against one read of the memory's size, not a call per pointer.
+  const fits = (size: number, ptr: number, len: number): boolean => (ptr >>> 0) + (len >>> 0) <= size
   const headerName = (ptr: number, len: number): string => normalizeHeaderName(byteStr(ptr, len))
 
   // Decoded by hand rather than TextDecoder('utf-16le'), which not every runtime ships; only error paths use it.
@@ -168,8 +170,9 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
       return Status.OK
     },
     proxy_get_current_time_nanoseconds(retPtr: number): number {
-      if (!inBounds(retPtr, 8)) return Status.INVALID_MEMORY_ACCESS
-      mem().setU64(retPtr, msToNanos(host.now()))
+      const m = mem()
+      if (!fits(m.bytes.length, retPtr, 8)) return Status.INVALID_MEMORY_ACCESS
+      m.setU64(retPtr >>> 0, msToNanos(host.now()))
       return Status.OK
     },
     proxy_set_tick_period_milliseconds(period: number): number {
@@ -238,13 +241,16 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
     },
     // The per-request header calls read and write the map without a closure per call (mapOp's shape, inlined).
     proxy_get_header_map_value(mapType: number, kPtr: number, kLen: number, retPtr: number, retSize: number): number {
-      if (!(inBounds(kPtr, kLen) && inBounds(retPtr, 4) && inBounds(retSize, 4))) return Status.INVALID_MEMORY_ACCESS
+      const m = mem()
+      const bytes = m.bytes
+      const size = bytes.length
+      if (!(fits(size, kPtr, kLen) && fits(size, retPtr, 4) && fits(size, retSize, 4))) return Status.INVALID_MEMORY_ACCESS
       const pairs = readMap(mapType)
       if (typeof pairs === 'number') return pairs
       // The first value, as Envoy returns for a repeated header.
-      const at = findHeader(pairs, mem().bytes, kPtr >>> 0, kLen >>> 0)
+      const at = findHeader(pairs, bytes, kPtr >>> 0, kLen >>> 0)
       if (at < 0) return Status.NOT_FOUND
-      mem().returnByteString(pairs[at]![1], retPtr, retSize)
+      m.returnByteString(pairs[at]![1], retPtr >>> 0, retSize >>> 0)
       return Status.OK
     },
     proxy_add_header_map_value(mapType: number, kPtr: number, kLen: number, vPtr: number, vLen: number): number {
@@ -256,12 +262,14 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
       return writeMap(mapType, [...pairs, [key, value]])
     },
     proxy_replace_header_map_value(mapType: number, kPtr: number, kLen: number, vPtr: number, vLen: number): number {
-      if (!(inBounds(kPtr, kLen) && inBounds(vPtr, vLen))) return Status.INVALID_MEMORY_ACCESS
-      const value = byteStr(vPtr, vLen)
+      const bytes = mem().bytes
+      const size = bytes.length
+      if (!(fits(size, kPtr, kLen) && fits(size, vPtr, vLen))) return Status.INVALID_MEMORY_ACCESS
       const pairs = readMap(mapType)
       if (typeof pairs === 'number') return pairs
+      const value = bytesToByteString(bytes.subarray(vPtr >>> 0, (vPtr >>> 0) + (vLen >>> 0)))
       // The first occurrence keeps its place; later repeats go, so the header ends with exactly one value.
-      const at = findHeader(pairs, mem().bytes, kPtr >>> 0, kLen >>> 0)
+      const at = findHeader(pairs, bytes, kPtr >>> 0, kLen >>> 0)
       if (at < 0) return writeMap(mapType, [...pairs, [headerName(kPtr, kLen), value]])
       const key = pairs[at]![0]
       const out: HeaderPairs = []
@@ -272,10 +280,11 @@ export function createProxyImports(host: ProxyImportHost): Record<string, HostFn
       return writeMap(mapType, out)
     },
     proxy_remove_header_map_value(mapType: number, kPtr: number, kLen: number): number {
-      if (!inBounds(kPtr, kLen)) return Status.INVALID_MEMORY_ACCESS
+      const bytes = mem().bytes
+      if (!fits(bytes.length, kPtr, kLen)) return Status.INVALID_MEMORY_ACCESS
       const pairs = readMap(mapType)
       if (typeof pairs === 'number') return pairs
-      const at = findHeader(pairs, mem().bytes, kPtr >>> 0, kLen >>> 0)
+      const at = findHeader(pairs, bytes, kPtr >>> 0, kLen >>> 0)
       // Removing an absent header keeps the map (and its cached serialisation) as it is.
       if (at < 0) return writeMap(mapType, pairs)
       const key = pairs[at]![0]
