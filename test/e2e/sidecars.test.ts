@@ -247,6 +247,12 @@ describe('Node sidecars end to end (PGlite control API)', () => {
     expect(proxies.body.items.map((p: any) => p.service).sort()).toEqual(['orders', 'payments', 'payments'])
     const metrics = await (await fetch(`http://127.0.0.1:${sidecars.orders!.ports.admin}/metrics`)).text()
     expect(metrics).toMatch(/weft_requests_total\{[^}]*destination="payments"/)
+    // How late the event loop ran since the last scrape: where a Node proxy's p99 comes from.
+    const lag = Object.fromEntries([...metrics.matchAll(/^weft_event_loop_delay_(p50|p99|max)_seconds (\S+)$/gm)].map((m) => [m[1], Number(m[2])]))
+    expect(Object.keys(lag).sort()).toEqual(['max', 'p50', 'p99'])
+    expect(lag.p50).toBeGreaterThanOrEqual(0)
+    expect(lag.p50).toBeLessThanOrEqual(lag.p99!)
+    expect(lag.p99).toBeLessThanOrEqual(lag.max!)
   })
 
   // Last, because they take the control API away.

@@ -15,6 +15,7 @@ import { createControlFetch } from './control-fetch'
 import { writeResponse } from './node-response'
 import { accessLogLine } from './access-log-line'
 import { bufferedAccessLogOutput } from './access-log-output'
+import { eventLoopDelayMetrics } from './event-loop-delay'
 import { dispatchFetch } from './dispatch-fetch'
 import { checkListenerLimits, createLimitedServer, DEFAULT_LISTENER_LIMITS, type ListenerLimits } from './listener-limits'
 import type { MeterOptions } from '../wasm/index'
@@ -176,6 +177,7 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
 
   // Refusals by the listener limits, appended to /metrics beside the core's series.
   const listenerMetrics = new MetricsRegistry()
+  const loopDelay = eventLoopDelayMetrics()
   const refusals = listenerMetrics.counter('weft_listener_refusals_total', 'Requests or connections refused by a listener limit.', ['listener', 'reason'])
   const limited = { limits, logger, onRefusal: (listener: string, reason: string) => refusals.inc([listener, reason]) }
   const inbound = createLimitedServer(
@@ -184,7 +186,8 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
   )
   // An HTTP proxy: the app sends absolute-form requests (`GET http://payments/charge`); the host names the service.
   const outbound = createLimitedServer(
-    counted((req) => core.outbound(req, new URL(req.url).hostname)),
+    // The core takes the destination from the URL it parses anyway (one parse per request, not two).
+    counted((req) => core.outbound(req)),
     { name: 'outbound', ...limited },
   )
   // Plain node:http: admin answers three paths, and an adaptor that swaps the global Request and Response for
@@ -195,7 +198,7 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
       const ready = control.snapshot() !== null && !draining
       return Response.json({ ready, state: status.state, revision: control.snapshot()?.revision ?? null }, { status: ready ? 200 : 503 })
     }
-    if (path === '/metrics') return new Response(core.metrics.render() + listenerMetrics.render(), { headers: { 'Content-Type': PROMETHEUS_CONTENT_TYPE } })
+    if (path === '/metrics') return new Response(core.metrics.render() + listenerMetrics.render() + loopDelay.render(), { headers: { 'Content-Type': PROMETHEUS_CONTENT_TYPE } })
     if (path === '/config_dump') return Response.json({ status, endpoints: core.endpoints(), stats: core.stats(), telemetry: telemetry.stats(), snapshot: control.snapshot() })
     return Response.json({ paths: ['/ready', '/config_dump', '/metrics'] }, { status: 404 })
   }
@@ -250,6 +253,7 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
       await Promise.all([agent.close(), appAgent.close()])
       controlFetch.close()
       await accessOut?.close()
+      loopDelay.stop()
     },
   }
 }
