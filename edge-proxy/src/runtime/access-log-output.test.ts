@@ -38,20 +38,33 @@ describe('bufferedAccessLogOutput', () => {
 })
 
 describe('bufferedAccessLogOutput batches', () => {
-  it('writes one joined batch once the buffer fills, and the rest at close', async () => {
+  const collect = () => {
     const writes: string[] = []
-    const sink = { write: (text: string, cb?: (err?: Error | null) => void) => (writes.push(text), setImmediate(() => cb?.()), true) }
-    const out = bufferedAccessLogOutput(sink, 60_000, 100)
-    const line = `${'x'.repeat(39)}\n`
-    out.stream.write(line)
-    out.stream.write(line)
+    const sink = { write: (chunk: Uint8Array, cb?: (err?: Error | null) => void) => (writes.push(Buffer.from(chunk).toString()), setImmediate(() => cb?.()), true) }
+    return { writes, sink }
+  }
+
+  it('writes one batch once the next line might not fit, and the rest at close', async () => {
+    const { writes, sink } = collect()
+    const out = bufferedAccessLogOutput(sink, 60_000, 400)
+    const line = `${'x'.repeat(39)}\n` // 40 bytes; room is checked for 3 bytes per character
+    for (let i = 0; i < 8; i++) out.stream.write(line) // the 8th: 280 + 3 × 40 ≤ 400 still fits
     expect(writes).toEqual([])
-    out.stream.write(line)
-    expect(writes).toEqual([line.repeat(3)])
-    out.stream.write('last\n')
+    out.stream.write(line) // 320 + 120 > 400: the eight go out first
+    expect(writes).toEqual([line.repeat(8)])
+    out.stream.write('é\n')
     await out.close()
-    expect(writes).toEqual([line.repeat(3), 'last\n'])
+    expect(writes).toEqual([line.repeat(8), `${line}é\n`])
     await out.close()
     expect(writes).toHaveLength(2)
+  })
+
+  it('passes a line larger than the buffer on by itself, after what was buffered', () => {
+    const { writes, sink } = collect()
+    const out = bufferedAccessLogOutput(sink, 60_000, 64)
+    out.stream.write('a\n')
+    const big = `${'b'.repeat(100)}\n`
+    out.stream.write(big)
+    expect(writes).toEqual(['a\n', big])
   })
 })
