@@ -4,19 +4,17 @@
 import { eq, sql } from 'drizzle-orm'
 import pg from 'pg'
 import { WebSocket } from 'ws'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import { connectNeon, viaWsProxy } from '../../control-api/src/db/connect-neon'
 import { migrate } from '../../control-api/src/db/migrate'
 import { migrations } from '../../control-api/src/db/migrations.generated'
 import { services } from '../../control-api/src/db/schema'
-import { createScratchDatabase, TEST_DATABASE_URL, type Backend } from '../support/databases'
+import { createScratchDatabase, describeWithPostgres, TEST_DATABASE_URL, type Backend } from '../support/databases'
 import { startHarness, type Harness } from '../support/harness'
 import { BRIDGED_HOST, neonWsBridge, type NeonWsBridge } from '../support/neon-ws-bridge'
 
-const suite = TEST_DATABASE_URL ? describe : describe.skip
-const why = TEST_DATABASE_URL ? '' : ' (skipped: set TEST_DATABASE_URL to a PostgreSQL server; CI does)'
 
-suite(`the control API over Neon's WebSocket driver${why}`, () => {
+describeWithPostgres(`the control API over Neon's WebSocket driver`, () => {
   let bridge: NeonWsBridge
   let scratch: Awaited<ReturnType<typeof createScratchDatabase>>
   let applied: string[] = []

@@ -2,6 +2,7 @@
 // server when TEST_DATABASE_URL is set (.ci/run sets it). Each suite gets its own fresh database.
 import type { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
+import { describe } from 'vitest'
 import type { Database } from '../../control-api/src/db/client'
 import { connectPglite } from '../../control-api/src/db/connect-pglite'
 import { connectPostgres } from '../../control-api/src/db/connect-postgres'
@@ -13,6 +14,15 @@ export type Backend = { name: 'pglite' | 'postgres' | 'neon'; open(): Promise<Te
 export type TestDatabase = Database & { url: string | null; pglite?: PGlite }
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL
+
+/**
+ * `describe` for a suite that needs a real PostgreSQL server (workerd against node-postgres or Neon's driver):
+ * without TEST_DATABASE_URL it is skipped and its title says why; `.ci/run` always sets it.
+ */
+export function describeWithPostgres(title: string, body: () => void): void {
+  if (TEST_DATABASE_URL) describe(title, body)
+  else describe.skip(`${title} (skipped: set TEST_DATABASE_URL to a PostgreSQL server; CI does)`, body)
+}
 
 if (!TEST_DATABASE_URL && !process.env.WEFT_QUIET_SKIP) {
   console.warn('TEST_DATABASE_URL is not set: database suites run on PGlite only (.ci/run runs both)')

@@ -7,12 +7,12 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import { generateMasterKeyBase64 } from '../../control-api/src/identity/master-key'
 import { verifyWebhook } from '../../control-api/src/slo/webhook-signature'
 import { emptyBuckets, LATENCY_BUCKET_BOUNDS_SECONDS, type TelemetryPush } from '../../mesh/src/telemetry/index'
 import { buildControlApiWorker, type BuiltWorker } from '../../scripts/build-worker'
-import { createScratchDatabase, TEST_DATABASE_URL } from '../support/databases'
+import { createScratchDatabase, describeWithPostgres, TEST_DATABASE_URL } from '../support/databases'
 import { boot } from './miniflare-worker'
 
 const OPERATOR_KEY = `wfo_worker_${crypto.randomUUID().replace(/-/g, '')}`
@@ -21,8 +21,6 @@ const EVERY_MINUTE = '* * * * *'
 const HOURLY = '17 * * * *'
 const MIN = 60_000
 
-const suite = TEST_DATABASE_URL ? describe : describe.skip
-const why = TEST_DATABASE_URL ? '' : ' (skipped: set TEST_DATABASE_URL to a PostgreSQL server; CI does)'
 
 type Received = { headers: IncomingMessage['headers']; body: string }
 
@@ -61,7 +59,7 @@ function inbound(proxyId: string, seq: number, observedAt: Date, good: number, b
   }
 }
 
-suite(`SLO alerting from the control API Worker's cron in workerd${why}`, () => {
+describeWithPostgres(`SLO alerting from the control API Worker's cron in workerd`, () => {
   let outdir: string
   let built: BuiltWorker
   let scratch: Awaited<ReturnType<typeof createScratchDatabase>>

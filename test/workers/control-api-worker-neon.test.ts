@@ -6,19 +6,17 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import { generateMasterKeyBase64 } from '../../control-api/src/identity/master-key'
 import { buildControlApiWorker, type BuiltWorker } from '../../scripts/build-worker'
-import { createScratchDatabase, TEST_DATABASE_URL } from '../support/databases'
+import { createScratchDatabase, describeWithPostgres, TEST_DATABASE_URL } from '../support/databases'
 import { BRIDGED_HOST, neonWsBridge, type NeonWsBridge } from '../support/neon-ws-bridge'
 import { boot, eventually } from './miniflare-worker'
 
 const OPERATOR_KEY = `wfo_neon_${crypto.randomUUID().replace(/-/g, '')}`
 
-const suite = TEST_DATABASE_URL ? describe : describe.skip
-const why = TEST_DATABASE_URL ? '' : ' (skipped: set TEST_DATABASE_URL to a PostgreSQL server; CI does)'
 
-suite(`the control API Worker in workerd on Neon's driver through a WebSocket proxy${why}`, () => {
+describeWithPostgres(`the control API Worker in workerd on Neon's driver through a WebSocket proxy`, () => {
   let outdir: string
   let built: BuiltWorker
   let bridge: NeonWsBridge

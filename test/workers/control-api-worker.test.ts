@@ -4,18 +4,16 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import { generateMasterKeyBase64 } from '../../control-api/src/identity/master-key'
 import { buildControlApiWorker, type BuiltWorker } from '../../scripts/build-worker'
-import { createScratchDatabase, TEST_DATABASE_URL } from '../support/databases'
+import { createScratchDatabase, describeWithPostgres, TEST_DATABASE_URL } from '../support/databases'
 import { boot, closedPort, eventually } from './miniflare-worker'
 
 const OPERATOR_KEY = `wfo_worker_${crypto.randomUUID().replace(/-/g, '')}`
 
-const suite = TEST_DATABASE_URL ? describe : describe.skip
-const why = TEST_DATABASE_URL ? '' : ' (skipped: set TEST_DATABASE_URL to a PostgreSQL server; CI does)'
 
-suite(`the control API Worker in workerd against PostgreSQL${why}`, () => {
+describeWithPostgres(`the control API Worker in workerd against PostgreSQL`, () => {
   let outdir: string
   let built: BuiltWorker
   let scratch: Awaited<ReturnType<typeof createScratchDatabase>>

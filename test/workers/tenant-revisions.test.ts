@@ -5,11 +5,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import { StatusAnswer } from '../../control-api/src/distribution/durable-revision-bus'
 import { generateMasterKeyBase64 } from '../../control-api/src/identity/master-key'
 import { buildControlApiWorker, type BuiltWorker } from '../../scripts/build-worker'
-import { createScratchDatabase, TEST_DATABASE_URL } from '../support/databases'
+import { createScratchDatabase, describeWithPostgres, TEST_DATABASE_URL } from '../support/databases'
 import { boot, eventually, type Reply } from './miniflare-worker'
 import { pgWireTap } from './pg-wire-tap'
 
@@ -18,10 +18,8 @@ const WATCHERS = 50
 
 type Tenant = { id: string; key: string; etag: string; revision: number }
 
-const suite = TEST_DATABASE_URL ? describe : describe.skip
-const why = TEST_DATABASE_URL ? '' : ' (skipped: set TEST_DATABASE_URL to a PostgreSQL server; CI does)'
 
-suite(`long polls on the Worker fan out from one Durable Object per tenant${why}`, () => {
+describeWithPostgres(`long polls on the Worker fan out from one Durable Object per tenant`, () => {
   let outdir: string
   let built: BuiltWorker
   let scratch: Awaited<ReturnType<typeof createScratchDatabase>>
