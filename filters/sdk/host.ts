@@ -59,47 +59,39 @@ function utf8(s: string): ArrayBuffer {
 // rather than a fresh ArrayBuffer per call; text that might not fit is encoded on the heap and kept referenced
 // until the next call stages over it. The host only reads arguments during the call.
 const ARG_SCRATCH_SIZE: i32 = 2048;
-const ARG_A: usize = memory.data(2048, 16);
-const ARG_B: usize = memory.data(2048, 16);
-let argA: usize = 0;
-let argALength: usize = 0;
-let argAKeep: ArrayBuffer | null = null;
-let argB: usize = 0;
-let argBLength: usize = 0;
-let argBKeep: ArrayBuffer | null = null;
 
-function stageA(s: string): void {
-  // Three bytes per UTF-16 unit at most (a surrogate pair is two units and four bytes).
-  if (s.length * 3 <= ARG_SCRATCH_SIZE) {
-    argA = ARG_A;
-    argALength = String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, ARG_A);
-    argAKeep = null;
-  } else {
-    const bytes = utf8(s);
-    argAKeep = bytes;
-    argA = changetype<usize>(bytes);
-    argALength = bytes.byteLength;
+/** One argument slot: where its text was staged, how long it is, and the heap copy kept while it is in use. */
+class Staged {
+  ptr: usize = 0;
+  length: usize = 0;
+  keep: ArrayBuffer | null = null;
+
+  constructor(public scratch: usize) {}
+
+  stage(s: string): void {
+    // Three bytes per UTF-16 unit at most (a surrogate pair is two units and four bytes).
+    if (s.length * 3 <= ARG_SCRATCH_SIZE) {
+      this.ptr = this.scratch;
+      this.length = String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, this.scratch);
+      this.keep = null;
+    } else {
+      const bytes = utf8(s);
+      this.keep = bytes;
+      this.ptr = changetype<usize>(bytes);
+      this.length = bytes.byteLength;
+    }
   }
 }
 
-function stageB(s: string): void {
-  if (s.length * 3 <= ARG_SCRATCH_SIZE) {
-    argB = ARG_B;
-    argBLength = String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, ARG_B);
-    argBKeep = null;
-  } else {
-    const bytes = utf8(s);
-    argBKeep = bytes;
-    argB = changetype<usize>(bytes);
-    argBLength = bytes.byteLength;
-  }
-}
+// Two slots: a call passes at most two texts (a header name and its value).
+const argA = new Staged(memory.data(2048, 16));
+const argB = new Staged(memory.data(2048, 16));
 
 // --- logging ---------------------------------------------------------------------------------------------
 
 export function log(level: LogLevel, message: string): void {
-  stageA(message);
-  imports.proxy_log(level, argA, argALength);
+  argA.stage(message);
+  imports.proxy_log(level, argA.ptr, argA.length);
 }
 
 /** Logs a message built in a TextBuilder, as its bytes (no string made for it). */
@@ -143,16 +135,16 @@ export class HeaderPair {
 }
 
 export function getHeader(map: MapType, name: string): string | null {
-  stageA(name);
-  const status = imports.proxy_get_header_map_value(map, argA, argALength, RETURN_PTR, RETURN_SIZE);
+  argA.stage(name);
+  const status = imports.proxy_get_header_map_value(map, argA.ptr, argA.length, RETURN_PTR, RETURN_SIZE);
   if (status != Status.Ok) return null;
   return takeReturnedString();
 }
 
 /** A header's value as the bytes the host holds, not decoded: for values a filter handles as bytes (a token). */
 export function getHeaderBytes(map: MapType, name: string): ArrayBuffer | null {
-  stageA(name);
-  const status = imports.proxy_get_header_map_value(map, argA, argALength, RETURN_PTR, RETURN_SIZE);
+  argA.stage(name);
+  const status = imports.proxy_get_header_map_value(map, argA.ptr, argA.length, RETURN_PTR, RETURN_SIZE);
   if (status != Status.Ok) return null;
   return takeReturnedBytes();
 }
@@ -162,8 +154,8 @@ export function getHeaderBytes(map: MapType, name: string): ArrayBuffer | null {
  * returns its length, -1 when the header is absent, -2 when it does not fit (nothing copied).
  */
 export function readHeaderInto(map: MapType, name: string, dest: usize, capacity: i32): i32 {
-  stageA(name);
-  const status = imports.proxy_get_header_map_value(map, argA, argALength, RETURN_PTR, RETURN_SIZE);
+  argA.stage(name);
+  const status = imports.proxy_get_header_map_value(map, argA.ptr, argA.length, RETURN_PTR, RETURN_SIZE);
   if (status != Status.Ok) return -1;
   const ptr = load<usize>(RETURN_PTR);
   const size = load<u32>(RETURN_SIZE);
@@ -177,20 +169,20 @@ export function readHeaderInto(map: MapType, name: string, dest: usize, capacity
 }
 
 export function addHeader(map: MapType, name: string, value: string): void {
-  stageA(name);
-  stageB(value);
-  imports.proxy_add_header_map_value(map, argA, argALength, argB, argBLength);
+  argA.stage(name);
+  argB.stage(value);
+  imports.proxy_add_header_map_value(map, argA.ptr, argA.length, argB.ptr, argB.length);
 }
 
 export function replaceHeader(map: MapType, name: string, value: string): void {
-  stageA(name);
-  stageB(value);
-  imports.proxy_replace_header_map_value(map, argA, argALength, argB, argBLength);
+  argA.stage(name);
+  argB.stage(value);
+  imports.proxy_replace_header_map_value(map, argA.ptr, argA.length, argB.ptr, argB.length);
 }
 
 export function removeHeader(map: MapType, name: string): void {
-  stageA(name);
-  imports.proxy_remove_header_map_value(map, argA, argALength);
+  argA.stage(name);
+  imports.proxy_remove_header_map_value(map, argA.ptr, argA.length);
 }
 
 export function getHeaders(map: MapType): Array<HeaderPair> {
@@ -210,9 +202,9 @@ export function headerNamesWithPrefix(map: MapType, prefix: string): Array<strin
   if (base == 0) return out;
   if (size >= 4) {
     const count = load<u32>(base);
-    stageA(prefix);
-    const p = argA;
-    const pLen = <u32>argALength;
+    argA.stage(prefix);
+    const p = argA.ptr;
+    const pLen = <u32>argA.length;
     let lengths = base + 4;
     let data = base + 4 + <usize>count * 8;
     for (let i: u32 = 0; i < count; i++) {
@@ -239,9 +231,9 @@ export function removeHeadersWithPrefix(map: MapType, prefix: string): void {
   let names: Array<string> | null = null;
   if (size >= 4) {
     const count = load<u32>(base);
-    stageA(prefix);
-    const p = argA;
-    const pLen = <u32>argALength;
+    argA.stage(prefix);
+    const p = argA.ptr;
+    const pLen = <u32>argA.length;
     let lengths = base + 4;
     let data = base + 4 + <usize>count * 8;
     for (let i: u32 = 0; i < count; i++) {
@@ -357,8 +349,8 @@ export function deserializeHeaders(bytes: ArrayBuffer): Array<HeaderPair> {
 
 /** Reads a property by dotted path (`request.path`, `source.principal`); null when the host has none. */
 export function getProperty(path: string): string | null {
-  stageA(path.replaceAll(".", "\0"));
-  const status = imports.proxy_get_property(argA, argALength, RETURN_PTR, RETURN_SIZE);
+  argA.stage(path.replaceAll(".", "\0"));
+  const status = imports.proxy_get_property(argA.ptr, argA.length, RETURN_PTR, RETURN_SIZE);
   if (status != Status.Ok) return null;
   return takeReturnedString();
 }
@@ -391,8 +383,8 @@ export function continueResponse(): void {
 
 /** Defines a metric; returns its id (0 when the host refused). */
 export function defineMetric(type: MetricType, name: string): u32 {
-  stageA(name);
-  if (imports.proxy_define_metric(type, argA, argALength, RETURN_PTR) != Status.Ok) return 0;
+  argA.stage(name);
+  if (imports.proxy_define_metric(type, argA.ptr, argA.length, RETURN_PTR) != Status.Ok) return 0;
   return load<u32>(RETURN_PTR);
 }
 
@@ -410,8 +402,8 @@ export class SharedValue {
 }
 
 export function getSharedData(key: string): SharedValue | null {
-  stageA(key);
-  const status = imports.proxy_get_shared_data(argA, argALength, RETURN_PTR, RETURN_SIZE, RETURN_CAS);
+  argA.stage(key);
+  const status = imports.proxy_get_shared_data(argA.ptr, argA.length, RETURN_PTR, RETURN_SIZE, RETURN_CAS);
   if (status != Status.Ok) return null;
   const cas = load<u32>(RETURN_CAS);
   return new SharedValue(takeReturnedBytes(), cas);
@@ -424,8 +416,8 @@ let sharedDataCas: u32 = 0;
  * absent, -2 when the value does not fit (nothing copied). Its CAS token is then sharedDataCasRead().
  */
 export function readSharedDataInto(key: string, dest: usize, capacity: i32): i32 {
-  stageA(key);
-  const status = imports.proxy_get_shared_data(argA, argALength, RETURN_PTR, RETURN_SIZE, RETURN_CAS);
+  argA.stage(key);
+  const status = imports.proxy_get_shared_data(argA.ptr, argA.length, RETURN_PTR, RETURN_SIZE, RETURN_CAS);
   if (status != Status.Ok) return -1;
   sharedDataCas = load<u32>(RETURN_CAS);
   const ptr = load<usize>(RETURN_PTR);
@@ -446,14 +438,14 @@ export function sharedDataCasRead(): u32 {
 
 /** setSharedData of the `length` bytes at `ptr` (a filter's own static buffer, say). */
 export function writeSharedDataFrom(key: string, ptr: usize, length: usize, cas: u32): bool {
-  stageA(key);
-  return imports.proxy_set_shared_data(argA, argALength, ptr, length, cas) == Status.Ok;
+  argA.stage(key);
+  return imports.proxy_set_shared_data(argA.ptr, argA.length, ptr, length, cas) == Status.Ok;
 }
 
 /** Returns false on a CAS mismatch (someone wrote since `cas` was read). */
 export function setSharedData(key: string, value: ArrayBuffer, cas: u32): bool {
-  stageA(key);
-  return imports.proxy_set_shared_data(argA, argALength, changetype<usize>(value), value.byteLength, cas) == Status.Ok;
+  argA.stage(key);
+  return imports.proxy_set_shared_data(argA.ptr, argA.length, changetype<usize>(value), value.byteLength, cas) == Status.Ok;
 }
 
 export function setTickPeriodMilliseconds(period: u32): void {
@@ -498,16 +490,16 @@ export function getCurrentTimeNanoseconds(): u64 {
 
 /** Calls a host function by name (e.g. `weft.verify_jwt`); null when the host has no such function. */
 export function callForeignFunction(name: string, args: ArrayBuffer): ArrayBuffer | null {
-  stageA(name);
-  const status = imports.proxy_call_foreign_function(argA, argALength, changetype<usize>(args), args.byteLength, RETURN_PTR, RETURN_SIZE);
+  argA.stage(name);
+  const status = imports.proxy_call_foreign_function(argA.ptr, argA.length, changetype<usize>(args), args.byteLength, RETURN_PTR, RETURN_SIZE);
   if (status != Status.Ok) return null;
   return takeReturnedBytes();
 }
 
 /** callForeignFunction with arguments that are `length` bytes at `ptr` (a filter's own buffer, say). */
 export function callForeignFunctionWith(name: string, ptr: usize, length: usize): ArrayBuffer | null {
-  stageA(name);
-  const status = imports.proxy_call_foreign_function(argA, argALength, ptr, length, RETURN_PTR, RETURN_SIZE);
+  argA.stage(name);
+  const status = imports.proxy_call_foreign_function(argA.ptr, argA.length, ptr, length, RETURN_PTR, RETURN_SIZE);
   if (status != Status.Ok) return null;
   return takeReturnedBytes();
 }
