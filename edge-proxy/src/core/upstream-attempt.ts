@@ -1,4 +1,5 @@
-import { toAbortSignal, type CancelSignal } from './cancel-signal'
+import { requestOf } from './call-request'
+import type { CancelSignal } from './cancel-signal'
 import type { CoreContext } from './core-context'
 import { abortedPromise, Deadline, TimeoutReason } from './deadline'
 import type { Candidate } from './endpoint-pool'
@@ -27,8 +28,6 @@ export type AttemptRequest = {
   /** The request's span: each attempt becomes an event on it (retries show as more than one). */
   readonly trace?: RequestTrace
 }
-
-type Init = RequestInit & { duplex?: 'half' }
 
 /**
  * Sends one attempt to one endpoint and waits for its response headers, under the per-try timeout. Counts the
@@ -63,7 +62,8 @@ async function attemptOnce(ctx: CoreContext, candidate: Candidate, req: AttemptR
   state.inFlight++
   let sent: Promise<Response> | undefined
   try {
-    sent = ctx.deps.sendUpstream ? ctx.deps.sendUpstream({ url: req.url, method: req.method, headers: req.headers, body, signal }, target) : ctx.deps.upstream(asRequest(req, body, signal), target)
+    const call = { url: req.url, method: req.method, headers: req.headers, body, signal }
+    sent = ctx.deps.sendUpstream ? ctx.deps.sendUpstream(call, target) : ctx.deps.upstream(requestOf(call), target)
     const response = await Promise.race([sent, aborted.promise])
     const at = ctx.now()
     state.recordLatency(at - started, at)
@@ -85,11 +85,4 @@ async function attemptOnce(ctx: CoreContext, candidate: Candidate, req: AttemptR
     tryDeadline?.clear()
     aborted.dispose()
   }
-}
-
-function asRequest(req: AttemptRequest, body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null, signal: CancelSignal): Request {
-  const init: Init = { method: req.method, headers: req.headers, redirect: 'manual', signal: toAbortSignal(signal) }
-  if (body !== null) init.body = body
-  if (body instanceof ReadableStream) init.duplex = 'half'
-  return new Request(req.url, init)
 }
