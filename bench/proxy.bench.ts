@@ -33,8 +33,8 @@ import os from 'node:os'
 import { join } from 'node:path'
 import { startControlApi } from './proxy/control-api'
 import { bundleLauncher, cliLauncher, LARGE_SERVICES, seedLargeMesh, startLargeTenantSidecar, startMesh, type RunningSidecar, type SidecarLauncher } from './proxy/mesh'
-import { infinityIn, infinityOut, type OpenLoopConfig, type OpenLoopResult } from './proxy/open-loop'
-import { cpuSeconds, freePort, peakRssBytes, processTree, resourceWatch, rssBytes, runToEnd, startChild, tsNode, type Child } from './proxy/processes'
+import { infinityOut, runOpenLoop, type OpenLoopResult } from './proxy/open-loop'
+import { cpuSeconds, freePort, peakRssBytes, processTree, resourceWatch, rssBytes, startChild, tsNode, type Child } from './proxy/processes'
 import { bundleSidecar } from './proxy/sidecar-bundle'
 import { ensureTools, startHaproxy, startNginx } from './proxy/system-proxies'
 import { runWrk, type WrkResult } from './proxy/wrk'
@@ -96,10 +96,6 @@ type Run = {
   failures: number
 }
 
-async function openLoop(config: OpenLoopConfig): Promise<OpenLoopResult> {
-  const { command, args } = tsNode(new URL('./proxy/open-loop.ts', import.meta.url), [JSON.stringify(config)])
-  return JSON.parse(await runToEnd(command, args), infinityIn) as OpenLoopResult
-}
 
 /**
  * A proxy that fell behind keeps working on abandoned requests after its generator stopped: wait (up to
@@ -129,7 +125,7 @@ async function measure(row: Row): Promise<Run> {
 
   watch = resourceWatch(pids)
   gc = gcWatch(row)
-  const fixed = await openLoop({ ...load, rate: CONFIG.rate, durationMs: CONFIG.fixedSeconds * 1000, warmupRequests: 200, connections: OPEN_LOOP_CONNECTIONS })
+  const fixed = await runOpenLoop({ ...load, rate: CONFIG.rate, durationMs: CONFIG.fixedSeconds * 1000, warmupRequests: 200, connections: OPEN_LOOP_CONNECTIONS })
   const fix = watch.stop()
   const gcFixed = gc()
   await waitUntilIdle(pids)

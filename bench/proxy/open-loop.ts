@@ -8,6 +8,7 @@
  */
 import { pathToFileURL } from 'node:url'
 import { Pool } from 'undici'
+import { runToEnd, tsNode } from './processes'
 
 export type OpenLoopConfig = {
   /** Origin of the first hop, e.g. http://127.0.0.1:15001. */
@@ -135,6 +136,12 @@ async function run(config: OpenLoopConfig): Promise<OpenLoopResult> {
 /** JSON has no Infinity: it travels as the string "Infinity" (unanswered requests' latency). */
 export const infinityOut = (_: string, v: unknown) => (v === Infinity ? 'Infinity' : v)
 export const infinityIn = (_: string, v: unknown) => (v === 'Infinity' ? Infinity : v)
+
+/** Runs the generator as its own process (its event loop competes with nobody's) and returns its result. */
+export async function runOpenLoop(config: OpenLoopConfig): Promise<OpenLoopResult> {
+  const { command, args } = tsNode(new URL(import.meta.url), [JSON.stringify(config)])
+  return JSON.parse(await runToEnd(command, args), infinityIn) as OpenLoopResult
+}
 
 // Run as a process (not when the benchmark imports the types and helpers above).
 const [, entry, config] = process.argv

@@ -6,8 +6,8 @@
  */
 import { startControlApi } from './control-api'
 import { bundleLauncher, startMesh } from './mesh'
-import { infinityIn, type OpenLoopResult } from './open-loop'
-import { freePort, runToEnd, startChild, tsNode } from './processes'
+import { runOpenLoop } from './open-loop'
+import { freePort, startChild, tsNode } from './processes'
 import { bundleSidecar } from './sidecar-bundle'
 
 const rate = Number(process.argv[2] ?? 1000)
@@ -20,9 +20,8 @@ const mesh = await startMesh(bundleLauncher(await bundleSidecar()), control, app
 const admin = `http://127.0.0.1:${mesh.client.ports.admin}/metrics`
 const lag = async () => Object.fromEntries([...(await (await fetch(admin)).text()).matchAll(/^weft_event_loop_delay_(p50|p99|max)_seconds (\S+)$/gm)].map((m) => [m[1], Number(m[2]) * 1000]))
 const load = async (origin: string, path: string) => {
-  const config = { origin, path, method: 'GET', headers: { host: 'app-direct' }, bodyBytes: 0, rate, durationMs: seconds * 1000, warmupRequests: rate * 2, connections: 32 }
-  const { command, args } = tsNode(new URL('./open-loop.ts', import.meta.url), [JSON.stringify(config)])
-  return JSON.parse(await runToEnd(command, args), infinityIn) as OpenLoopResult
+  const config = { origin, path, method: 'GET' as const, headers: { host: 'app-direct' }, bodyBytes: 0, rate, durationMs: seconds * 1000, warmupRequests: rate * 2, connections: 32 }
+  return runOpenLoop(config)
 }
 try {
   for (let round = 1; round <= 2; round++) {
