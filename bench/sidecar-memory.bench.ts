@@ -10,7 +10,7 @@
  *
  *   1. fresh: the bench mesh's client and server sidecars once their snapshots are applied and 3 s settled;
  *   2. idle after load: the same two after short wrk runs (-t1 -c16) through the outbound hop, the inbound
- *      hop and both, then MEMORY_IDLE_SECONDS of idling (the undici pools' idle timeout is 30 s); the CPU both
+ *      hop and both, then MEMORY_IDLE_SECONDS of idling (the upstream pools' idle timeout is 30 s); the CPU both
  *      sidecars spent per 1000 requests is printed too, as what a memory setting costs in CPU;
  *   3. 1000 services: one sidecar of the large tenant, once its snapshot holds every service, 3 s settled.
  *

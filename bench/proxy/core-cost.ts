@@ -3,7 +3,7 @@
  * answer at once (no sockets): core.outbound() on a Route with a retry rule and a BackendPolicy, identity
  * attached, metrics, tracing and an access log line; core.inbound() with a real JWT-SVID (verification cached),
  * an AuthorizationPolicy, metrics and an access line. What a hop costs beyond its listener and transport
- * (bench/proxy/bare-undici-proxy.ts). tsx adds a helper call per closure: bundle it with esbuild and run it
+ * (bench/proxy/bare-transport-proxy.ts). tsx adds a helper call per closure: bundle it with esbuild and run it
  * with plain node (or `--cpu-prof`) for the numbers the sidecar sees:
  *   npx esbuild bench/proxy/core-cost.ts --bundle --platform=node --format=esm --outfile=/tmp/core-cost.mjs \
  *     --banner:js="import { createRequire } from 'module'; const require = createRequire(import.meta.url);" && node /tmp/core-cost.mjs

@@ -2,7 +2,7 @@
  * The proxy core on the sidecar's own listener and undici transport, with a fixed snapshot and a fixed identity
  * token: no control plane, no metrics push, no access log (`node <bundle> <listen port> <app port>`, bundled as
  * bench/proxy/core-cost.ts says; an HTTP proxy like the outbound listener: `curl -x http://127.0.0.1:<port>
- * http://app-direct/bench`). Between bare-undici-proxy.ts (no core) and a real sidecar: what the core costs under
+ * http://app-direct/bench`). Between bare-transport-proxy.ts (no core) and a real sidecar: what the core costs under
  * real I/O, which is more than core-cost.ts measures with transports that answer at once.
  */
 import { createProxyCore, upstreamUrl } from '../../edge-proxy/src/core/index'

@@ -122,7 +122,7 @@ describe('dispatchFetch', () => {
     expect(classifyUpstreamError(error)).toBe('connect-failure')
   })
 
-  it('ends an undici exchange when aborted (undici takes it as an EventTarget-like signal)', async () => {
+  it('ends an exchange when the core\'s own Cancellation aborts it', async () => {
     const server = createServer((_req, res) => {
       res.writeHead(200)
       res.write('partial')

@@ -1,48 +1,58 @@
-// The Node sidecar's transport: a fetch-shaped call (Request in, Response out) over undici's `Dispatcher.request`
-// instead of undici's `fetch`. A proxy needs none of fetch's spec machinery (CORS and redirect modes, response
-// tainting, decompression, the Request/Response clones it makes per call), and that machinery was about a
-// quarter of a hop's CPU in bench/proxy.bench.ts. What the core relies on is kept: the body streams both ways
-// with backpressure, the request's AbortSignal ends the exchange, redirects are returned as they are, and
-// content-encoded bodies pass through untouched (fetch would decode them behind the headers' back).
-import type { Dispatcher } from 'undici'
+// The Node sidecar's transport: a fetch-shaped call (Request in, Response out) over the sidecar's own HTTP/1.1
+// client (http1-client.ts), not undici's `fetch`. A proxy needs none of fetch's spec machinery (CORS and
+// redirect modes, response tainting, decompression, the Request/Response clones it makes per call). What the
+// core relies on is kept: the body streams both ways with backpressure, the request's signal ends the exchange,
+// redirects are returned as they are, and content-encoded bodies pass through untouched.
 import type { UpstreamCall } from '../core/index'
+import type { Http1Agent } from './http1-client'
 import { takeNodeStream } from './node-body'
 import { UpstreamResponse } from './upstream-response'
-
-/** Statuses whose responses carry no body (Fetch's "null body status"), and HEAD's answers. */
-const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
 
 /** What is sent: a Request, or the core's parts of one (`sendUpstream`), whose byte body goes out with its length. */
 export type DispatchRequest = Pick<UpstreamCall, 'method' | 'headers' | 'signal'> & { readonly body: UpstreamCall['body'] }
 
+/** Methods whose requests carry a body by definition: with none, they say so with `Content-Length: 0`. */
+const PAYLOAD_METHODS = new Set(['POST', 'PUT', 'PATCH'])
+
 /**
- * Sends `request` to `url` (absolute; its origin picks the connection pool of `dispatcher`) and resolves with
- * the response once its headers arrive. Errors are undici's own (`code` ECONNREFUSED, UND_ERR_SOCKET, …), which
- * classifyUpstreamError reads; an abort rejects with the signal's reason.
+ * Sends `request` to `url` (absolute, `http://host:port/path?query`; its origin picks the connection pool) and
+ * resolves with the response once its head arrives. Connect failures reject with the socket's error (`code`
+ * ECONNREFUSED, …) or an UpstreamConnectError, a connection lost before the head with an UpstreamResetError
+ * (classifyUpstreamError reads both); an abort rejects with the signal's reason.
  */
-export async function dispatchFetch(url: string, request: DispatchRequest, dispatcher: Dispatcher): Promise<Response> {
+export async function dispatchFetch(url: string, request: DispatchRequest, agent: Http1Agent): Promise<Response> {
   const { origin, path } = splitUrl(url)
-  const headers: string[] = []
-  // `expect` is the one field undici refuses to send (it answers 100-continue itself, as Node's server did).
-  request.headers.forEach((value, name) => {
-    if (name !== 'expect') headers.push(name, value)
-  })
   const method = request.method
-  const answer = await dispatcher.request({
-    origin,
-    path,
-    method: method as Dispatcher.HttpMethod,
-    headers,
-    // No body read for GET/HEAD. The listener's own Node stream when the core passed its body on untouched;
-    // otherwise the Web stream, which is async-iterable: undici writes it chunk by chunk and waits for 'drain'.
-    body: method === 'GET' || method === 'HEAD' ? null : bodyOf(request.body),
-    signal: request.signal,
+  const bodyIn = method === 'GET' || method === 'HEAD' ? null : request.body
+  const body = bodyIn instanceof ReadableStream ? (takeNodeStream(bodyIn) ?? bodyIn) : bodyIn
+  let head = `${method} ${path} HTTP/1.1\r\n`
+  let host = false
+  let length: string | null = null
+  request.headers.forEach((value, name) => {
+    // Framing is this hop's own (below); `expect` was answered by the listener already (Node sends 100 Continue).
+    if (name === 'content-length') length = value
+    else if (name !== 'transfer-encoding' && name !== 'expect') {
+      if (name === 'host') host = true
+      head += `${name}: ${value}\r\n`
+    }
   })
-  // Lazy: no Headers, Web stream or Response is built unless the core reads them (upstream-response.ts).
-  if (method === 'HEAD' || NULL_BODY_STATUS.has(answer.statusCode)) {
-    answer.body.resume()
-    return new UpstreamResponse(answer.statusCode, answer.headers, null) as unknown as Response
+  if (!host) head += `host: ${origin.slice(origin.indexOf('//') + 2)}\r\n`
+  let chunked = false
+  if (body === null) {
+    if (PAYLOAD_METHODS.has(method)) head += 'content-length: 0\r\n'
+  } else if (body instanceof Uint8Array) head += `content-length: ${body.byteLength}\r\n`
+  else if (length !== null) head += `content-length: ${length}\r\n`
+  else {
+    head += 'transfer-encoding: chunked\r\n'
+    chunked = true
   }
+  const answer = await agent.send(origin, { method, head: `${head}\r\n`, body, chunked, signal: request.signal })
+  // 205 Reset Content may come with an empty body, but a Response with that status must have none.
+  if (answer.statusCode === 205 && answer.body !== null) {
+    answer.body.discard()
+    return new UpstreamResponse(205, answer.headers, null) as unknown as Response
+  }
+  // Lazy: no Headers, Web stream or Response is built unless the core reads them (upstream-response.ts).
   return new UpstreamResponse(answer.statusCode, answer.headers, answer.body) as unknown as Response
 }
 
@@ -55,9 +65,4 @@ function splitUrl(url: string): { origin: string; path: string } {
     return { origin: u.origin, path: `${u.pathname}${u.search}` }
   }
   return { origin: url.slice(0, slash), path: url.slice(slash) }
-}
-
-function bodyOf(body: DispatchRequest['body']): never {
-  if (body instanceof ReadableStream) return (takeNodeStream(body) ?? body) as never
-  return body as never
 }

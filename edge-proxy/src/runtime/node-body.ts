@@ -1,6 +1,6 @@
 // Bodies on the Node sidecar: a Web ReadableStream for the core (which may read, wrap or replace it) over a Node
-// stream (the listener's request, undici's response), and, when nothing did, the Node stream itself for the
-// next Node consumer: the request body goes into undici and the upstream body into the ServerResponse as the
+// stream (the listener's request, the upstream client's response), and, when nothing did, the Node stream itself for the
+// next Node consumer: the request body goes into the upstream client and the upstream body into the ServerResponse as the
 // Node streams they are (dispatch-fetch.ts, node-response.ts).
 import type { Readable } from 'node:stream'
 
@@ -13,7 +13,7 @@ const sources = new WeakMap<ReadableStream<Uint8Array>, Source>()
  * A Web stream over `readable` that touches it only when first read (highWaterMark 0: nothing is pulled ahead),
  * so that takeNodeStream can still hand the Node stream itself to a Node consumer. Backpressure: the Node
  * stream is paused after each chunk and resumed on the next pull. Cancelling destroys it (an upstream body:
- * undici then closes the exchange), or with `onCancel: 'pause'` only stops reading it (a request body: its
+ * the client then closes the connection), or with `onCancel: 'pause'` only stops reading it (a request body: its
  * socket must live on to carry the answer, e.g. a 413 with `Connection: close`).
  */
 export function lazyWebStream(readable: Readable, options: { onCancel?: 'destroy' | 'pause' } = {}): ReadableStream<Uint8Array> {
@@ -56,7 +56,7 @@ export function lazyWebStream(readable: Readable, options: { onCancel?: 'destroy
 /**
  * The Node stream behind an untouched lazyWebStream, now owned by the caller (the Web stream must not be read
  * after this); null when `stream` is not one or has been read, piped or cancelled. Lets a body go from one
- * Node stream to another (the listener's request into undici) without passing through Web streams.
+ * Node stream to another (the listener's request into the upstream client) without passing through Web streams.
  */
 export function takeNodeStream(stream: ReadableStream<Uint8Array>): Readable | null {
   if (stream.locked) return null

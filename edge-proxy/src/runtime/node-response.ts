@@ -1,11 +1,12 @@
 // Writes the core's Response to Node's ServerResponse. An upstream body nothing touched is piped as the Node
-// stream undici produced (node-body.ts), skipping two conversions per response (Node stream → Web stream →
+// stream the upstream client produced (node-body.ts), skipping two conversions per response (Node stream → Web stream →
 // reader loop → Node writes); any other body is read from its Web stream with backpressure. A
 // body that arrives whole in its first chunk (the proxy's own problem+json answers, small buffered bodies) is
 // sent with a Content-Length instead of chunked framing, in one write with the head.
 import type { ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
 import { takeNodeStream } from './node-body'
+import { ResponseBody } from './response-body'
 import { UpstreamResponse } from './upstream-response'
 
 // Hop-by-hop: about the upstream connection, not this one (Node frames the body itself, RFC 9110 §7.6.1).
@@ -63,7 +64,7 @@ function pipeBody(readable: Readable, outgoing: ServerResponse): void {
  * truncated message, not a well-formed wrong one), as does the client going away (the stream is cancelled).
  */
 export async function writeResponse(response: Response, outgoing: ServerResponse, method: string): Promise<void> {
-  // An upstream answer the core passed on untouched: undici's headers and Node stream, as they came.
+  // An upstream answer the core passed on untouched: the client's headers and Node stream, as they came.
   const untouched = response instanceof UpstreamResponse ? response.takeUntouched() : null
   if (untouched !== null) {
     const headers: Record<string, string | string[]> = {}
@@ -72,10 +73,13 @@ export async function writeResponse(response: Response, outgoing: ServerResponse
       if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value
     }
     outgoing.writeHead(response.status, headers)
-    if (untouched.readable === null || method === 'HEAD') {
-      untouched.readable?.resume()
+    const body = untouched.body
+    if (body === null || method === 'HEAD') {
+      if (body instanceof ResponseBody) body.discard()
+      else body?.resume()
       outgoing.end()
-    } else pipeBody(untouched.readable, outgoing)
+    } else if (body instanceof ResponseBody) body.pipeTo(outgoing)
+    else pipeBody(body, outgoing)
     return
   }
   const body = response.body

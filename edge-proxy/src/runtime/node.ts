@@ -1,9 +1,9 @@
-// The Node sidecar: the proxy core and the control-plane client, wired to three listeners and undici.
+// The Node sidecar: the proxy core and the control-plane client, wired to three listeners and its HTTP/1.1 client (http1-client.ts).
 // Everything Node-specific about the data plane lives in this file; the core is Web-standard.
 import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
 import { pino } from 'pino'
-import type { Agent } from 'undici'
+import type { Http1Agent } from './http1-client'
 import { createControlClient } from '../control/index'
 import { FileSnapshotStore } from '../control/file-snapshot-store'
 import { createTelemetryPusher } from '../control/telemetry-push'
@@ -53,7 +53,7 @@ export type SidecarOptions = {
   drainMs?: number
   /** Limits of the inbound and outbound listeners; each unset one keeps its default (DEFAULT_LISTENER_LIMITS). */
   limits?: Partial<ListenerLimits>
-  /** Idle keep-alive connections in the undici pools (to upstreams and to the app) close after this. */
+  /** Idle keep-alive connections in the upstream pools (to upstreams and to the app) close after this. */
   upstreamIdleTimeoutMs?: number
   /** Where admin binds; loopback only unless `allowRemoteAdmin` (it serves the snapshot without authentication). */
   adminHost?: string
@@ -124,7 +124,7 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
   })
   const agent = createUpstreamPool(upstreamIdleMs)
   const appAgent = createUpstreamPool(upstreamIdleMs)
-  const send = (url: string, request: Request, dispatcher: Agent) => dispatchFetch(url, request, dispatcher)
+  const send = (url: string, request: Request, dispatcher: Http1Agent) => dispatchFetch(url, request, dispatcher)
 
   const filterModules = new FilterModuleCache({ controlUrl: options.controlUrl, token: () => control.controlToken(), limits: options.filterLimits, fetch: controlFetch })
 

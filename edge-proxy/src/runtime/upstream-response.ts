@@ -1,11 +1,12 @@
 // An upstream's (or the app's) answer on the Node sidecar, Response-shaped for the core but built lazily: the
 // core reads `status` on every request and `headers` or `body` only when a filter, a header modifier or a
-// retry asks. Until then the listener writes undici's header record and pipes undici's Node stream as they
-// are (node-response.ts), and no Headers object, Web stream or Response is made for the request at all.
+// retry asks. Until then the listener writes the client's header record and body as they came
+// (node-response.ts), and no Headers object, stream or Response is made for the request at all.
 import type { Readable } from 'node:stream'
 import { lazyWebStream, NodeBackedBody, takeNodeStream } from './node-body'
+import type { ResponseBody } from './response-body'
 
-/** Header values as undici's Dispatcher.request gives them: lower-case names, repeated fields as arrays. */
+/** Header values as http1-client.ts gives them: lower-case names, repeated fields as arrays. */
 export type RawHeaders = Record<string, string | string[] | undefined>
 
 export class UpstreamResponse extends NodeBackedBody {
@@ -15,16 +16,16 @@ export class UpstreamResponse extends NodeBackedBody {
   readonly redirected = false
   readonly url = ''
   readonly #raw: RawHeaders
-  /** null: a response without a body (HEAD, 204, 304…); its stream has already been drained. */
-  readonly #readable: Readable | null
+  /** null: a response without a body (HEAD, 204, 304…). */
+  readonly #source: ResponseBody | null
   #headers: Headers | undefined
   #body: ReadableStream<Uint8Array> | null | undefined
 
-  constructor(status: number, raw: RawHeaders, readable: Readable | null) {
+  constructor(status: number, raw: RawHeaders, source: ResponseBody | null) {
     super()
     this.status = status
     this.#raw = raw
-    this.#readable = readable
+    this.#source = source
   }
 
   get ok(): boolean {
@@ -46,7 +47,7 @@ export class UpstreamResponse extends NodeBackedBody {
   }
 
   get body(): ReadableStream<Uint8Array> | null {
-    if (this.#body === undefined) this.#body = this.#readable === null ? null : lazyWebStream(this.#readable)
+    if (this.#body === undefined) this.#body = this.#source === null ? null : lazyWebStream(this.#source.toReadable())
     return this.#body
   }
 
@@ -55,18 +56,19 @@ export class UpstreamResponse extends NodeBackedBody {
   }
 
   /**
-   * For the listener's writer: undici's header record and Node stream, when the core touched neither (then
-   * nothing it did can be lost by writing them as they came); null otherwise. The stream is the caller's then.
+   * For the listener's writer: the client's header record and body, when the core touched neither (then
+   * nothing it did can be lost by writing them as they came); null otherwise. The body is the caller's then:
+   * the connection's own when nothing asked for a stream, else the Node stream behind an unread Web stream.
    */
-  takeUntouched(): { headers: RawHeaders; readable: Readable | null } | null {
+  takeUntouched(): { headers: RawHeaders; body: ResponseBody | Readable | null } | null {
     if (this.#headers !== undefined) return null
-    if (this.#readable === null) return { headers: this.#raw, readable: null }
+    if (this.#source === null) return { headers: this.#raw, body: null }
     if (this.#body !== undefined) {
       const readable = this.#body === null ? null : takeNodeStream(this.#body)
-      return readable === null ? null : { headers: this.#raw, readable }
+      return readable === null ? null : { headers: this.#raw, body: readable }
     }
     this.#body = null
-    return { headers: this.#raw, readable: this.#readable }
+    return { headers: this.#raw, body: this.#source }
   }
 
   clone(): never {

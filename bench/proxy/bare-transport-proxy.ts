@@ -1,6 +1,6 @@
 /**
- * The floor under the Weft sidecar's hop, for profiling (`npx tsx bench/proxy/bare-undici-proxy.ts <listen port> <app port>`):
- * the sidecar's own listener, request view, undici transport and response writer (edge-proxy/src/runtime),
+ * The floor under the Weft sidecar's hop, for profiling (`npx tsx bench/proxy/bare-transport-proxy.ts <listen port> <app port>`):
+ * the sidecar's own listener, request view, HTTP/1.1 client and response writer (edge-proxy/src/runtime),
  * with no proxy core in between. Weft's hop minus this is what routing, identity, metrics and logs cost.
  */
 import { memoryLogger } from '../../edge-proxy/test-support/loopback'

@@ -1,0 +1,563 @@
+// The sidecar's HTTP/1.1 client towards upstream sidecars and its own app: keep-alive connections over node:net,
+// one pool per origin, responses read by Node's own llhttp parser (the binding node:http itself uses, reached
+// through `_http_common`).
+//
+// Why not undici, which the data plane used before: a minimal node:http server forwarding through undici's
+// pool cost 85–116 µs of CPU per request on the bench machine, the same server forwarding through a client
+// like this one 51–56 µs (measured side by side, CPU of the proxy process under `wrk -t1 -c16`). undici
+// builds a request object, a handler chain, a body stream and a header record per exchange, and parses with
+// llhttp compiled to WASM, calling into JS per token; a proxy that writes a head it has already serialised and
+// mostly passes the response on needs none of that. Leaving undici out of the sidecar also leaves it out of
+// the sidecar's memory (it is not loaded at all now). What the core relies on is kept: bodies stream both ways with backpressure, an
+// abort ends the exchange, a connection is reused only after a complete exchange the server agreed to keep,
+// and the server's `Keep-Alive: timeout=` hint is honoured (a connection is retired a second before it).
+import { createRequire } from 'node:module'
+import { connect, type Socket } from 'node:net'
+import { Readable } from 'node:stream'
+import { ResponseBody, type BodyOwner } from './response-body'
+import { UpstreamConnectError, UpstreamResetError } from '../core/upstream-errors'
+import type { CancelSignal } from '../core/cancel-signal'
+
+type Parser = {
+  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void
+  execute(data: Buffer): number | Error
+  finish(): undefined | Error
+  [callback: number]: unknown
+}
+type ParserClass = {
+  new (): Parser
+  RESPONSE: number
+  kOnHeaders: number
+  kOnHeadersComplete: number
+  kOnBody: number
+  kOnMessageComplete: number
+  kLenientNone: number
+}
+const { HTTPParser } = createRequire(import.meta.url)('_http_common') as { HTTPParser: ParserClass }
+
+/** Header values as the core's UpstreamResponse takes them: lower-case names, repeated fields as arrays. */
+export type ResponseHeaders = Record<string, string | string[]>
+
+export type Http1Response = {
+  readonly statusCode: number
+  readonly headers: ResponseHeaders
+  /** null when the response has no body (an answer to HEAD, 204, 304). */
+  readonly body: ResponseBody | null
+}
+
+/** What goes up: the serialised head (request line, headers, framing, blank line) and the body after it. */
+export type Http1Request = {
+  readonly method: string
+  readonly head: string
+  /** Already framed by the head: Content-Length bytes, or chunked when `chunked`. */
+  readonly body: Uint8Array | Readable | ReadableStream<Uint8Array> | null
+  readonly chunked: boolean
+  readonly signal?: CancelSignal
+}
+
+export type Http1AgentOptions = {
+  /** Idle connections close after this long (or a second before the server's Keep-Alive hint, if sooner). */
+  readonly idleMs: number
+  /** Connections per origin; requests beyond wait for one to come free. Default 256. */
+  readonly maxConnectionsPerOrigin?: number
+  /** Largest response head accepted, bytes. Default 16 KiB (Node's and undici's). */
+  readonly maxHeaderBytes?: number
+  /** A connect that takes longer fails as a connect failure. Default 10 s (undici's). */
+  readonly connectTimeoutMs?: number
+}
+
+/** The agent was closed; nothing more is sent through it. */
+export class AgentClosedError extends Error {
+  static code = 'ERR_WEFT_AGENT_CLOSED'
+  code = AgentClosedError.code
+  constructor() {
+    super('the upstream connection pool is closed')
+    this.name = 'AgentClosedError'
+  }
+}
+
+/** Keep-alive connection pools, one per origin (`http://host:port`). */
+export class Http1Agent {
+  readonly #pools = new Map<string, OriginPool>()
+  readonly #idleMs: number
+  readonly #max: number
+  readonly #maxHeaderBytes: number
+  readonly #connectTimeoutMs: number
+  #sweep: NodeJS.Timeout | undefined
+  #closed = false
+
+  constructor(options: Http1AgentOptions) {
+    const { idleMs } = options
+    if (!Number.isSafeInteger(idleMs) || idleMs < 1) throw new RangeError(`the upstream idle timeout must be a positive integer of milliseconds (got ${idleMs})`)
+    this.#idleMs = idleMs
+    this.#max = options.maxConnectionsPerOrigin ?? 256
+    this.#maxHeaderBytes = options.maxHeaderBytes ?? 16 * 1024
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000
+  }
+
+  /** Sends `request` to `origin` and resolves once the response head has arrived. */
+  send(origin: string, request: Http1Request): Promise<Http1Response> {
+    if (this.#closed) return Promise.reject(new AgentClosedError())
+    let pool = this.#pools.get(origin)
+    if (pool === undefined) {
+      pool = new OriginPool(origin, this)
+      this.#pools.set(origin, pool)
+    }
+    return pool.send(request)
+  }
+
+  /** Closes idle connections now and the others once their exchange ends; resolves when all are closed. */
+  async close(): Promise<void> {
+    this.#closed = true
+    clearInterval(this.#sweep)
+    await Promise.all([...this.#pools.values()].map((p) => p.close()))
+  }
+
+  /** Open connections (busy and idle) per origin, for tests and the admin view. */
+  connections(): Record<string, { busy: number; idle: number }> {
+    const out: Record<string, { busy: number; idle: number }> = {}
+    for (const [origin, pool] of this.#pools) out[origin] = { busy: pool.open - pool.idle.length, idle: pool.idle.length }
+    return out
+  }
+
+  get idleMs(): number {
+    return this.#idleMs
+  }
+  get maxConnections(): number {
+    return this.#max
+  }
+  get maxHeaderBytes(): number {
+    return this.#maxHeaderBytes
+  }
+  get connectTimeoutMs(): number {
+    return this.#connectTimeoutMs
+  }
+
+  /** One timer for the whole agent retires idle connections (cheaper than a timer armed per exchange). */
+  idleAdded(): void {
+    if (this.#sweep !== undefined || this.#closed) return
+    const every = Math.min(1_000, Math.max(25, this.#idleMs >> 2))
+    this.#sweep = setInterval(() => {
+      const now = Date.now()
+      let idle = 0
+      for (const pool of this.#pools.values()) idle += pool.retireIdle(now)
+      if (idle === 0) {
+        clearInterval(this.#sweep)
+        this.#sweep = undefined
+      }
+    }, every)
+    this.#sweep.unref()
+  }
+}
+
+type Waiter = { readonly request: Http1Request; resolve(r: Http1Response): void; reject(e: unknown): void; onAbort?: () => void }
+
+class OriginPool {
+  readonly agent: Http1Agent
+  readonly host: string
+  readonly port: number
+  /** Most recently used last: reusing the warmest connection lets the others age out. */
+  readonly idle: Connection[] = []
+  /** Connections made and not yet closed, busy or idle (or still connecting). */
+  open = 0
+  readonly #waiters: Waiter[] = []
+  #closed: (() => void) | null = null
+
+  constructor(origin: string, agent: Http1Agent) {
+    const url = new URL(origin)
+    if (url.protocol !== 'http:') throw new TypeError(`the sidecar's upstream client speaks plain HTTP/1.1 (got ${origin})`)
+    this.agent = agent
+    this.host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
+    this.port = Number(url.port || 80)
+  }
+
+  send(request: Http1Request): Promise<Http1Response> {
+    const signal = request.signal
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    return new Promise<Http1Response>((resolve, reject) => {
+      const now = Date.now()
+      for (let conn = this.idle.pop(); conn !== undefined; conn = this.idle.pop()) {
+        if (conn.usableAt(now)) return conn.start(request, resolve, reject)
+        conn.socket.destroy()
+      }
+      if (this.open < this.agent.maxConnections) return this.#open(request, resolve, reject)
+      const waiter: Waiter = { request, resolve, reject }
+      if (signal !== undefined) {
+        waiter.onAbort = () => {
+          const i = this.#waiters.indexOf(waiter)
+          if (i >= 0) this.#waiters.splice(i, 1)
+          reject(signal.reason)
+        }
+        signal.addEventListener('abort', waiter.onAbort, { once: true })
+      }
+      this.#waiters.push(waiter)
+    })
+  }
+
+  #open(request: Http1Request, resolve: (r: Http1Response) => void, reject: (e: unknown) => void): void {
+    this.open++
+    new Connection(this).start(request, resolve, reject)
+  }
+
+  /** A connection finished its exchange and may be reused: the next waiter gets it, or it waits idle. */
+  release(conn: Connection): void {
+    const waiter = this.#waiters.shift()
+    if (waiter !== undefined) {
+      if (waiter.onAbort !== undefined) waiter.request.signal!.removeEventListener('abort', waiter.onAbort)
+      conn.start(waiter.request, waiter.resolve, waiter.reject)
+      return
+    }
+    if (this.#closed !== null) {
+      conn.socket.destroy()
+      return
+    }
+    this.idle.push(conn)
+    this.agent.idleAdded()
+  }
+
+  /** A connection closed: forget it, and let a waiter open a new one in its place. */
+  closed(conn: Connection): void {
+    this.open--
+    const i = this.idle.indexOf(conn)
+    if (i >= 0) this.idle.splice(i, 1)
+    const waiter = this.#waiters.shift()
+    if (waiter !== undefined && this.#closed === null) {
+      if (waiter.onAbort !== undefined) waiter.request.signal!.removeEventListener('abort', waiter.onAbort)
+      this.#open(waiter.request, waiter.resolve, waiter.reject)
+    }
+    if (this.#closed !== null && this.open === 0) this.#closed()
+  }
+
+  retireIdle(now: number): number {
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const conn = this.idle[i]!
+      if (!conn.usableAt(now)) conn.socket.destroy() // 'close' removes it from the list
+    }
+    return this.idle.length
+  }
+
+  close(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#closed = resolve
+      for (const w of this.#waiters.splice(0)) w.reject(new AgentClosedError())
+      for (const conn of [...this.idle]) conn.socket.destroy()
+      if (this.open === 0) resolve()
+    })
+  }
+}
+
+/** One request and its response on a connection. */
+type Exchange = {
+  readonly request: Http1Request
+  resolve: ((r: Http1Response) => void) | null
+  reject: ((e: unknown) => void) | null
+  body: ResponseBody | null
+  /** The request was fully written (only then may the connection carry another). */
+  sent: boolean
+  /** The response ended and the server agreed to keep the connection. */
+  done: boolean
+  keepAlive: boolean
+  informational: boolean
+  /** The listener on the request's signal. */
+  onAbort: (() => void) | null
+  /** Stops reading a request body still being sent, when the exchange ends early. */
+  stopBody: (() => void) | null
+}
+
+const NO_HEADERS: string[] = []
+
+class Connection implements BodyOwner {
+  readonly socket: Socket
+  readonly #pool: OriginPool
+  readonly #parser: Parser
+  #exchange: Exchange | null = null
+  #connected = false
+  #idleSince = 0
+  /** From the server's `Keep-Alive: timeout=` (minus a second for the race), when shorter than the agent's. */
+  #idleLimit: number
+  /** Header fields and URL llhttp handed over before the head was complete (a head split across reads). */
+  #partial: string[] = NO_HEADERS
+
+  constructor(pool: OriginPool) {
+    this.#pool = pool
+    this.#idleLimit = pool.agent.idleMs
+    const parser = new HTTPParser()
+    parser.initialize(HTTPParser.RESPONSE, {}, pool.agent.maxHeaderBytes, HTTPParser.kLenientNone)
+    parser[HTTPParser.kOnHeaders] = (headers: string[]) => {
+      this.#partial = this.#partial === NO_HEADERS ? headers.slice() : this.#partial.concat(headers)
+    }
+    parser[HTTPParser.kOnHeadersComplete] = (_major: number, _minor: number, headers: string[] | undefined, _method: unknown, _url: unknown, status: number, _text: unknown, upgrade: boolean, keepAlive: boolean) =>
+      this.#onHead(headers, status, upgrade, keepAlive)
+    parser[HTTPParser.kOnBody] = (chunk: Buffer) => this.#exchange?.body?.push(chunk)
+    parser[HTTPParser.kOnMessageComplete] = () => this.#onMessageEnd()
+    this.#parser = parser
+
+    const socket = connect({ host: pool.host, port: pool.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 })
+    this.socket = socket
+    socket.setTimeout(pool.agent.connectTimeoutMs, () => {
+      if (!this.#connected) socket.destroy(new UpstreamConnectError(`connect to ${pool.host}:${pool.port} timed out after ${pool.agent.connectTimeoutMs} ms`))
+    })
+    socket.once('connect', () => {
+      this.#connected = true
+      socket.setTimeout(0)
+      const exchange = this.#exchange
+      if (exchange !== null) this.#write(exchange)
+    })
+    socket.on('data', (data: Buffer) => {
+      if (this.#exchange === null) {
+        // Bytes nobody asked for (a server pipelining or answering twice): the connection cannot be trusted.
+        socket.destroy()
+        return
+      }
+      const parsed = parser.execute(data)
+      if (parsed instanceof Error) socket.destroy(new UpstreamResetError(`malformed response from ${pool.host}:${pool.port}: ${parsed.message}`, { cause: parsed }))
+    })
+    socket.on('end', () => {
+      // A body delimited by the connection's end completes here; anything else still open was cut off.
+      if (this.#exchange !== null) parser.finish()
+    })
+    // Before the connection stands, the error is the socket's own (ECONNREFUSED…: a connect failure to the core).
+    socket.on('error', (err) => this.#fail(this.#connected ? asReset(err, pool) : err))
+    socket.on('close', () => {
+      this.#fail(new UpstreamResetError(`${pool.host}:${pool.port} closed the connection`))
+      pool.closed(this)
+    })
+  }
+
+  usableAt(now: number): boolean {
+    return !this.socket.destroyed && now - this.#idleSince < this.#idleLimit
+  }
+
+  start(request: Http1Request, resolve: (r: Http1Response) => void, reject: (e: unknown) => void): void {
+    const exchange: Exchange = { request, resolve, reject, body: null, sent: false, done: false, keepAlive: false, informational: false, onAbort: null, stopBody: null }
+    this.#exchange = exchange
+    // The last exchange may have left it paused (its reader was slow); this one reads from the start.
+    this.socket.resume()
+    const signal = request.signal
+    if (signal !== undefined) {
+      if (signal.aborted) return this.#abort(exchange, signal.reason)
+      exchange.onAbort = () => this.#abort(exchange, signal.reason)
+      signal.addEventListener('abort', exchange.onAbort, { once: true })
+    }
+    if (this.#connected) this.#write(exchange)
+  }
+
+  #write(exchange: Exchange): void {
+    const { head, body, chunked } = exchange.request
+    const socket = this.socket
+    if (body === null) {
+      socket.write(head, 'latin1')
+      this.#sent(exchange)
+    } else if (body instanceof Uint8Array) {
+      socket.cork()
+      socket.write(head, 'latin1')
+      socket.write(body)
+      socket.uncork()
+      this.#sent(exchange)
+    } else if (body instanceof Readable) {
+      socket.write(head, 'latin1')
+      this.#pipeNode(exchange, body, chunked)
+    } else {
+      socket.write(head, 'latin1')
+      void this.#pipeWeb(exchange, body, chunked)
+    }
+  }
+
+  #sent(exchange: Exchange): void {
+    exchange.sent = true
+    if (exchange.done) this.#finish(exchange)
+  }
+
+  /** A Node stream (the listener's request) up the connection, one chunk at a time, pausing while the socket is full. */
+  #pipeNode(exchange: Exchange, body: Readable, chunked: boolean): void {
+    const socket = this.socket
+    const onDrain = () => body.resume()
+    const onData = (chunk: Buffer) => {
+      if (this.#exchange !== exchange) return
+      if (!writeChunk(socket, chunk, chunked)) body.pause()
+    }
+    const cleanup = () => {
+      body.off('data', onData)
+      body.off('end', onEnd)
+      body.off('error', onError)
+      socket.off('drain', onDrain)
+    }
+    const onEnd = () => {
+      cleanup()
+      exchange.stopBody = null
+      if (this.#exchange !== exchange) return
+      if (chunked) socket.write('0\r\n\r\n', 'latin1')
+      this.#sent(exchange)
+    }
+    const onError = (err: Error) => {
+      cleanup()
+      if (this.#exchange === exchange) socket.destroy(err)
+    }
+    exchange.stopBody = () => {
+      cleanup()
+      // Whatever the client still sends is read and dropped, so its connection can carry the proxy's answer.
+      body.resume()
+    }
+    if (body.readableEnded) return onEnd()
+    body.on('data', onData)
+    body.once('end', onEnd)
+    body.once('error', onError)
+    socket.on('drain', onDrain)
+  }
+
+  /** A Web stream (a filter's or the core's body) up the connection, waiting for 'drain' when the socket is full. */
+  async #pipeWeb(exchange: Exchange, body: ReadableStream<Uint8Array>, chunked: boolean): Promise<void> {
+    const reader = body.getReader()
+    const socket = this.socket
+    try {
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (this.#exchange !== exchange) throw new Error('exchange ended')
+        if (done) break
+        if (!writeChunk(socket, value, chunked)) {
+          await new Promise<void>((resolve) => {
+            const go = () => {
+              socket.off('drain', go)
+              socket.off('close', go)
+              resolve()
+            }
+            socket.on('drain', go)
+            socket.on('close', go)
+          })
+        }
+      }
+      if (chunked) socket.write('0\r\n\r\n', 'latin1')
+      this.#sent(exchange)
+    } catch (err) {
+      reader.cancel(err).catch(() => {})
+      if (this.#exchange === exchange) socket.destroy(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  #onHead(headers: string[] | undefined, status: number, upgrade: boolean, keepAlive: boolean): number {
+    const exchange = this.#exchange
+    if (exchange === null) {
+      this.socket.destroy() // a second answer to one request
+      return 0
+    }
+    if (headers === undefined || this.#partial !== NO_HEADERS) {
+      headers = headers === undefined ? this.#partial : this.#partial.concat(headers)
+      this.#partial = NO_HEADERS
+    }
+    if (status < 200 && status !== 101) {
+      // 100 Continue, 103 Early Hints: the real answer follows on the same connection.
+      exchange.informational = true
+      return 1
+    }
+    if (upgrade || status === 101) {
+      // Never asked for (the listeners refuse upgrades), so never honoured.
+      this.socket.destroy(new UpstreamResetError(`${this.#pool.host}:${this.#pool.port} switched protocols unasked`))
+      return 2
+    }
+    const record: ResponseHeaders = {}
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!.toLowerCase()
+      const value = headers[i + 1]!
+      const seen = record[name]
+      if (seen === undefined) record[name] = value
+      else if (typeof seen === 'string') record[name] = [seen, value]
+      else seen.push(value)
+      if (name === 'keep-alive') this.#keepAliveHint(value)
+    }
+    exchange.keepAlive = keepAlive
+    const noBody = exchange.request.method === 'HEAD' || status === 204 || status === 304
+    if (!noBody) exchange.body = new ResponseBody(this)
+    const resolve = exchange.resolve!
+    exchange.resolve = null
+    exchange.reject = null
+    resolve({ statusCode: status, headers: record, body: exchange.body })
+    // 1 tells llhttp that no body follows whatever the head says (the answer to a HEAD request).
+    return noBody ? 1 : 0
+  }
+
+  #keepAliveHint(value: string): void {
+    const m = /timeout=(\d+)/i.exec(value)
+    if (m !== null) this.#idleLimit = Math.min(this.#pool.agent.idleMs, Number(m[1]) * 1000 - 1000)
+  }
+
+  #onMessageEnd(): void {
+    const exchange = this.#exchange
+    if (exchange === null) return
+    if (exchange.informational) {
+      exchange.informational = false
+      return
+    }
+    exchange.done = true
+    exchange.body?.end()
+    if (exchange.sent) this.#finish(exchange)
+    // Otherwise the server answered before the request body was all sent: the exchange ends when it is.
+  }
+
+  /** Both directions are complete: back to the pool, or closed when the server or the hint said so. */
+  #finish(exchange: Exchange): void {
+    if (this.#exchange !== exchange) return
+    this.#detach(exchange)
+    if (!exchange.keepAlive || this.#idleLimit <= 0 || this.socket.destroyed) {
+      this.socket.destroy()
+      return
+    }
+    this.#idleSince = Date.now()
+    this.#pool.release(this)
+  }
+
+  #detach(exchange: Exchange): void {
+    this.#exchange = null
+    if (exchange.onAbort !== null) exchange.request.signal?.removeEventListener('abort', exchange.onAbort)
+  }
+
+  pauseBody(body: ResponseBody): void {
+    if (this.#exchange !== null && this.#exchange.body === body) this.socket.pause()
+  }
+
+  resumeBody(body: ResponseBody): void {
+    if (this.#exchange !== null && this.#exchange.body === body) this.socket.resume()
+  }
+
+  /** The reader went away before the body ended (client gone, body cancelled): the exchange cannot finish. */
+  abandonBody(body: ResponseBody): void {
+    if (this.#exchange !== null && this.#exchange.body === body && !this.#exchange.done) this.socket.destroy()
+  }
+
+  #abort(exchange: Exchange, reason: unknown): void {
+    if (this.#exchange !== exchange) return
+    this.#fail(reason)
+    this.socket.destroy()
+  }
+
+  /** Ends the current exchange with `err`: before the head its promise rejects, after it the body errors. */
+  #fail(err: unknown): void {
+    const exchange = this.#exchange
+    if (exchange === null) return
+    this.#detach(exchange)
+    exchange.stopBody?.()
+    if (exchange.reject !== null) {
+      const reject = exchange.reject
+      exchange.resolve = null
+      exchange.reject = null
+      reject(err)
+    } else if (exchange.body !== null && !exchange.done) exchange.body.fail(err instanceof Error ? err : new Error(String(err)))
+  }
+}
+
+/** One body chunk, framed when chunked; false when the socket's buffer is full. */
+function writeChunk(socket: Socket, chunk: Uint8Array, chunked: boolean): boolean {
+  if (!chunked) return socket.write(chunk)
+  if (chunk.byteLength === 0) return true
+  socket.cork()
+  socket.write(`${chunk.byteLength.toString(16)}\r\n`, 'latin1')
+  socket.write(chunk)
+  const ok = socket.write('\r\n', 'latin1')
+  socket.uncork()
+  return ok
+}
+
+function asReset(err: unknown, pool: OriginPool): unknown {
+  if (err instanceof UpstreamResetError || err instanceof UpstreamConnectError) return err
+  const code = (err as { code?: unknown }).code
+  return new UpstreamResetError(`connection to ${pool.host}:${pool.port} failed: ${(err as Error).message ?? String(err)}${typeof code === 'string' ? ` (${code})` : ''}`, { cause: err })
+}
