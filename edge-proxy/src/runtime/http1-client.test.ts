@@ -191,6 +191,25 @@ describe('Http1Agent', () => {
     expect(length).toBe(big.byteLength)
   })
 
+  it('stops an upload the server answered early, delivers the answer, and does not reuse the connection', async () => {
+    const up = await upstream((req, res) => {
+      req.once('data', () => res.writeHead(413, { 'content-type': 'text/plain' }).end('too big'))
+    })
+    const a = agent()
+    const origin = `http://127.0.0.1:${up.port}`
+    const upload = new Readable({ read() {} })
+    const answer = a.send(origin, { method: 'POST', head: 'POST / HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\n', body: upload, chunked: true })
+    upload.push('first')
+    const response = await answer
+    expect([response.statusCode, await text(response)]).toEqual([413, 'too big'])
+    await tick(30)
+    // The client's stream is still read (and dropped), so its own connection could carry the 413 on.
+    upload.push('more')
+    await tick(10)
+    expect(upload.readableLength).toBe(0)
+    expect(a.connections()[origin]).toEqual({ busy: 0, idle: 0 })
+  })
+
   it('sends a byte body and a Web stream body with their framing', async () => {
     const up = await upstream(async (req, res) => res.end(`${req.method} ${req.headers['content-length'] ?? req.headers['transfer-encoding']} ${await readBody(req)}`))
     const a = agent()

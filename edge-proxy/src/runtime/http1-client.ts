@@ -489,8 +489,13 @@ class Connection implements BodyOwner {
     }
     exchange.done = true
     exchange.body?.end()
-    if (exchange.sent) this.#finish(exchange)
-    // Otherwise the server answered before the request body was all sent: the exchange ends when it is.
+    if (exchange.sent) return this.#finish(exchange)
+    // The server answered before the request body was all sent (a 413, an early 401): it may never read the
+    // rest, so the upload stops here (what the client still sends is read and dropped) and the connection,
+    // its request framing unfinished, is closed rather than reused.
+    this.#detach(exchange)
+    exchange.stopBody?.()
+    this.socket.destroy()
   }
 
   /** Both directions are complete: back to the pool, or closed when the server or the hint said so. */
