@@ -5,7 +5,7 @@ import type { MeshRequest } from '../../../mesh/src/policy/index'
  * repeated headers already joined by ", " (the Fetch `Headers` object does both), and the first value of each
  * query parameter. Null-prototype records, so a header named `__proto__` is just a header.
  */
-export function meshRequestOf(method: string, path: string, url: URL, headers: Headers): MeshRequest {
+export function meshRequestOf(method: string, path: string, url: Pick<URL, 'search' | 'searchParams'>, headers: Headers): MeshRequest {
   const headerRecord: Record<string, string> = Object.create(null)
   headers.forEach((value, name) => {
     headerRecord[name] = value

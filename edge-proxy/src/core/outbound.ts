@@ -24,6 +24,7 @@ import { replayableBody, type RequestBody } from './replayable-body'
 import { mirrorRequest } from './request-mirror'
 import { backoffMs, isRetriable } from './retry-policy'
 import { applyHeaderModifier, filtersOf, matchedPrefixOf, modifiedPath, redirectLocation, type RuleFilters } from './route-filters'
+import { urlParts } from './url-parts'
 import type { RequestTrace } from './tracing'
 import { sendAttempt, type AttemptOutcome } from './upstream-attempt'
 import { errorText } from './upstream-errors'
@@ -47,7 +48,7 @@ export function createOutboundHandler(ctx: CoreContext): (request: Request, dest
   return async function outbound(request: Request, destinationArg?: string): Promise<Response> {
     const started = now()
     const snapshot = deps.snapshot()
-    const url = new URL(request.url)
+    const url = urlParts(request.url)
     const destination = destinationArg ?? url.hostname
     const source = snapshot?.service.name ?? 'unknown'
     const method = request.method
@@ -84,7 +85,7 @@ export function createOutboundHandler(ctx: CoreContext): (request: Request, dest
       if (filters.redirect !== null) {
         const redirect = filters.redirect
         const status = redirect.statusCode ?? 302
-        const location = redirectLocation(url, normalized.path, redirect, prefix)
+        const location = redirectLocation(new URL(request.url), normalized.path, redirect, prefix)
         const response = new Response(null, { status, headers: { location, [WEFT_REASON_HEADER]: 'route-redirect' } })
         return done({ response, reason: 'route-redirect' })
       }

@@ -1,4 +1,5 @@
 import type { UpstreamTarget } from './proxy-deps'
+import { isPlainPathAndQuery } from './url-parts'
 
 /** No connection could be made (refused, unreachable, DNS, connect timeout). Safe to retry: nothing was sent. */
 export class UpstreamConnectError extends Error {
@@ -51,16 +52,12 @@ export function upstreamUrl(request: Pick<Request, 'url'>, target: Pick<Upstream
   return `http://${host}:${target.port}${pathAndQueryOf(request.url)}`
 }
 
-// A path and query that a URL parser would return unchanged: no dot segments, fragment or characters it
-// encodes (and no bare trailing "?", which it drops).
-const PLAIN_PATH_AND_QUERY = /^\/[!$%&-;=?-[\]_a-z~]*$/i
-
 /** `url.pathname + url.search`, without a URL parse per request when the core built the URL itself. */
 function pathAndQueryOf(absolute: string): string {
   const slash = absolute.indexOf('/', absolute.indexOf('//') + 2)
   if (slash > 0) {
     const rest = absolute.slice(slash)
-    if (PLAIN_PATH_AND_QUERY.test(rest) && !rest.includes('/.') && !rest.endsWith('?')) return rest
+    if (isPlainPathAndQuery(rest)) return rest
   }
   const url = new URL(absolute)
   return `${url.pathname}${url.search}`

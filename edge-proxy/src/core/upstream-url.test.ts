@@ -19,11 +19,14 @@ describe('upstreamUrl', () => {
       'http://payments/p?',
       'http://payments/a/../b',
       'http://payments/a/./b',
+      'http://payments/a/%2e%2e/b',
+      'http://payments/a/%2E./b?q=%2e',
       'http://payments/a b?c d',
       'http://payments/x#frag',
       'http://payments/é?ü',
       'http://payments/%zz{}|^`',
       'HTTP://Payments:80/X',
+      "http://payments/it's?x='1'",
     ]) {
       expect(upstreamUrl({ url }, { address: '10.0.0.7', port: 9000 }), url).toBe(viaParser(url, '10.0.0.7', 9000))
     }

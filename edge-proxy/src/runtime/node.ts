@@ -97,6 +97,7 @@ function boundHost(server: Server): string {
 export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
   const inboundPort = options.inboundPort ?? DEFAULT_INBOUND_PORT
   const appHost = options.appHost ?? '127.0.0.1'
+  const appTarget = { address: appHost, port: options.appPort }
   const labels = options.labels ?? {}
   const logger = pino({ level: options.logLevel ?? 'info', base: { component: 'weft-sidecar', service: options.service } }) as unknown as ProxyLogger
   const stateDir = options.stateDir ?? join('.weft', 'sidecar', `${options.service}-${inboundPort}`)
@@ -132,14 +133,9 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
     snapshot: () => control.snapshot(),
     upstream: (request, target) => send(upstreamUrl(request, target), request, agent),
     sendUpstream: (call, target) => dispatchFetch(upstreamUrl(call, target), call, agent),
-    app: (request) => {
-      const u = new URL(request.url)
-      return send(`http://${appHost}:${options.appPort}${u.pathname}${u.search}`, request, appAgent)
-    },
-    sendApp: (call) => {
-      const u = new URL(call.url)
-      return dispatchFetch(`http://${appHost}:${options.appPort}${u.pathname}${u.search}`, call, appAgent)
-    },
+    app: (request) => send(upstreamUrl(request, appTarget), request, appAgent),
+    // upstreamUrl takes the path and query from the core's URL without parsing it when it is plain.
+    sendApp: (call) => dispatchFetch(upstreamUrl(call, appTarget), call, appAgent),
     identity: { tokenFor: (audience) => control.tokenFor(audience) },
     logger,
     zone: options.zone ?? null,
