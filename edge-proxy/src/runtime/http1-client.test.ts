@@ -155,6 +155,39 @@ describe('Http1Agent', () => {
     expect(server.connections()).toBe(2)
   })
 
+  it('drops the trailer fields of a chunked body, also from the next response on the connection', async () => {
+    let n = 0
+    const server = await rawServer((socket) => {
+      n++
+      if (n === 1) {
+        // Split so that the trailers arrive in a read of their own.
+        socket.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntrailer: x-digest\r\n\r\n2\r\nok\r\n0\r\n')
+        setTimeout(() => socket.write('x-digest: abc\r\n\r\n'), 20)
+      } else socket.write('HTTP/1.1 200 OK\r\ncontent-length: 4\r\nx-second: 1\r\n\r\nnext')
+    })
+    const a = agent()
+    const origin = `http://127.0.0.1:${server.port}`
+    const first = await a.send(origin, get())
+    expect([await text(first), first.headers['x-digest']]).toEqual(['ok', undefined])
+    const second = await a.send(origin, get())
+    expect([await text(second), second.headers['x-digest'], second.headers['x-second']]).toEqual(['next', undefined, '1'])
+    expect(server.connections()).toBe(1)
+  })
+
+  it('reaches an upstream by its IPv6 address', async () => {
+    const { createServer } = await import('node:http')
+    const server = createServer((req, res) => res.end(`host ${req.headers.host}`))
+    const listening = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false))
+      server.listen(0, '::1', () => resolve(true))
+    })
+    if (!listening) return // no IPv6 loopback on this machine
+    open.push({ close: () => new Promise<void>((r) => server.close(() => r())) })
+    const port = (server.address() as AddressInfo).port
+    const response = await agent().send(`http://[::1]:${port}`, { ...get(), head: `GET / HTTP/1.1\r\nhost: [::1]:${port}\r\n\r\n` })
+    expect(await text(response)).toBe(`host [::1]:${port}`)
+  })
+
   it('streams a request body up (chunked when its length is unknown) and the response down, with backpressure', async () => {
     let firstChunk: (text: string) => void = () => {}
     const firstUp = new Promise<string>((r) => (firstChunk = r))

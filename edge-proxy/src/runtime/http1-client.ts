@@ -481,6 +481,9 @@ class Connection implements BodyOwner {
   }
 
   #onMessageEnd(): void {
+    // Trailer fields of a chunked body arrive like split header fields; they are not passed on (as before with
+    // undici's request API), and must not leak into the next response's head.
+    this.#partial = NO_HEADERS
     const exchange = this.#exchange
     if (exchange === null) return
     if (exchange.informational) {
