@@ -96,6 +96,30 @@ describe('Http1Agent', () => {
     expect(up.connections()).toBe(2)
   })
 
+  it('drops a queued request whose signal aborts, without ever sending it', async () => {
+    const seen: string[] = []
+    let release: () => void = () => {}
+    const up = await upstream((req, res) => {
+      seen.push(req.url!)
+      if (req.url === '/hold') release = () => res.end('held')
+      else res.end('ok')
+    })
+    const a = agent(1_000, { maxConnectionsPerOrigin: 1 })
+    const origin = `http://127.0.0.1:${up.port}`
+    const held = a.send(origin, get('/hold'))
+    const cancel = new Cancellation()
+    const queued = a.send(origin, get('/queued', { signal: cancel }))
+    await tick(30)
+    const reason = new Error('gave up waiting')
+    cancel.abort(reason)
+    await expect(queued).rejects.toBe(reason)
+    release()
+    expect(await text(await held)).toBe('held')
+    expect(await text(await a.send(origin, get('/after')))).toBe('ok')
+    expect(seen).toEqual(['/hold', '/after'])
+    expect(up.connections()).toBe(1)
+  })
+
   it('closes idle connections after the idle time, and a second before a shorter Keep-Alive hint', async () => {
     const up = await upstream()
     const a = agent(200)
