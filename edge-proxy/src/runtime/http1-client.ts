@@ -14,6 +14,7 @@
 import { createRequire } from 'node:module'
 import { connect, type Socket } from 'node:net'
 import { Readable } from 'node:stream'
+import { drainOrClose } from './drain-or-close'
 import { ResponseBody, type BodyOwner } from './response-body'
 import { UpstreamConnectError, UpstreamResetError } from '../core/upstream-errors'
 import type { CancelSignal } from '../core/cancel-signal'
@@ -414,17 +415,7 @@ class Connection implements BodyOwner {
         const { done, value } = await reader.read()
         if (this.#exchange !== exchange) throw new Error('exchange ended')
         if (done) break
-        if (!writeChunk(socket, value, chunked)) {
-          await new Promise<void>((resolve) => {
-            const go = () => {
-              socket.off('drain', go)
-              socket.off('close', go)
-              resolve()
-            }
-            socket.on('drain', go)
-            socket.on('close', go)
-          })
-        }
+        if (!writeChunk(socket, value, chunked)) await drainOrClose(socket)
       }
       if (chunked) socket.write('0\r\n\r\n', 'latin1')
       this.#sent(exchange)

@@ -5,6 +5,7 @@
 // sent with a Content-Length instead of chunked framing, in one write with the head.
 import type { ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
+import { drainOrClose } from './drain-or-close'
 import { takeNodeStream } from './node-body'
 import { ResponseBody } from './response-body'
 import { UpstreamResponse } from './upstream-response'
@@ -31,17 +32,7 @@ function writeHeadOf(response: Response, outgoing: ServerResponse, contentLength
 
 /** Writes one chunk, waiting for 'drain' when Node's buffer is full; throws once the client has gone. */
 async function send(outgoing: ServerResponse, chunk: Uint8Array): Promise<void> {
-  if (!outgoing.write(chunk)) {
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        outgoing.off('drain', done)
-        outgoing.off('close', done)
-        resolve()
-      }
-      outgoing.on('drain', done)
-      outgoing.on('close', done)
-    })
-  }
+  if (!outgoing.write(chunk)) await drainOrClose(outgoing)
   if (outgoing.destroyed) throw new Error('the client closed the connection')
 }
 
