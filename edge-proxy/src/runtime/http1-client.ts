@@ -325,8 +325,10 @@ class Connection implements BodyOwner {
     })
   }
 
+  /** Idle within its limit, and not closing: a server's FIN may have arrived with its 'close' still to come. */
   usableAt(now: number): boolean {
-    return !this.socket.destroyed && now - this.#idleSince < this.#idleLimit
+    const socket = this.socket
+    return !socket.destroyed && !socket.readableEnded && socket.writable && now - this.#idleSince < this.#idleLimit
   }
 
   start(request: Http1Request, resolve: (r: Http1Response) => void, reject: (e: unknown) => void): void {
