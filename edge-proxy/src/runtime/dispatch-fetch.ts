@@ -1,10 +1,10 @@
 // The Node sidecar's transport: a fetch-shaped call (Request in, Response out) over the sidecar's own HTTP/1.1
-// client (http1-client.ts), not undici's `fetch`. A proxy needs none of fetch's spec machinery (CORS and
+// client (http1-agent.ts), not undici's `fetch`. A proxy needs none of fetch's spec machinery (CORS and
 // redirect modes, response tainting, decompression, the Request/Response clones it makes per call). What the
 // core relies on is kept: the body streams both ways with backpressure, the request's signal ends the exchange,
 // redirects are returned as they are, and content-encoded bodies pass through untouched.
 import type { UpstreamCall } from '../core/index'
-import type { Http1Agent } from './http1-client'
+import type { Http1Agent } from './http1-agent'
 import { takeNodeStream } from './node-body'
 import { UpstreamResponse } from './upstream-response'
 

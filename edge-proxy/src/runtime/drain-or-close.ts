@@ -1,5 +1,5 @@
 // Waiting out backpressure on a Node writable: both the response writer (node-response.ts) and the upstream
-// client (http1-client.ts) stop writing when write() returns false and go on at the next 'drain'.
+// client (http1-agent.ts) stop writing when write() returns false and go on at the next 'drain'.
 import type { EventEmitter } from 'node:events'
 
 /** Resolves at the writable's next 'drain', or when it closes (the caller checks whether it may write on). */

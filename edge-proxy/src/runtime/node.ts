@@ -1,9 +1,9 @@
-// The Node sidecar: the proxy core and the control-plane client, wired to three listeners and its HTTP/1.1 client (http1-client.ts).
+// The Node sidecar: the proxy core and the control-plane client, wired to three listeners and its HTTP/1.1 client (http1-agent.ts).
 // Everything Node-specific about the data plane lives in this file; the core is Web-standard.
 import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
 import { pino } from 'pino'
-import type { Http1Agent } from './http1-client'
+import type { Http1Agent } from './http1-agent'
 import { createControlClient } from '../control/index'
 import { FileSnapshotStore } from '../control/file-snapshot-store'
 import { createTelemetryPusher } from '../control/telemetry-push'

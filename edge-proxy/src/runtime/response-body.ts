@@ -1,4 +1,4 @@
-// An upstream response body on the Node sidecar as it arrives from the connection (http1-client.ts), for one
+// An upstream response body on the Node sidecar as it arrives from the connection (http1-connection.ts), for one
 // consumer. The listener's writer takes it straight into the ServerResponse (`pipeTo`); anything else (a filter
 // or retry that reads the body, `arrayBuffer()`) gets a Node Readable made on demand. Not a Readable itself:
 // a stream per response, its pipe() and the ticks between its events were about 12 µs of a hop's CPU, for a

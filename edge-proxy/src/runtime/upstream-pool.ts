@@ -1,5 +1,5 @@
-// The sidecar's keep-alive pools towards upstream sidecars and its own app (http1-client.ts, one pool per origin).
-import { Http1Agent } from './http1-client'
+// The sidecar's keep-alive pools towards upstream sidecars and its own app (http1-agent.ts, one pool per origin).
+import { Http1Agent } from './http1-agent'
 
 /**
  * Idle pooled connections close after `idleMs`, also when the server's `Keep-Alive: timeout=` hint is longer

@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream'
 import { lazyWebStream, NodeBackedBody, takeNodeStream } from './node-body'
 import type { ResponseBody } from './response-body'
 
-/** Header values as http1-client.ts gives them: lower-case names, repeated fields as arrays. */
+/** Header values as http1-agent.ts gives them: lower-case names, repeated fields as arrays. */
 export type RawHeaders = Record<string, string | string[] | undefined>
 
 export class UpstreamResponse extends NodeBackedBody {

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Cancellation, classifyUpstreamError } from '../core/index'
 import { listen, readBody, type Loopback } from '../../test-support/loopback'
-import { AgentClosedError, Http1Agent, type Http1Request, type Http1Response } from './http1-client'
+import { AgentClosedError, Http1Agent, type Http1Request, type Http1Response } from './http1-agent'
 
 const open: { close(): Promise<unknown> }[] = []
 afterEach(async () => {
