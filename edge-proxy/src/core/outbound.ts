@@ -20,7 +20,7 @@ import { meshRequestOf } from './mesh-request-of'
 import { normalizePath } from './normalize-path'
 import { outlierConfigOf } from './outlier-detector'
 import { problemResponse, WEFT_REASON_HEADER } from './problem-response'
-import { replayableBody, type RequestBody } from './replayable-body'
+import { replayableBody, streamedBody, type RequestBody } from './replayable-body'
 import { mirrorRequest } from './request-mirror'
 import { backoffMs, isRetriable } from './retry-policy'
 import { applyHeaderModifier, filtersOf, matchedPrefixOf, modifiedPath, redirectLocation, type RuleFilters } from './route-filters'
@@ -108,15 +108,15 @@ export function createOutboundHandler(ctx: CoreContext): (request: Request, dest
       }
 
       const retry = matched?.rule.retry !== undefined && matched.rule.retry.attempts > 0 ? matched.rule.retry : null
-      // A GET or HEAD never has a body (fetch forbids one); not asking spares the Node listener's request view
-      // a Web stream per request (see inbound.ts).
-      const stream = method === 'GET' || method === 'HEAD' ? null : request.body
+      // A GET or HEAD never has a body (fetch forbids one); not asking for `request.body` spares the Node
+      // listener's request view a Web stream per request (see inbound.ts), and replayableBody asks only when
+      // it must stream.
       const body: RequestBody =
-        stream === null
+        method === 'GET' || method === 'HEAD'
           ? { replayable: true, bytes: null }
           : retry !== null || filters.mirrors.length > 0
             ? await replayableBody(request, limits.maxReplayBodyBytes)
-            : { replayable: false, stream }
+            : streamedBody(request.body)
       const timeoutMs = matched?.rule.timeout !== undefined ? durationMs(matched.rule.timeout) : limits.defaultTimeoutMs
 
       for (const mirror of filters.mirrors) {

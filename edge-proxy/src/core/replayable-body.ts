@@ -13,13 +13,17 @@ export type RequestBody =
   | { readonly replayable: false; readonly stream: ReadableStream<Uint8Array> }
 
 export async function replayableBody(request: Request, maxBytes: number): Promise<RequestBody> {
+  const declared = request.headers.get('content-length')
+  const length = declared !== null && /^\d+$/.test(declared) ? Number(declared) : null
+  if (length !== null && length <= maxBytes) {
+    // Read whole without asking for `body` first: on the Node listener's request view that getter makes a Web
+    // stream arrayBuffer() does not need (≈ 15 µs of a POST's hop). Empty is sent as no body, the same bytes.
+    const bytes = new Uint8Array(await request.arrayBuffer())
+    return { replayable: true, bytes: bytes.byteLength === 0 ? null : bytes }
+  }
   const body = request.body
   if (body === null) return { replayable: true, bytes: null }
-  const declared = request.headers.get('content-length')
-  if (declared !== null && /^\d+$/.test(declared)) {
-    if (Number(declared) > maxBytes) return { replayable: false, stream: body }
-    return { replayable: true, bytes: new Uint8Array(await request.arrayBuffer()) }
-  }
+  if (length !== null) return { replayable: false, stream: body }
   const reader = body.getReader()
   const chunks: Uint8Array[] = []
   let total = 0
@@ -30,6 +34,11 @@ export async function replayableBody(request: Request, maxBytes: number): Promis
     total += value.byteLength
     if (total > maxBytes) return { replayable: false, stream: prefixed(chunks, reader) }
   }
+}
+
+/** A body sent once as it streams (no retry or mirror needs it again). */
+export function streamedBody(stream: ReadableStream<Uint8Array> | null): RequestBody {
+  return stream === null ? { replayable: true, bytes: null } : { replayable: false, stream }
 }
 
 function concat(chunks: readonly Uint8Array[], total: number): Uint8Array<ArrayBuffer> {

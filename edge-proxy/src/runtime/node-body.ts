@@ -90,7 +90,7 @@ export abstract class NodeBackedBody {
 }
 
 /** Every chunk of `source`, joined into one buffer. */
-async function collect(source: AsyncIterable<Uint8Array>): Promise<ArrayBuffer> {
+export async function collect(source: AsyncIterable<Uint8Array>): Promise<ArrayBuffer> {
   const chunks: Uint8Array[] = []
   let length = 0
   for await (const chunk of source) {

@@ -41,3 +41,31 @@ describe('requestUrl', () => {
     expect(requestUrl(req('/a?q=\\', 'payments'))).toBe('http://payments/a?q=\\')
   })
 })
+
+describe('NodeRequest body', () => {
+  it('reads a body whole from Node\'s stream when nothing asked for it, and leaves `body` used after', async () => {
+    const { listen } = await import('../../test-support/loopback')
+    const { incomingRequest } = await import('./node-request')
+    const seen: Promise<{ text: string; locked: boolean; again: unknown }>[] = []
+    const server = await listen((incoming, outgoing) => {
+      const request = incomingRequest(incoming, outgoing)
+      seen.push(
+        request.arrayBuffer().then(async (bytes) => {
+          const again = await request.arrayBuffer().catch((e: unknown) => e)
+          outgoing.end('ok')
+          return { text: new TextDecoder().decode(bytes), locked: request.body!.locked, again }
+        }),
+      )
+    })
+    try {
+      const response = await fetch(`http://127.0.0.1:${server.port}/x`, { method: 'POST', body: 'hello body' })
+      expect(await response.text()).toBe('ok')
+      const result = await seen[0]!
+      expect([result.text, result.locked]).toEqual(['hello body', true])
+      // As with Fetch: a body is read once.
+      expect(result.again).toBeInstanceOf(TypeError)
+    } finally {
+      await server.close()
+    }
+  })
+})
