@@ -21,6 +21,14 @@ export async function listen(handler: (req: IncomingMessage, res: ServerResponse
   }
 }
 
+/**
+ * A loopback port where nothing listens, for "the upstream is down" tests: 2, below the range listen(0) draws
+ * from and not on Fetch's list of blocked ports (1 is, so fetch would refuse it without connecting). A port
+ * taken from a closed test server is not safe: test files run in parallel, and another one can be given that
+ * port in between (then the test sees a reset instead of a refusal).
+ */
+export const REFUSED_PORT = 2
+
 export function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []

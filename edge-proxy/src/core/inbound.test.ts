@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { Snapshot } from '../../../mesh/src/snapshot/types'
-import { fetchApp, fetchUpstream, listen, memoryLogger, rawRequest, readBody, serveHandler, type Loopback } from '../../test-support/loopback'
+import { fetchApp, fetchUpstream, listen, memoryLogger, rawRequest, readBody, serveHandler, type Loopback, REFUSED_PORT } from '../../test-support/loopback'
 import { signingKey, snapshotOf, spiffe, type InboundPolicies } from '../../test-support/snapshots'
 import { createProxyCore, type ProxyCore } from './create-proxy-core'
 import type { ProxyCoreDeps } from './proxy-deps'
@@ -225,10 +225,7 @@ describe('inbound rate limits and faults', () => {
   })
 
   it('answers connect-failure when the app is down, and counts inbound metrics by caller', async () => {
-    const gone = await listen(() => {})
-    const goneApp = gone.port
-    await gone.close()
-    const { port, core } = await sidecar(payments(), { app: fetchApp(goneApp) })
+    const { port, core } = await sidecar(payments(), { app: fetchApp(REFUSED_PORT) })
     const r = await rawRequest(port, '/x', as(await key.mint({ subject: ORDERS, audience: PAYMENTS })))
     expect([r.status, r.headers['weft-reason']]).toEqual([503, 'connect-failure'])
     expect(core.metrics.render()).toContain('weft_requests_total{direction="inbound",source="orders",destination="payments",route="",status_class="5xx",reason="connect-failure"} 1')

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { Snapshot } from '../../../mesh/src/snapshot/types'
-import { fetchApp, fetchUpstream, listen, memoryLogger, readBody, seededRandom, type Loopback } from '../../test-support/loopback'
+import { fetchApp, fetchUpstream, listen, memoryLogger, readBody, seededRandom, type Loopback, REFUSED_PORT } from '../../test-support/loopback'
 import { endpoint, outboundService, snapshotOf, spiffe } from '../../test-support/snapshots'
 import { createProxyCore, type ProxyCore } from './create-proxy-core'
 import type { ProxyCoreDeps } from './proxy-deps'
@@ -288,9 +288,7 @@ describe('retries and the retry budget', () => {
   })
 
   it('retries connect failures on another endpoint, and answers connect-failure when none is left', async () => {
-    const closed = await listen(() => {})
-    const deadPort = closed.port
-    await closed.close()
+    const deadPort = REFUSED_PORT
     const live = await upstream('live')
     const routes = [{ name: 'r', spec: { rules: [{ retry: { attempts: 2, retryOn: ['connect-failure'], backoff: { base: '1ms', max: '1ms' } } }] } }]
     const core = proxy(snapshotOf('orders', [outboundService('payments', [endpoint('dead', deadPort), endpoint('live', live)], { routes })]))

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Cancellation, classifyUpstreamError } from '../core/index'
-import { listen } from '../../test-support/loopback'
+import { listen, REFUSED_PORT } from '../../test-support/loopback'
 import { dispatchFetch } from './dispatch-fetch'
 import { createUpstreamPool } from './upstream-pool'
 
@@ -115,10 +115,7 @@ describe('dispatchFetch', () => {
   })
 
   it('rejects with an error the core classifies as a connect failure when nothing listens', async () => {
-    const up = await listen(() => {})
-    const port = up.port
-    await up.close()
-    const error = await dispatchFetch(`http://127.0.0.1:${port}/`, new Request('http://svc/'), pool()).catch((e: unknown) => e)
+    const error = await dispatchFetch(`http://127.0.0.1:${REFUSED_PORT}/`, new Request('http://svc/'), pool()).catch((e: unknown) => e)
     expect(classifyUpstreamError(error)).toBe('connect-failure')
   })
 

@@ -2,7 +2,7 @@ import { createServer as createTcpServer, type AddressInfo, type Server as TcpSe
 import { Readable } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Cancellation, classifyUpstreamError } from '../core/index'
-import { listen, readBody, type Loopback } from '../../test-support/loopback'
+import { listen, readBody, type Loopback, REFUSED_PORT } from '../../test-support/loopback'
 import { AgentClosedError, Http1Agent, type Http1Request, type Http1Response } from './http1-agent'
 
 const open: { close(): Promise<unknown> }[] = []
@@ -298,11 +298,8 @@ describe('Http1Agent', () => {
   })
 
   it('rejects with a connect failure when nothing listens, and with a reset when the server drops the exchange', async () => {
-    const gone = await listen(() => {})
-    const port = gone.port
-    await gone.close()
     const a = agent()
-    expect(classifyUpstreamError(await a.send(`http://127.0.0.1:${port}`, get()).catch((e: unknown) => e))).toBe('connect-failure')
+    expect(classifyUpstreamError(await a.send(`http://127.0.0.1:${REFUSED_PORT}`, get()).catch((e: unknown) => e))).toBe('connect-failure')
 
     const rude = await rawServer((socket) => socket.destroy())
     expect(classifyUpstreamError(await a.send(`http://127.0.0.1:${rude.port}`, get()).catch((e: unknown) => e))).toBe('reset')
