@@ -67,14 +67,23 @@ export function takeNodeStream(stream: ReadableStream<Uint8Array>): Readable | n
 }
 
 /**
- * Fetch's body readers (arrayBuffer, text, json) over a `body` getter, reading the Node stream directly when the
- * Web stream over it is untouched: the sidecar's request view and upstream responses (node-request.ts,
- * upstream-response.ts).
+ * Fetch's body readers (arrayBuffer, text, json) over a `body` getter, reading the Node stream directly when no
+ * Web stream was asked for (a Web ReadableStream costs 10–17 µs to make on Node 20, and one made only to be
+ * unwrapped again was ≈ 15 µs of a POST's hop) or the one made is untouched: the sidecar's request view and
+ * upstream responses (node-request.ts, upstream-response.ts).
  */
 export abstract class NodeBackedBody {
   abstract get body(): ReadableStream<Uint8Array> | null
 
+  /**
+   * The Node stream behind a body nothing has asked for yet, now the caller's: from then on `body` reads as a
+   * used one (usedBody()). null when `body` was already made, or there is none.
+   */
+  protected abstract takeUnread(): Readable | null
+
   async arrayBuffer(): Promise<ArrayBuffer> {
+    const unread = this.takeUnread()
+    if (unread !== null) return collect(unread)
     const body = this.body
     if (body === null) return new ArrayBuffer(0)
     return collect(takeNodeStream(body) ?? (body as unknown as AsyncIterable<Uint8Array>))
@@ -89,8 +98,19 @@ export abstract class NodeBackedBody {
   }
 }
 
+let used: ReadableStream<Uint8Array> | undefined
+
+/** One locked, empty stream for every body read by arrayBuffer() without a Web stream: as after Fetch's, reading it again fails. */
+export function usedBody(): ReadableStream<Uint8Array> {
+  if (used === undefined) {
+    used = new ReadableStream<Uint8Array>()
+    used.getReader()
+  }
+  return used
+}
+
 /** Every chunk of `source`, joined into one buffer. */
-export async function collect(source: AsyncIterable<Uint8Array>): Promise<ArrayBuffer> {
+async function collect(source: AsyncIterable<Uint8Array>): Promise<ArrayBuffer> {
   const chunks: Uint8Array[] = []
   let length = 0
   for await (const chunk of source) {

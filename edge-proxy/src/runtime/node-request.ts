@@ -8,7 +8,7 @@
 // every outbound call).
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Cancellation } from '../core/index'
-import { collect, lazyWebStream, NodeBackedBody } from './node-body'
+import { lazyWebStream, NodeBackedBody, usedBody } from './node-body'
 
 /** The request target cannot become a URL (bad absolute form, no Host, a backslash in the path). 400 malformed-request. */
 export class RequestTargetError extends Error {
@@ -123,24 +123,11 @@ export class NodeRequest extends NodeBackedBody {
     return this.#body
   }
 
-  /** Reads Node's stream itself when nothing asked for `body` (a Web stream made to be unwrapped costs ≈ 15 µs). */
-  override async arrayBuffer(): Promise<ArrayBuffer> {
-    if (this.#body !== undefined || this.method === 'GET' || this.method === 'HEAD') return super.arrayBuffer()
-    // From now on `body` is a used one, as after Fetch's arrayBuffer(): locked, so reading it again fails.
-    this.#body = consumedBody()
-    return collect(this.#incoming)
+  protected takeUnread(): IncomingMessage | null {
+    if (this.#body !== undefined || this.method === 'GET' || this.method === 'HEAD') return null
+    this.#body = usedBody()
+    return this.#incoming
   }
-}
-
-let consumed: ReadableStream<Uint8Array> | undefined
-
-/** One locked, empty stream for every request view whose body was read by arrayBuffer(). */
-function consumedBody(): ReadableStream<Uint8Array> {
-  if (consumed === undefined) {
-    consumed = new ReadableStream<Uint8Array>()
-    consumed.getReader()
-  }
-  return consumed
 }
 
 /** The view, typed as what the core takes: it reads only url, method, headers, signal, body and arrayBuffer(). */

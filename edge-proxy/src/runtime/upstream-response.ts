@@ -3,7 +3,7 @@
 // retry asks. Until then the listener writes the client's header record and body as they came
 // (node-response.ts), and no Headers object, stream or Response is made for the request at all.
 import type { Readable } from 'node:stream'
-import { lazyWebStream, NodeBackedBody, takeNodeStream } from './node-body'
+import { lazyWebStream, NodeBackedBody, takeNodeStream, usedBody } from './node-body'
 import type { ResponseBody } from './response-body'
 
 /** Header values as http1-agent.ts gives them: lower-case names, repeated fields as arrays. */
@@ -49,6 +49,12 @@ export class UpstreamResponse extends NodeBackedBody {
   get body(): ReadableStream<Uint8Array> | null {
     if (this.#body === undefined) this.#body = this.#source === null ? null : lazyWebStream(this.#source.toReadable())
     return this.#body
+  }
+
+  protected takeUnread(): Readable | null {
+    if (this.#body !== undefined || this.#source === null) return null
+    this.#body = usedBody()
+    return this.#source.toReadable()
   }
 
   get bodyUsed(): boolean {
