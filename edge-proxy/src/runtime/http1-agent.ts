@@ -183,9 +183,8 @@ export class OriginPool {
 
   /** A connection finished its exchange and may be reused: the next waiter gets it, or it waits idle. */
   release(conn: Connection): void {
-    const waiter = this.#waiters.shift()
+    const waiter = this.#nextWaiter()
     if (waiter !== undefined) {
-      if (waiter.onAbort !== undefined) waiter.request.signal!.removeEventListener('abort', waiter.onAbort)
       conn.start(waiter.request, waiter.resolve, waiter.reject)
       return
     }
@@ -202,12 +201,16 @@ export class OriginPool {
     this.open--
     const i = this.idle.indexOf(conn)
     if (i >= 0) this.idle.splice(i, 1)
-    const waiter = this.#waiters.shift()
-    if (waiter !== undefined && this.#closed === null) {
-      if (waiter.onAbort !== undefined) waiter.request.signal!.removeEventListener('abort', waiter.onAbort)
-      this.#open(waiter.request, waiter.resolve, waiter.reject)
-    }
+    const waiter = this.#closed === null ? this.#nextWaiter() : undefined
+    if (waiter !== undefined) this.#open(waiter.request, waiter.resolve, waiter.reject)
     if (this.#closed !== null && this.open === 0) this.#closed()
+  }
+
+  /** The longest-waiting request, no longer listening for its abort (it is about to be sent). */
+  #nextWaiter(): Waiter | undefined {
+    const waiter = this.#waiters.shift()
+    if (waiter?.onAbort !== undefined) waiter.request.signal!.removeEventListener('abort', waiter.onAbort)
+    return waiter
   }
 
   retireIdle(now: number): number {

@@ -3,7 +3,6 @@
 import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
 import { pino } from 'pino'
-import type { Http1Agent } from './http1-agent'
 import { createControlClient } from '../control/index'
 import { FileSnapshotStore } from '../control/file-snapshot-store'
 import { createTelemetryPusher } from '../control/telemetry-push'
@@ -125,15 +124,14 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
   })
   const agent = createUpstreamPool(upstreamIdleMs)
   const appAgent = createUpstreamPool(upstreamIdleMs)
-  const send = (url: string, request: Request, dispatcher: Http1Agent) => dispatchFetch(url, request, dispatcher)
 
   const filterModules = new FilterModuleCache({ controlUrl: options.controlUrl, token: () => control.controlToken(), limits: options.filterLimits, fetch: controlFetch })
 
   const core = createProxyCore({
     snapshot: () => control.snapshot(),
-    upstream: (request, target) => send(upstreamUrl(request, target), request, agent),
+    upstream: (request, target) => dispatchFetch(upstreamUrl(request, target), request, agent),
     sendUpstream: (call, target) => dispatchFetch(upstreamUrl(call, target), call, agent),
-    app: (request) => send(upstreamUrl(request, appTarget), request, appAgent),
+    app: (request) => dispatchFetch(upstreamUrl(request, appTarget), request, appAgent),
     // upstreamUrl takes the path and query from the core's URL without parsing it when it is plain.
     sendApp: (call) => dispatchFetch(upstreamUrl(call, appTarget), call, appAgent),
     identity: { tokenFor: (audience) => control.tokenFor(audience) },

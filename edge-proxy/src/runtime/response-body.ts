@@ -69,11 +69,6 @@ export class ResponseBody {
 
   // ——— the consumer's side ———
 
-  /** True once the whole body has arrived. */
-  get complete(): boolean {
-    return this.#ended
-  }
-
   /**
    * Writes the body into `sink` with backpressure and ends it; a failing upstream destroys the sink (the client
    * sees a cut-off message), a sink that closes first abandons the exchange.
