@@ -1,7 +1,6 @@
 // The listener limits over real sockets on loopback: raw HTTP/1.1 written by hand, so that oversize headers,
 // dribbled headers and bodies, and surplus connections are exactly what a hostile client would send.
-import type { Server } from 'node:http'
-import { connect, type Socket } from 'node:net'
+import { connect, type Server, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { listen as listenUpstream, memoryLogger, readBody } from '../../test-support/loopback'
 import { checkListenerLimits, connectionsCheckingInterval, createLimitedServer, DEFAULT_LISTENER_LIMITS, type ListenerLimits, type ListenerRefusal } from './listener-limits'

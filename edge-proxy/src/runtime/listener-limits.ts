@@ -1,25 +1,25 @@
 // The hardening limits of the sidecar's inbound and outbound listeners, after Envoy's "Configuring Envoy as an
 // edge proxy" guide: header size and count, request/headers/idle timeouts, body size, connection count. Each
-// refusal the proxy can still answer is problem+json with a `Weft-Reason`, like every other proxy-made answer;
-// Node's own bare 400/408/431 replies are taken over for that.
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+// refusal the proxy can still answer is problem+json with a `Weft-Reason`, like every other proxy-made answer.
+import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { WeftReason } from '../../../mesh/src/policy/index'
 import { problemResponse, type ProxyLogger } from '../core/index'
 import { declaredOverLimit, withBodyLimit } from './body-limit'
+import { Http1Server, type ServerExchange } from './http1-server'
 import { incomingRequest, RequestTargetError } from './node-request'
 import { writeResponse } from './node-response'
 
 export type ListenerLimits = {
-  /** Request line plus headers, in bytes (Envoy `max_request_headers_kb`: 60 KiB). Node's `maxHeaderSize`. */
+  /** Request line plus headers, in bytes (Envoy `max_request_headers_kb`: 60 KiB). */
   maxHeaderBytes: number
   /** Header fields per request (Envoy `max_headers_count`: 100). */
   maxHeaders: number
   /** Request body bytes; counted as the body streams. */
   maxBodyBytes: number
-  /** Until the request headers are complete (slowloris). Node's `headersTimeout`. */
+  /** Until the request headers are complete (slowloris); also how long a new connection may stay silent. */
   headersTimeoutMs: number
-  /** Until the whole request, body included, has arrived (Envoy `request_timeout`). Node's `requestTimeout`. 0: none. */
+  /** Until the whole request, body included, has arrived (Envoy `request_timeout`). 0: none. */
   requestTimeoutMs: number
   /** A keep-alive connection with no request in progress is closed after this (Envoy `idle_timeout`). */
   idleTimeoutMs: number
@@ -57,7 +57,7 @@ export function checkListenerLimits(limits: ListenerLimits): ListenerLimits {
   for (const k of ['requestTimeoutMs', 'maxConnections'] as const) {
     if (!Number.isSafeInteger(limits[k]) || limits[k] < 0) throw new RangeError(`listener limit ${k} must be a non-negative integer (got ${limits[k]})`)
   }
-  // Node refuses headersTimeout > requestTimeout; say so in our words.
+  // A headers timeout past the request timeout would never fire.
   if (limits.requestTimeoutMs > 0 && limits.headersTimeoutMs > limits.requestTimeoutMs) {
     throw new RangeError(`the headers timeout (${limits.headersTimeoutMs}ms) must not exceed the request timeout (${limits.requestTimeoutMs}ms)`)
   }
@@ -65,15 +65,17 @@ export function checkListenerLimits(limits: ListenerLimits): ListenerLimits {
 }
 
 /**
- * Node checks its headers/request timeouts on a timer (30 s by default), so a 10 s headers timeout could in
- * fact last 40 s. A tenth of the shortest timeout, between 100 ms and 1 s, keeps the overshoot small.
+ * The timeouts are checked on one timer per listener, not one per socket (node:http does the same, every 30 s
+ * by default: a 10 s headers timeout could in fact last 40 s). A tenth of the shortest timeout, between 100 ms
+ * and 1 s, keeps the overshoot small.
  */
-export function connectionsCheckingInterval(limits: Pick<ListenerLimits, 'headersTimeoutMs' | 'requestTimeoutMs'>): number {
-  const shortest = limits.requestTimeoutMs > 0 ? Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) : limits.headersTimeoutMs
+export function connectionsCheckingInterval(limits: Pick<ListenerLimits, 'headersTimeoutMs' | 'requestTimeoutMs'> & Partial<Pick<ListenerLimits, 'idleTimeoutMs'>>): number {
+  let shortest = limits.requestTimeoutMs > 0 ? Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) : limits.headersTimeoutMs
+  if (limits.idleTimeoutMs !== undefined) shortest = Math.min(shortest, limits.idleTimeoutMs)
   return Math.min(1_000, Math.max(100, Math.floor(shortest / 10)))
 }
 
-/** The answer to a request Node's parser gave up on, as raw HTTP/1.1 (there is no ServerResponse for it). */
+/** The answer to a request the parser gave up on, as raw HTTP/1.1 (there is no exchange to answer it on). */
 async function rawProblem(reason: WeftReason, detail: string): Promise<string> {
   const response = problemResponse(reason, { detail, headers: { connection: 'close' } })
   const body = await response.text()
@@ -113,105 +115,79 @@ function clientErrorAnswer(code: string | undefined, limits: ListenerLimits): { 
 }
 
 /**
- * An HTTP/1.1 server for one of the sidecar's listeners: `handler` behind the limits. Header size and the
- * timeouts are Node's (its parser and connection checker), answered here as problem+json; header count and
- * body size are checked per request; the connection limit closes sockets on accept (no answer is possible
+ * An HTTP/1.1 server (http1-server.ts) for one of the sidecar's listeners: `handler` behind the limits. Header
+ * size and the timeouts are the server's (its parser and timer), answered here as problem+json; header count
+ * and body size are checked per request; the connection limit closes sockets on accept (no answer is possible
  * then: the request has not been read), counted and logged.
  */
-export function createLimitedServer(handler: (request: Request) => Promise<Response>, options: LimitedServerOptions): Server {
+export function createLimitedServer(handler: (request: Request) => Promise<Response>, options: LimitedServerOptions): Http1Server {
   const limits = checkListenerLimits(options.limits)
   const { name, logger } = options
   const refused = (refusal: ListenerRefusal) => options.onRefusal?.(name, refusal)
   const limited = withBodyLimit(handler, limits.maxBodyBytes, () => refused('body-too-large'))
-  // The handler never throws to Node: a request target that is no URL and a handler that failed both become
-  // problem+json (a bare 400/500 would be a mystery answer).
-  const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  // The handler never throws to the server: a request target that is no URL and a handler that failed both
+  // become problem+json (a bare 400/500 would be a mystery answer).
+  const serve = async (exchange: ServerExchange): Promise<void> => {
     let response: Response
     try {
-      response = await limited(incomingRequest(req, res))
+      response = await limited(incomingRequest(exchange))
     } catch (err) {
       if (err instanceof RequestTargetError) {
         refused('malformed-request')
-        response = problemResponse('malformed-request', { detail: `the request target cannot be used: ${err.message}`, headers: { connection: 'close' }, method: req.method })
+        response = problemResponse('malformed-request', { detail: `the request target cannot be used: ${err.message}`, headers: { connection: 'close' }, method: exchange.method })
       } else {
         logger.error({ listener: name, err: String(err), stack: (err as Error)?.stack }, 'request handler failed')
-        response = problemResponse('proxy-error', { detail: 'the proxy failed while handling this request; see its log', method: req.method })
+        response = problemResponse('proxy-error', { detail: 'the proxy failed while handling this request; see its log', method: exchange.method })
       }
     }
-    await writeResponse(response, res, req.method ?? 'GET')
+    await writeResponse(response, exchange, exchange.method)
   }
 
   /** What the request's head alone disqualifies it for, before any handler runs. */
-  const refusalOf = (req: IncomingMessage): { refusal: 'header-too-large' | 'malformed-request'; detail: string } | null => {
-    // rawHeaders holds every field line as received (maxHeadersCount only trims `req.headers`).
-    const count = req.rawHeaders.length / 2
+  const refusalOf = (exchange: ServerExchange): { refusal: Exclude<ListenerRefusal, 'connection-limit'>; detail: string } | null => {
+    // Without an answer a tunnelling client (HTTPS_PROXY pointing here) would see a bare reset; tell it
+    // instead that mesh calls are plain http://<service>/ through the proxy.
+    if (exchange.method === 'CONNECT') {
+      return { refusal: 'tunnel-unsupported', detail: `CONNECT ${exchange.target}: this listener opens no tunnels; call http://<service>/… through it (the sidecar adds identity, the mesh needs no TLS from the app)` }
+    }
+    const count = exchange.rawHeaders.length / 2
     if (count > limits.maxHeaders) return { refusal: 'header-too-large', detail: `the request has ${count} header fields; this listener allows ${limits.maxHeaders}` }
-    // Node's own check (requireHostHeader) would answer a bare 400.
-    if (req.httpVersion === '1.1' && req.headers.host === undefined) return { refusal: 'malformed-request', detail: 'an HTTP/1.1 request without a Host header' }
+    if (exchange.httpMinor === 1 && exchange.host === undefined) return { refusal: 'malformed-request', detail: 'an HTTP/1.1 request without a Host header' }
+    // Two Host fields could name two authorities to two readers (RFC 9112 §3.2: answered 400).
+    if (exchange.hosts > 1) return { refusal: 'malformed-request', detail: `the request has ${exchange.hosts} Host header fields` }
     return null
   }
 
-  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-    const early = refusalOf(req)
+  const onRequest = (exchange: ServerExchange) => {
+    const early = refusalOf(exchange)
     if (early === null) {
-      void serve(req, res)
+      // `Expect: 100-continue`: a client that waits for leave to send gets none for a request refused anyway,
+      // so it never uploads a body that is declared too large.
+      if (exchange.expect?.toLowerCase() === '100-continue' && declaredOverLimit(exchange.contentLength, limits.maxBodyBytes) === null) exchange.writeContinue()
+      void serve(exchange)
       return
     }
     refused(early.refusal)
-    const response = problemResponse(early.refusal, { detail: early.detail, headers: { connection: 'close' }, method: req.method })
-    void response.text().then((body) => {
-      res.writeHead(response.status, { ...Object.fromEntries(response.headers), 'content-length': Buffer.byteLength(body) })
-      res.end(body)
-    })
+    void writeResponse(problemResponse(early.refusal, { detail: early.detail, headers: { connection: 'close' }, method: exchange.method }), exchange, exchange.method)
   }
 
-  // `Expect: 100-continue`: a client that waits for leave to send gets none for a request refused anyway, so
-  // it never uploads a body that is declared too large (Node would send 100 Continue unconditionally).
-  const onCheckContinue = (req: IncomingMessage, res: ServerResponse) => {
-    if (declaredOverLimit(req.headers['content-length'], limits.maxBodyBytes) === null && refusalOf(req) === null) res.writeContinue()
-    onRequest(req, res)
-  }
-
-  const server = createServer(
-    {
-      maxHeaderSize: limits.maxHeaderBytes,
-      headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      keepAliveTimeout: limits.idleTimeoutMs,
-      connectionsCheckingInterval: connectionsCheckingInterval(limits),
-      requireHostHeader: false,
-    },
+  const server = new Http1Server({
+    maxHeaderBytes: limits.maxHeaderBytes,
+    headersTimeoutMs: limits.headersTimeoutMs,
+    requestTimeoutMs: limits.requestTimeoutMs,
+    idleTimeoutMs: limits.idleTimeoutMs,
+    checkIntervalMs: connectionsCheckingInterval(limits),
     onRequest,
-  )
-  server.on('checkContinue', onCheckContinue)
+    onClientError(socket: Socket, code: string) {
+      const { refusal, detail } = clientErrorAnswer(code, limits)
+      refused(refusal)
+      logger.debug({ listener: name, refusal, code, remote: socket.remoteAddress }, 'request refused by a listener limit')
+      answerRaw(socket, refusal, detail)
+    },
+  })
   if (limits.maxConnections > 0) server.maxConnections = limits.maxConnections
 
-  // Sockets already answered: the parser reports further errors on them (EOF after our answer), ignored.
-  const answered = new WeakSet<Socket>()
-  server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
-    const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
-    // As Node does: answer only when nothing of a response has gone out on this socket yet.
-    if (answered.has(socket) || err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
-      socket.destroy()
-      return
-    }
-    answered.add(socket)
-    const { refusal, detail } = clientErrorAnswer(err.code, limits)
-    refused(refusal)
-    logger.debug({ listener: name, refusal, code: err.code, remote: socket.remoteAddress }, 'request refused by a listener limit')
-    answerRaw(socket, refusal, detail)
-  })
-
-  // Without a listener Node drops CONNECT sockets unanswered. An app with HTTPS_PROXY pointing here would see
-  // a bare reset; tell it instead that mesh calls are plain http://<service>/ through the proxy.
-  server.on('connect', (req: IncomingMessage, socket: Socket) => {
-    refused('tunnel-unsupported')
-    socket.on('error', () => {})
-    const detail = `CONNECT ${req.url ?? ''}: this listener opens no tunnels; call http://<service>/… through it (the sidecar adds identity, the mesh needs no TLS from the app)`
-    answerRaw(socket, 'tunnel-unsupported', detail)
-  })
-
-  // Node >= 18.6 reports connections it closed for maxConnections; logged at most once a second.
+  // net.Server reports connections it closed for maxConnections; logged at most once a second.
   let lastDropLog = 0
   let dropsSinceLog = 0
   server.on('drop', () => {

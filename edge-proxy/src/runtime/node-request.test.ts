@@ -1,26 +1,25 @@
 // How the sidecar's listeners turn a request target into the URL the core sees, and what they refuse.
-import type { IncomingMessage } from 'node:http'
 import { describe, expect, it } from 'vitest'
 import { RequestTargetError, requestUrl } from './node-request'
 
-const req = (url: string, host?: string) => ({ url, headers: host === undefined ? {} : { host } }) as unknown as IncomingMessage
+const req = (url: string, host?: string) => [url, host] as const
 
 describe('requestUrl', () => {
   it('joins Host and an origin-form target, without parsing when both are plain', () => {
-    expect(requestUrl(req('/charge?x=1', 'payments'))).toBe('http://payments/charge?x=1')
-    expect(requestUrl(req('/a', '127.0.0.1:15006'))).toBe('http://127.0.0.1:15006/a')
+    expect(requestUrl(...req('/charge?x=1', 'payments'))).toBe('http://payments/charge?x=1')
+    expect(requestUrl(...req('/a', '127.0.0.1:15006'))).toBe('http://127.0.0.1:15006/a')
   })
 
   it('lets the URL parser normalise what is not plain (the core normalises the path again for policies)', () => {
-    expect(requestUrl(req('/a/../b c', 'payments'))).toBe('http://payments/b%20c')
-    expect(requestUrl(req('/x', '[::1]:8080'))).toBe('http://[::1]:8080/x')
+    expect(requestUrl(...req('/a/../b c', 'payments'))).toBe('http://payments/b%20c')
+    expect(requestUrl(...req('/x', '[::1]:8080'))).toBe('http://[::1]:8080/x')
   })
 
   it('takes an absolute-form target (the outbound listener is an HTTP proxy)', () => {
-    expect(requestUrl(req('http://payments/charge', 'ignored'))).toBe('http://payments/charge')
-    expect(requestUrl(req('HTTP://Payments:80/x'))).toBe('http://payments/x')
-    expect(requestUrl(req('http://payments:8080/x y'))).toBe('http://payments:8080/x%20y')
-    expect(requestUrl(req('http://payments/Charge?id=A-1&x=%2F'))).toBe('http://payments/Charge?id=A-1&x=%2F')
+    expect(requestUrl(...req('http://payments/charge', 'ignored'))).toBe('http://payments/charge')
+    expect(requestUrl(...req('HTTP://Payments:80/x'))).toBe('http://payments/x')
+    expect(requestUrl(...req('http://payments:8080/x y'))).toBe('http://payments:8080/x%20y')
+    expect(requestUrl(...req('http://payments/Charge?id=A-1&x=%2F'))).toBe('http://payments/Charge?id=A-1&x=%2F')
   })
 
   it('refuses no Host, a Host that moves the authority, a backslash in the path, and bad absolute forms', () => {
@@ -35,37 +34,37 @@ describe('requestUrl', () => {
       ['ftp://payments/x', undefined],
       ['*', 'payments'],
     ] as const) {
-      expect(() => requestUrl(req(url, host)), `${url} with Host ${host}`).toThrow(RequestTargetError)
+      expect(() => requestUrl(...req(url, host)), `${url} with Host ${host}`).toThrow(RequestTargetError)
     }
     // A backslash in the query is data, not a path separator.
-    expect(requestUrl(req('/a?q=\\', 'payments'))).toBe('http://payments/a?q=\\')
+    expect(requestUrl(...req('/a?q=\\', 'payments'))).toBe('http://payments/a?q=\\')
   })
 })
 
 describe('NodeRequest body', () => {
   it('reads a body whole from Node\'s stream when nothing asked for it, and leaves `body` used after', async () => {
-    const { listen } = await import('../../test-support/loopback')
-    const { incomingRequest } = await import('./node-request')
-    const seen: Promise<{ text: string; locked: boolean; again: unknown }>[] = []
-    const server = await listen((incoming, outgoing) => {
-      const request = incomingRequest(incoming, outgoing)
-      seen.push(
-        request.arrayBuffer().then(async (bytes) => {
-          const again = await request.arrayBuffer().catch((e: unknown) => e)
-          outgoing.end('ok')
-          return { text: new TextDecoder().decode(bytes), locked: request.body!.locked, again }
-        }),
-      )
-    })
+    const { memoryLogger } = await import('../../test-support/loopback')
+    const { createLimitedServer, DEFAULT_LISTENER_LIMITS } = await import('./listener-limits')
+    const seen: { text: string; locked: boolean; again: unknown }[] = []
+    const server = createLimitedServer(
+      async (request) => {
+        const bytes = await request.arrayBuffer()
+        const again = await request.arrayBuffer().catch((e: unknown) => e)
+        seen.push({ text: new TextDecoder().decode(bytes), locked: request.body!.locked, again })
+        return new Response('ok')
+      },
+      { name: 'inbound', limits: DEFAULT_LISTENER_LIMITS, logger: memoryLogger() },
+    )
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
     try {
-      const response = await fetch(`http://127.0.0.1:${server.port}/x`, { method: 'POST', body: 'hello body' })
+      const response = await fetch(`http://127.0.0.1:${(server.address() as { port: number }).port}/x`, { method: 'POST', body: 'hello body' })
       expect(await response.text()).toBe('ok')
-      const result = await seen[0]!
-      expect([result.text, result.locked]).toEqual(['hello body', true])
+      expect([seen[0]!.text, seen[0]!.locked]).toEqual(['hello body', true])
       // As with Fetch: a body is read once.
-      expect(result.again).toBeInstanceOf(TypeError)
+      expect(seen[0]!.again).toBeInstanceOf(TypeError)
     } finally {
-      await server.close()
+      server.closeAllConnections()
+      await new Promise((r) => server.close(r))
     }
   })
 })

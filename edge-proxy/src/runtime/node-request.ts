@@ -1,4 +1,5 @@
-// The sidecar's listeners hand the core a Request-shaped view of Node's IncomingMessage, made for a proxy's hot
+// The sidecar's listeners hand the core a Request-shaped view of a request their HTTP/1.1 server read
+// (http1-server.ts), made for a proxy's hot
 // path: nothing is built until the core asks for it. `url` and `method` are plain strings; `headers` is one
 // Fetch Headers object, made on first use; `signal` is a Cancellation (core/cancel-signal.ts) made when first
 // read; `body` is null for GET/HEAD and otherwise a lazy Web stream (node-body.ts) whose Node stream
@@ -6,8 +7,9 @@
 // copy per request whether or not the core reads them (about a tenth of a hop's CPU with @hono/node-server's
 // adaptor, used before, which built one as soon as `signal` or `body` was touched; the core touches `signal` on
 // every outbound call).
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Readable } from 'node:stream'
 import { Cancellation } from '../core/index'
+import type { ServerExchange } from './http1-server'
 import { lazyWebStream, NodeBackedBody, usedBody } from './node-body'
 
 /** The request target cannot become a URL (bad absolute form, no Host, a backslash in the path). 400 malformed-request. */
@@ -28,9 +30,11 @@ const PLAIN_PATH = /^\/[!#$&-;=?-[\]_a-z~]*$/i
 // (`HTTP://Payments:80/x`) or refuse (`:99999`) goes through the URL parser below.
 const PLAIN_ABSOLUTE = /^http:\/\/[a-z0-9._-]+\/[!#$&-;=?-[\]_a-z~]*$/
 
-/** The absolute URL of the request, as the core reads it; throws RequestTargetError when there is none. */
-export function requestUrl(req: IncomingMessage): string {
-  const target = req.url ?? ''
+/**
+ * The absolute URL of a request with `target` and the (first) `host` field, as the core reads it; throws
+ * RequestTargetError when there is none.
+ */
+export function requestUrl(target: string, host: string | undefined): string {
   if (target.charCodeAt(0) !== 0x2f) {
     // Absolute form: the outbound listener is an HTTP proxy (`GET http://payments/charge`).
     if (PLAIN_ABSOLUTE.test(target)) return target
@@ -43,7 +47,6 @@ export function requestUrl(req: IncomingMessage): string {
       throw new RequestTargetError(`the absolute URL ${JSON.stringify(target.slice(0, 100))} is not valid`)
     }
   }
-  const host = req.headers.host
   if (host === undefined || host === '') throw new RequestTargetError('the request has no Host header')
   if (PLAIN_HOST.test(host) && PLAIN_PATH.test(target)) return `http://${host}${target}`
   refuseBackslash(target)
@@ -67,10 +70,9 @@ function refuseBackslash(pathAndQuery: string): void {
   if (query < 0 || backslash < query) throw new RequestTargetError('the request path contains a backslash')
 }
 
-/** Node's header lines, repeated fields kept in order (Headers joins them as Fetch does). */
-function headersOf(req: IncomingMessage): Headers {
+/** The header lines as received, repeated fields kept in order (Headers joins them as Fetch does). */
+function headersOf(raw: string[]): Headers {
   const headers = new Headers()
-  const raw = req.rawHeaders
   for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!)
   return headers
 }
@@ -82,22 +84,20 @@ function headersOf(req: IncomingMessage): Headers {
 export class NodeRequest extends NodeBackedBody {
   readonly method: string
   readonly url: string
-  readonly #incoming: IncomingMessage
-  readonly #outgoing: ServerResponse
+  readonly #exchange: ServerExchange
   #headers: Headers | undefined
   #cancel: Cancellation | undefined
   #body: ReadableStream<Uint8Array> | null | undefined
 
-  constructor(incoming: IncomingMessage, outgoing: ServerResponse) {
+  constructor(exchange: ServerExchange) {
     super()
-    this.#incoming = incoming
-    this.#outgoing = outgoing
-    this.method = incoming.method ?? 'GET'
-    this.url = requestUrl(incoming)
+    this.#exchange = exchange
+    this.method = exchange.method
+    this.url = requestUrl(exchange.target, exchange.host)
   }
 
   get headers(): Headers {
-    return (this.#headers ??= headersOf(this.#incoming))
+    return (this.#headers ??= headersOf(this.#exchange.rawHeaders))
   }
 
   /**
@@ -108,29 +108,33 @@ export class NodeRequest extends NodeBackedBody {
   get signal(): AbortSignal {
     if (this.#cancel === undefined) {
       const controller = (this.#cancel = new Cancellation())
-      const outgoing = this.#outgoing
-      const incoming = this.#incoming
-      outgoing.once('close', () => {
-        if (incoming.errored) controller.abort(incoming.errored)
-        else if (!outgoing.writableFinished) controller.abort(new DOMException('the client closed the connection before the response was complete', 'AbortError'))
+      const exchange = this.#exchange
+      exchange.once('close', () => {
+        if (exchange.errored !== null) controller.abort(exchange.errored)
+        else if (!exchange.writableFinished) controller.abort(new DOMException('the client closed the connection before the response was complete', 'AbortError'))
       })
     }
     return this.#cancel as unknown as AbortSignal
   }
 
   get body(): ReadableStream<Uint8Array> | null {
-    if (this.#body === undefined) this.#body = this.method === 'GET' || this.method === 'HEAD' ? null : lazyWebStream(this.#incoming, { onCancel: 'pause' })
+    if (this.#body === undefined) this.#body = this.#bodySource() === null ? null : lazyWebStream(this.#exchange.body!, { onCancel: 'pause' })
     return this.#body
   }
 
-  protected takeUnread(): IncomingMessage | null {
-    if (this.#body !== undefined || this.method === 'GET' || this.method === 'HEAD') return null
-    this.#body = usedBody()
-    return this.#incoming
+  protected takeUnread(): Readable | null {
+    const source = this.#body === undefined ? this.#bodySource() : null
+    if (source !== null) this.#body = usedBody()
+    return source
+  }
+
+  /** The request's body stream; a GET or HEAD has none for the core, whatever it sent (the parser drops it). */
+  #bodySource(): Readable | null {
+    return this.method === 'GET' || this.method === 'HEAD' ? null : this.#exchange.body
   }
 }
 
 /** The view, typed as what the core takes: it reads only url, method, headers, signal, body and arrayBuffer(). */
-export function incomingRequest(incoming: IncomingMessage, outgoing: ServerResponse): Request {
-  return new NodeRequest(incoming, outgoing) as unknown as Request
+export function incomingRequest(exchange: ServerExchange): Request {
+  return new NodeRequest(exchange) as unknown as Request
 }

@@ -1,24 +1,24 @@
-// Writes the core's Response to Node's ServerResponse. An upstream body nothing touched is piped as the Node
-// stream the upstream client produced (node-body.ts), skipping two conversions per response (Node stream → Web stream →
-// reader loop → Node writes); any other body is read from its Web stream with backpressure. A
+// Writes the core's Response to the listener's exchange (http1-server.ts). An upstream body nothing touched goes
+// on as the upstream client produced it (response-body.ts, node-body.ts), skipping two conversions per response
+// (Node stream → Web stream → reader loop → socket writes); any other body is read from its Web stream with backpressure. A
 // body that arrives whole in its first chunk (the proxy's own problem+json answers, small buffered bodies) is
 // sent with a Content-Length instead of chunked framing, in one write with the head.
-import type { ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
 import { drainOrClose } from './drain-or-close'
+import type { ServerExchange } from './http1-server'
 import { takeNodeStream } from './node-body'
 import { ResponseBody } from './response-body'
 import { UpstreamResponse } from './upstream-response'
 
-// Hop-by-hop: about the upstream connection, not this one (Node frames the body itself, RFC 9110 §7.6.1).
+// Hop-by-hop: about the upstream connection, not this one (the writer frames the body itself, RFC 9110 §7.6.1).
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'trailer', 'upgrade'])
 
 /**
- * Status, and the headers Node will write: hop-by-hop fields dropped, Set-Cookie kept as separate lines. An
+ * Status, and the headers to write: hop-by-hop fields dropped, Set-Cookie kept as separate lines. An
  * upstream's `Connection` is about its own connection; the proxy's own `Connection: close` (a refusal whose
- * request body is left unread) is kept, and Node then closes this one after the answer.
+ * request body is left unread) is kept, and the writer then closes this one after the answer.
  */
-function writeHeadOf(response: Response, outgoing: ServerResponse, contentLength: number | null, fromUpstream: boolean): void {
+function writeHeadOf(response: Response, outgoing: ServerExchange, contentLength: number | null, fromUpstream: boolean): void {
   const headers: Record<string, string | string[]> = {}
   response.headers.forEach((value, name) => {
     if (name === 'set-cookie') return
@@ -30,31 +30,36 @@ function writeHeadOf(response: Response, outgoing: ServerResponse, contentLength
   outgoing.writeHead(response.status, response.statusText || undefined, headers)
 }
 
-/** Writes one chunk, waiting for 'drain' when Node's buffer is full; throws once the client has gone. */
-async function send(outgoing: ServerResponse, chunk: Uint8Array): Promise<void> {
+/** Writes one chunk, waiting for 'drain' when the socket's buffer is full; throws once the client has gone. */
+async function send(outgoing: ServerExchange, chunk: Uint8Array): Promise<void> {
   if (!outgoing.write(chunk)) await drainOrClose(outgoing)
   if (outgoing.destroyed) throw new Error('the client closed the connection')
 }
 
 /**
- * pipe() and two listeners, not stream.pipeline(): that makes an AbortController per call and aborts it when
- * done (a DOMException each time), several percent of a hop's CPU. Same outcome: a failing upstream body cuts
- * the response off; a client that goes away ends the upstream exchange.
+ * A Node stream into the answer with backpressure: a failing body cuts the response off; a client that goes
+ * away ends the stream (and with it the upstream exchange).
  */
-function pipeBody(readable: Readable, outgoing: ServerResponse): void {
+function pipeBody(readable: Readable, outgoing: ServerExchange): void {
+  const onDrain = () => readable.resume()
+  readable.on('data', (chunk: Buffer) => {
+    if (!outgoing.write(chunk)) readable.pause()
+  })
+  readable.once('end', () => outgoing.end())
   readable.once('error', () => outgoing.destroy())
+  outgoing.on('drain', onDrain)
   outgoing.once('close', () => {
+    outgoing.off('drain', onDrain)
     if (!readable.readableEnded) readable.destroy()
   })
-  readable.pipe(outgoing)
 }
 
 /**
  * Sends `response` on `outgoing`. `method` is the request's: a HEAD answer carries no body. Resolves once the
- * body has been handed to Node; a body stream that fails midway cuts the response off (the client sees a
+ * body has been handed to the socket; a body stream that fails midway cuts the response off (the client sees a
  * truncated message, not a well-formed wrong one), as does the client going away (the stream is cancelled).
  */
-export async function writeResponse(response: Response, outgoing: ServerResponse, method: string): Promise<void> {
+export async function writeResponse(response: Response, outgoing: ServerExchange, method: string): Promise<void> {
   // An upstream answer the core passed on untouched: the client's headers and Node stream, as they came.
   const untouched = response instanceof UpstreamResponse ? response.takeUntouched() : null
   if (untouched !== null) {
@@ -63,7 +68,7 @@ export async function writeResponse(response: Response, outgoing: ServerResponse
       const value = untouched.headers[name]
       if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value
     }
-    outgoing.writeHead(response.status, headers)
+    outgoing.writeHead(response.status, undefined, headers)
     const body = untouched.body
     if (body === null || method === 'HEAD') {
       if (body instanceof ResponseBody) body.discard()

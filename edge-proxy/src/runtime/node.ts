@@ -1,6 +1,6 @@
 // The Node sidecar: the proxy core and the control-plane client, wired to three listeners and its HTTP/1.1 client (http1-agent.ts).
 // Everything Node-specific about the data plane lives in this file; the core is Web-standard.
-import { createServer, type Server } from 'node:http'
+import type { Server } from 'node:net'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { createControlClient } from '../control/index'
@@ -11,7 +11,6 @@ import type { ProxyLogger } from '../core/proxy-deps'
 import { adminBindHost } from './admin-host'
 import { createUpstreamPool } from './upstream-pool'
 import { createControlFetch } from './control-fetch'
-import { writeResponse } from './node-response'
 import { accessLogLine } from './access-log-line'
 import { bufferedAccessLogOutput } from './access-log-output'
 import { eventLoopDelayMetrics } from './event-loop-delay'
@@ -184,8 +183,9 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
     counted((req) => core.outbound(req)),
     { name: 'outbound', ...limited },
   )
-  // Plain node:http: admin answers three paths, and an adaptor that swaps the global Request and Response for
-  // its own (as @hono/node-server's does) would tax every Response the data plane makes.
+  // The same listener as the data plane's (with its limits; refusals counted as `admin`): admin answers three
+  // paths, and an adaptor that swaps the global Request and Response for its own (as @hono/node-server's does)
+  // would tax every Response the data plane makes.
   const adminAnswer = (path: string): Response => {
     const status = control.status()
     if (path === '/ready') {
@@ -196,10 +196,7 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
     if (path === '/config_dump') return Response.json({ status, endpoints: core.endpoints(), stats: core.stats(), telemetry: telemetry.stats(), snapshot: control.snapshot() })
     return Response.json({ paths: ['/ready', '/config_dump', '/metrics'] }, { status: 404 })
   }
-  const admin = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0]!
-    void writeResponse(adminAnswer(path), res, req.method ?? 'GET')
-  })
+  const admin = createLimitedServer(async (req) => adminAnswer(new URL(req.url).pathname), { name: 'admin', ...limited })
 
   await control.start()
   const telemetry = createTelemetryPusher({
@@ -238,7 +235,7 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
       const closed = Promise.all([inbound, outbound, admin].map((s) => new Promise((r) => s.close(() => r(null)))))
       const deadline = Date.now() + (options.drainMs ?? DEFAULT_DRAIN_MS)
       while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25))
-      for (const s of [inbound, outbound, admin]) (s as Server & { closeAllConnections?: () => void }).closeAllConnections?.()
+      for (const s of [inbound, outbound, admin]) s.closeAllConnections()
       await closed
       // After the drain, so the last requests are in it; before stop(), while the identity still refreshes.
       await Promise.all([telemetry.stop(), core.tracing.shutdown()])

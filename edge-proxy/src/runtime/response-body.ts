@@ -1,5 +1,5 @@
 // An upstream response body on the Node sidecar as it arrives from the connection (http1-connection.ts), for one
-// consumer. The listener's writer takes it straight into the ServerResponse (`pipeTo`); anything else (a filter
+// consumer. The listener's writer takes it straight into the answer (`pipeTo`); anything else (a filter
 // or retry that reads the body, `arrayBuffer()`) gets a Node Readable made on demand. Not a Readable itself:
 // a stream per response, its pipe() and the ticks between its events were about 12 µs of a hop's CPU, for a
 // body that is usually one chunk arriving with the head.
@@ -13,7 +13,7 @@ export type BodyOwner = {
   abandonBody(body: ResponseBody): void
 }
 
-/** The part of a ServerResponse (or any Node writable) that `pipeTo` writes into. */
+/** The part of the listener's exchange (http1-server.ts; or any Node writable) that `pipeTo` writes into. */
 export type BodySink = {
   write(chunk: Uint8Array): boolean
   end(): void

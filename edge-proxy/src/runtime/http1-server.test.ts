@@ -1,0 +1,258 @@
+// The sidecar's HTTP/1.1 listener over raw sockets on loopback: framing, keep-alive, pipelining, half-close,
+// upgrades, request-body backpressure and shutdown, byte for byte as a client sees them. (The limits on top of
+// it, and problem+json refusals, are pinned in listener-limits.test.ts.)
+import { connect, type Socket } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { Http1Server, type ServerExchange } from './http1-server'
+
+const servers: Http1Server[] = []
+afterEach(async () => {
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections()
+    await new Promise((r) => s.close(r))
+  }
+})
+
+type Handler = (exchange: ServerExchange) => void | Promise<void>
+
+async function start(handler: Handler, options: { idleTimeoutMs?: number } = {}) {
+  const sockets: Socket[] = []
+  const server = new Http1Server({
+    maxHeaderBytes: 16 * 1024,
+    headersTimeoutMs: 5_000,
+    requestTimeoutMs: 10_000,
+    idleTimeoutMs: options.idleTimeoutMs ?? 5_000,
+    checkIntervalMs: 100,
+    onRequest: (exchange) => void handler(exchange),
+    onClientError: (socket, code) => socket.end(`HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: ${code.length}\r\n\r\n${code}`),
+  })
+  server.on('connection', (s: Socket) => sockets.push(s))
+  servers.push(server)
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return { server, port: (server.address() as { port: number }).port, sockets }
+}
+
+/** A client socket that collects everything it receives. */
+async function client(port: number) {
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => resolve(s))
+    s.once('error', reject)
+  })
+  const state = { text: '', closed: false }
+  socket.on('data', (d) => (state.text += d))
+  socket.on('error', () => {})
+  socket.on('close', () => (state.closed = true))
+  const until = async (ok: () => boolean, ms = 2_000) => {
+    for (const end = Date.now() + ms; !ok() && Date.now() < end; ) await sleep(5)
+    expect(ok(), state.text).toBe(true)
+  }
+  return { socket, state, until }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const text = (s: string) => new TextEncoder().encode(s)
+const answer = (exchange: ServerExchange, body: string, status = 200) => {
+  exchange.writeHead(status, undefined, { 'content-type': 'text/plain', 'content-length': String(Buffer.byteLength(body)) })
+  exchange.end(text(body))
+}
+const readAll = async (exchange: ServerExchange) => {
+  let s = ''
+  for await (const chunk of exchange.body ?? []) s += chunk
+  return s
+}
+
+describe('framing and keep-alive', () => {
+  it('keeps an HTTP/1.1 connection for the next request and frames bodies by length or chunks', async () => {
+    const { port } = await start(async (exchange) => {
+      if (exchange.target === '/chunked') {
+        exchange.writeHead(200, undefined, {})
+        exchange.write(text('ab'))
+        await sleep(10)
+        exchange.write(text('cd'))
+        exchange.end()
+      } else answer(exchange, `hi ${exchange.target}`)
+    })
+    const c = await client(port)
+    c.socket.write('GET /one HTTP/1.1\r\nhost: a\r\n\r\n')
+    await c.until(() => c.state.text.endsWith('hi /one'))
+    expect(c.state.text).toMatch(/^HTTP\/1\.1 200 OK\r\ncontent-type: text\/plain\r\ncontent-length: 7\r\ndate: .+ GMT\r\nconnection: keep-alive\r\nkeep-alive: timeout=5\r\n\r\nhi \/one$/)
+    c.state.text = ''
+    c.socket.write('GET /chunked HTTP/1.1\r\nhost: a\r\n\r\n')
+    await c.until(() => c.state.text.endsWith('0\r\n\r\n'))
+    expect(c.state.text).toContain('transfer-encoding: chunked\r\n')
+    expect(c.state.text.split('\r\n\r\n')[1]).toBe('2\r\nab\r\n2\r\ncd\r\n0')
+    expect(c.state.closed).toBe(false)
+  })
+
+  it('sends no body for HEAD, 204 and 304, and the connection goes on in step', async () => {
+    const { port } = await start((exchange) => {
+      const status = exchange.target === '/204' ? 204 : exchange.target === '/304' ? 304 : 200
+      exchange.writeHead(status, undefined, { 'content-length': '5' })
+      exchange.end(text('hello'))
+    })
+    const c = await client(port)
+    c.socket.write('HEAD /x HTTP/1.1\r\nhost: a\r\n\r\nGET /204 HTTP/1.1\r\nhost: a\r\n\r\nGET /304 HTTP/1.1\r\nhost: a\r\n\r\nGET /x HTTP/1.1\r\nhost: a\r\n\r\n')
+    await c.until(() => c.state.text.endsWith('hello'))
+    expect(c.state.text.match(/^HTTP\/1\.1 \d+/gm)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 204', 'HTTP/1.1 304', 'HTTP/1.1 200'])
+    expect(c.state.text.match(/hello/g)).toHaveLength(1)
+  })
+
+  it('answers an HTTP/1.0 client without a length by closing, and keeps one that asked when it can', async () => {
+    const { port } = await start((exchange) => {
+      if (exchange.target === '/stream') {
+        exchange.writeHead(200, undefined, {})
+        exchange.end(text('streamed'))
+      } else answer(exchange, 'sized')
+    })
+    const kept = await client(port)
+    kept.socket.write('GET /sized HTTP/1.0\r\nconnection: keep-alive\r\n\r\n')
+    await kept.until(() => kept.state.text.endsWith('sized'))
+    expect(kept.state.text).toContain('connection: keep-alive\r\n')
+    kept.socket.write('GET /stream HTTP/1.0\r\nconnection: keep-alive\r\n\r\n')
+    await kept.until(() => kept.state.closed)
+    expect(kept.state.text).toMatch(/connection: close\r\n\r\nstreamed$/)
+    expect(kept.state.text).not.toContain('transfer-encoding')
+  })
+
+  it('answers pipelined requests in order, one at a time, however long each takes', async () => {
+    let running = 0
+    let overlapped = false
+    const { port } = await start(async (exchange) => {
+      overlapped ||= ++running > 1
+      await sleep(exchange.target === '/slow' ? 50 : 1)
+      running--
+      answer(exchange, exchange.target)
+    })
+    const c = await client(port)
+    c.socket.write('GET /slow HTTP/1.1\r\nhost: a\r\n\r\nGET /fast HTTP/1.1\r\nhost: a\r\n\r\nPOST /post HTTP/1.1\r\nhost: a\r\ncontent-length: 3\r\n\r\nabc')
+    await c.until(() => c.state.text.endsWith('/post'))
+    expect(c.state.text.split('\r\n\r\n').slice(1).map((s) => s.split('HTTP/')[0])).toEqual(['/slow', '/fast', '/post'])
+    expect(overlapped).toBe(false)
+  })
+
+  it('reads and drops the rest of a body answered early, then serves the next request on the connection', async () => {
+    const { port } = await start((exchange) => answer(exchange, `early ${exchange.target}`))
+    const c = await client(port)
+    c.socket.write('POST /a HTTP/1.1\r\nhost: a\r\ncontent-length: 10\r\n\r\n12345')
+    await c.until(() => c.state.text.endsWith('early /a'))
+    c.socket.write('67890GET /b HTTP/1.1\r\nhost: a\r\n\r\n')
+    await c.until(() => c.state.text.endsWith('early /b'))
+    expect(c.state.closed).toBe(false)
+  })
+
+  it('adds no Date when the answer has one, and honours connection: close from the writer', async () => {
+    const { port } = await start((exchange) => {
+      exchange.writeHead(200, 'Fine', { date: 'Tue, 01 Jan 2030 00:00:00 GMT', connection: 'close', 'content-length': '0' })
+      exchange.end()
+    })
+    const c = await client(port)
+    c.socket.write('GET / HTTP/1.1\r\nhost: a\r\n\r\n')
+    await c.until(() => c.state.closed)
+    expect(c.state.text).toBe('HTTP/1.1 200 Fine\r\ndate: Tue, 01 Jan 2030 00:00:00 GMT\r\ncontent-length: 0\r\nconnection: close\r\n\r\n')
+  })
+})
+
+describe('client behaviour', () => {
+  it('still answers a client that half-closes after its request, then closes', async () => {
+    const { port } = await start(async (exchange) => {
+      await sleep(30)
+      answer(exchange, 'after your FIN')
+    })
+    const c = await client(port)
+    c.socket.end('GET / HTTP/1.1\r\nhost: a\r\n\r\n')
+    await c.until(() => c.state.closed)
+    expect(c.state.text).toMatch(/^HTTP\/1\.1 200 OK[\s\S]*connection: close\r\n\r\nafter your FIN$/)
+  })
+
+  it('serves an upgrade request as a plain one, never parses what follows it, and closes after the answer', async () => {
+    const seen: string[] = []
+    const { port } = await start((exchange) => {
+      seen.push(exchange.target)
+      answer(exchange, 'no upgrade')
+    })
+    const c = await client(port)
+    c.socket.write('GET /ws HTTP/1.1\r\nhost: a\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\nGET /smuggled HTTP/1.1\r\nhost: a\r\n\r\n')
+    await c.until(() => c.state.closed)
+    expect(seen).toEqual(['/ws'])
+    expect(c.state.text).toMatch(/connection: close\r\n\r\nno upgrade$/)
+  })
+
+  it('ends the exchange with an error when the client goes away mid-request, and its body fails', async () => {
+    let closed: { errored: Error | null; finished: boolean; body: unknown } | undefined
+    const { port } = await start(async (exchange) => {
+      const body = readAll(exchange).catch((e: unknown) => e)
+      exchange.once('close', async () => (closed = { errored: exchange.errored, finished: exchange.writableFinished, body: await body }))
+    })
+    const c = await client(port)
+    c.socket.write('POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 100\r\n\r\npartial')
+    await sleep(50)
+    c.socket.destroy()
+    for (const end = Date.now() + 2_000; closed === undefined && Date.now() < end; ) await sleep(5)
+    expect(closed?.errored?.name).toBe('ClientAbortedError')
+    expect(closed?.finished).toBe(false)
+    expect(closed?.body).toBeInstanceOf(Error)
+  })
+
+  it('stops reading a request body its reader does not take, and goes on when it does', async () => {
+    let release!: () => void
+    const released = new Promise<void>((r) => (release = r))
+    let received = ''
+    const { port, sockets } = await start(async (exchange) => {
+      await released
+      received = await readAll(exchange)
+      answer(exchange, `got ${received.length}`)
+    })
+    const c = await client(port)
+    const size = 16 * 1024 * 1024
+    c.socket.write(`POST / HTTP/1.1\r\nhost: a\r\ncontent-length: ${size}\r\n\r\n`)
+    c.socket.write(Buffer.alloc(size, 'z'))
+    await sleep(300)
+    // The server's socket is paused: far less than the body has been read off the wire.
+    const server = sockets[0]!
+    expect(server.bytesRead).toBeLessThan(size / 2)
+    release()
+    await c.until(() => c.state.text.endsWith(`got ${size}`), 10_000)
+  })
+})
+
+describe('limits and shutdown', () => {
+  it('hands a parse error to onClientError and closes the exchanges of the connection', async () => {
+    const { port } = await start(() => {})
+    const c = await client(port)
+    c.socket.write('GET / HTTP/1.1\r\nhost: a\r\nbad header\r\n\r\n')
+    await c.until(() => c.state.closed)
+    expect(c.state.text).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*HPE_INVALID_HEADER_TOKEN$/)
+  })
+
+  it('closes a connection that never sends a request once the headers timeout passes', async () => {
+    const server = new Http1Server({ maxHeaderBytes: 1024, headersTimeoutMs: 200, requestTimeoutMs: 0, idleTimeoutMs: 5_000, checkIntervalMs: 50, onRequest: () => {}, onClientError: () => {} })
+    servers.push(server)
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const c = await client((server.address() as { port: number }).port)
+    await c.until(() => c.state.closed)
+    expect(c.state.text).toBe('')
+  })
+
+  it('on close() drops idle connections, lets a busy one finish its answer with connection: close, then stops', async () => {
+    let release!: () => void
+    const released = new Promise<void>((r) => (release = r))
+    const { server, port } = await start(async (exchange) => {
+      if (exchange.target === '/busy') await released
+      answer(exchange, exchange.target)
+    })
+    const idle = await client(port)
+    idle.socket.write('GET /idle HTTP/1.1\r\nhost: a\r\n\r\n')
+    await idle.until(() => idle.state.text.endsWith('/idle'))
+    const busy = await client(port)
+    busy.socket.write('GET /busy HTTP/1.1\r\nhost: a\r\n\r\n')
+    await sleep(20)
+    let stopped = false
+    server.close(() => (stopped = true))
+    await idle.until(() => idle.state.closed)
+    expect(busy.state.closed).toBe(false)
+    release()
+    await busy.until(() => busy.state.closed)
+    expect(busy.state.text).toMatch(/connection: close\r\n\r\n\/busy$/)
+    await busy.until(() => stopped)
+  })
+})
