@@ -32,7 +32,9 @@ const luaString = (s: string) => JSON.stringify(s) // a JSON string of ASCII is 
 
 function script(o: WrkOptions): string {
   const lines = [`wrk.method = ${luaString(o.method)}`, `wrk.path = ${luaString(o.path)}`]
-  for (const [k, v] of Object.entries(o.headers)) lines.push(`wrk.headers[${luaString(k)}] = ${luaString(v)}`)
+  // wrk adds its own `Host` unless `wrk.headers["Host"]` is set (that exact spelling): a `host` would make two
+  // Host fields, which the sidecar's listener (as RFC 9112 §3.2 asks) answers with 400.
+  for (const [k, v] of Object.entries(o.headers)) lines.push(`wrk.headers[${luaString(k.toLowerCase() === 'host' ? 'Host' : k)}] = ${luaString(v)}`)
   if (o.bodyBytes > 0) {
     lines.push(`wrk.body = string.rep("q", ${o.bodyBytes})`, `wrk.headers["Content-Type"] = "application/octet-stream"`)
   }
