@@ -267,6 +267,27 @@ describe('Http1Agent', () => {
     expect(a.connections()[origin]).toEqual({ busy: 0, idle: 0 })
   })
 
+  it('keeps every response intact while many connections read at once (their reads share one buffer)', async () => {
+    const pattern = (seed: number) => Buffer.from(Array.from({ length: 3 * 1024 * 1024 + 7 }, (_, i) => (i * 31 + seed) % 251))
+    const bodies = [pattern(1), pattern(2), pattern(3), pattern(4)]
+    const up = await upstream((req, res) => res.end(bodies[Number(req.url!.slice(1))]))
+    const a = agent()
+    const origin = `http://127.0.0.1:${up.port}`
+    const received = await Promise.all(
+      bodies.map(async (_, i) => {
+        const response = await a.send(origin, get(`/${i}`))
+        const chunks: Buffer[] = []
+        // Slow readers hold chunks while the other connections' reads go on.
+        for await (const chunk of response.body!.toReadable()) {
+          chunks.push(chunk as Buffer)
+          if (chunks.length % 8 === 0) await tick(1)
+        }
+        return Buffer.concat(chunks)
+      }),
+    )
+    received.forEach((body, i) => expect(body.equals(bodies[i]!), `body ${i}`).toBe(true))
+  })
+
   it('sends a byte body and a Web stream body with their framing', async () => {
     const up = await upstream(async (req, res) => res.end(`${req.method} ${req.headers['content-length'] ?? req.headers['transfer-encoding']} ${await readBody(req)}`))
     const a = agent()

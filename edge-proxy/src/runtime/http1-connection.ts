@@ -46,6 +46,7 @@ type Exchange = {
 }
 
 const NO_HEADERS: string[] = []
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024)
 
 export class Connection implements BodyOwner {
   readonly socket: Socket
@@ -73,7 +74,33 @@ export class Connection implements BodyOwner {
     parser[HTTPParser.kOnMessageComplete] = () => this.#onMessageEnd()
     this.#parser = parser
 
-    const socket = connect({ host: pool.host, port: pool.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 })
+    const onData = (data: Buffer) => {
+      if (this.#exchange === null) {
+        // Bytes nobody asked for (a server pipelining or answering twice): the connection cannot be trusted.
+        socket.destroy()
+        return
+      }
+      const parsed = parser.execute(data)
+      if (parsed instanceof Error) socket.destroy(new UpstreamResetError(`malformed response from ${pool.host}:${pool.port}: ${parsed.message}`, { cause: parsed }))
+    }
+    // Reads land in one shared buffer handed straight to the parser (`onread`), not through the socket's
+    // Readable: no push, no 'data' event, no nextTick per read. Safe to share: llhttp's binding copies what it
+    // keeps (body chunks, header strings of an unfinished head) before the next read can reuse it.
+    const socket = connect({
+      host: pool.host,
+      port: pool.port,
+      noDelay: true,
+      keepAlive: true,
+      keepAliveInitialDelay: 60_000,
+      // true: keep reading (pausing is pauseBody's socket.pause(), which stops reads for such a socket too).
+      onread: {
+        buffer: READ_BUFFER,
+        callback: (n: number, buf: Uint8Array) => {
+          onData((buf as Buffer).subarray(0, n))
+          return true
+        },
+      },
+    })
     this.socket = socket
     socket.setTimeout(pool.agent.connectTimeoutMs, () => {
       if (!this.#connected) socket.destroy(new UpstreamConnectError(`connect to ${pool.host}:${pool.port} timed out after ${pool.agent.connectTimeoutMs} ms`))
@@ -83,15 +110,6 @@ export class Connection implements BodyOwner {
       socket.setTimeout(0)
       const exchange = this.#exchange
       if (exchange !== null) this.#write(exchange)
-    })
-    socket.on('data', (data: Buffer) => {
-      if (this.#exchange === null) {
-        // Bytes nobody asked for (a server pipelining or answering twice): the connection cannot be trusted.
-        socket.destroy()
-        return
-      }
-      const parsed = parser.execute(data)
-      if (parsed instanceof Error) socket.destroy(new UpstreamResetError(`malformed response from ${pool.host}:${pool.port}: ${parsed.message}`, { cause: parsed }))
     })
     socket.on('end', () => {
       // A body delimited by the connection's end completes here; anything else still open was cut off.
