@@ -2,30 +2,13 @@
 // body, reads the response with Node's llhttp binding (`_http_common`, the parser node:http itself uses), hands
 // the body on as it arrives (response-body.ts) and goes back to its pool only after a complete exchange the
 // server agreed to keep.
-import { createRequire } from 'node:module'
 import { connect, type Socket } from 'node:net'
 import { Readable } from 'node:stream'
 import { UpstreamConnectError, UpstreamResetError } from '../core/upstream-errors'
 import { drainOrClose } from './drain-or-close'
 import type { Http1Request, Http1Response, OriginPool, ResponseHeaders } from './http1-agent'
+import { HTTPParser, type Parser } from './llhttp-binding'
 import { ResponseBody, type BodyOwner } from './response-body'
-
-type Parser = {
-  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void
-  execute(data: Buffer): number | Error
-  finish(): undefined | Error
-  [callback: number]: unknown
-}
-type ParserClass = {
-  new (): Parser
-  RESPONSE: number
-  kOnHeaders: number
-  kOnHeadersComplete: number
-  kOnBody: number
-  kOnMessageComplete: number
-  kLenientNone: number
-}
-const { HTTPParser } = createRequire(import.meta.url)('_http_common') as { HTTPParser: ParserClass }
 
 /** One request and its response on a connection. */
 type Exchange = {

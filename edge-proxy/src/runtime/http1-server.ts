@@ -16,28 +16,9 @@
 // What it does differently: a client that half-closes after its request still gets the whole answer.
 import { EventEmitter } from 'node:events'
 import { STATUS_CODES } from 'node:http'
-import { createRequire } from 'node:module'
 import { Server, type Socket } from 'node:net'
 import { Readable } from 'node:stream'
-
-type Parser = {
-  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void
-  execute(data: Buffer): number | (Error & { code?: string })
-  finish(): undefined | (Error & { code?: string })
-  [callback: number]: unknown
-}
-type ParserClass = {
-  new (): Parser
-  REQUEST: number
-  kOnMessageBegin: number
-  kOnHeaders: number
-  kOnHeadersComplete: number
-  kOnBody: number
-  kOnMessageComplete: number
-  kLenientNone: number
-}
-const common = createRequire(import.meta.url)('_http_common') as { HTTPParser: ParserClass; methods: string[] }
-const { HTTPParser, methods } = common
+import { HTTPParser, methods, type Parser } from './llhttp-binding'
 
 export type Http1ServerOptions = {
   /** Request line plus headers, bytes (llhttp answers HPE_HEADER_OVERFLOW past it). */
@@ -237,11 +218,13 @@ export class ServerExchange extends EventEmitter {
     const head = this.#head
     if (head === null && !this.#headersSent) throw new Error('end() before writeHead()')
     const data = chunk !== undefined && chunk.byteLength > 0 && !this.#noBody
-    if (data || (this.#chunked && head !== null)) socket.cork()
+    // More than one write: corked into one writev.
+    const corked = data || (this.#chunked && head !== null)
+    if (corked) socket.cork()
     if (head !== null) this.#sendHead(socket, head)
     if (data) this.#chunk(socket, chunk)
     if (this.#chunked) socket.write('0\r\n\r\n', 'latin1')
-    if (data || (this.#chunked && head !== null)) socket.uncork()
+    if (corked) socket.uncork()
     this.#finished = true
     this.#close(null)
     this.#conn.answered(this)
