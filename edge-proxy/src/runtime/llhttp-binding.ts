@@ -6,6 +6,9 @@ export type Parser = {
   initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void
   execute(data: Buffer): number | (Error & { code?: string })
   finish(): undefined | (Error & { code?: string })
+  /** Reads a stream handle (a socket's `_handle`) itself: each read is parsed in C++, then kOnExecute is called. */
+  consume(handle: object): void
+  unconsume(): void
   [callback: number]: unknown
 }
 
@@ -18,6 +21,7 @@ type ParserClass = {
   kOnHeadersComplete: number
   kOnBody: number
   kOnMessageComplete: number
+  kOnExecute: number
   kLenientNone: number
 }
 
