@@ -1,3 +1,5 @@
+import { HeaderFields } from './header-fields'
+
 /**
  * Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus those naming other options of
  * the `Connection` header: a proxy must not forward them. `proxy-authorization` is meant for this proxy (the
@@ -15,11 +17,11 @@ export const WEFT_SOURCE_PRINCIPAL_HEADER = 'weft-source-principal'
 const DROPPED: ReadonlySet<string> = new Set([...HOP_BY_HOP, WEFT_IDENTITY_HEADER, WEFT_SOURCE_PRINCIPAL_HEADER])
 
 /**
- * A mutable copy of `headers` without hop-by-hop headers and without Weft's own identity headers. Built by
- * one pass that leaves those out, not a full copy and a delete per name: each `delete` validates its name
- * first, a dozen per request whether or not the header was there.
+ * A mutable copy of `headers` without hop-by-hop headers and without Weft's own identity headers: HeaderFields
+ * (header-fields.ts), each line kept as it came. One pass that leaves those out, not a full copy and a delete
+ * per name.
  */
-export function forwardableHeaders(headers: Headers): Headers {
+export function forwardableHeaders(headers: Headers): HeaderFields {
   const connection = headers.get('connection')
   let named: Set<string> | null = null
   if (connection !== null) {
@@ -28,10 +30,7 @@ export function forwardableHeaders(headers: Headers): Headers {
       if (TOKEN.test(trimmed)) (named ??= new Set()).add(trimmed)
     }
   }
-  const out = new Headers()
-  headers.forEach((value, name) => {
-    if (!DROPPED.has(name) && (named === null || !named.has(name))) out.append(name, value)
-  })
-  // Iteration joins repeated fields, except Set-Cookie, which it yields one by one: appended as they came.
-  return out
+  const keep = (name: string) => !DROPPED.has(name) && (named === null || !named.has(name))
+  // A Fetch Headers (the Worker's request) iterates repeats joined, but each Set-Cookie apart: taken as it gives them.
+  return headers instanceof HeaderFields ? headers.filtered(keep) : HeaderFields.of(headers).filtered(keep)
 }

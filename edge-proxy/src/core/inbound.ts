@@ -58,7 +58,7 @@ export function createInboundHandler(ctx: CoreContext): (request: Request) => Pr
       if (caller.kind === 'verified') source = caller.svid.service
 
       // Weft's own headers are dropped before evaluation too: a policy must never see a spoofed principal.
-      let headers = forwardableHeaders(request.headers)
+      let headers: Headers = forwardableHeaders(request.headers)
       const meshRequest = meshRequestOf(method, normalized.path, url, headers)
       const evaluation = evaluateInbound(snapshot.inbound, meshRequest, principal)
       const authz = evaluation.authorization

@@ -1,4 +1,5 @@
 import type { MeshRequest } from '../../../mesh/src/policy/index'
+import { HeaderFields } from './header-fields'
 
 /**
  * The request as the evaluators see it (mesh-request.ts): the normalised path, lower-case header names with
@@ -7,9 +8,11 @@ import type { MeshRequest } from '../../../mesh/src/policy/index'
  */
 export function meshRequestOf(method: string, path: string, url: Pick<URL, 'search' | 'searchParams'>, headers: Headers): MeshRequest {
   const headerRecord: Record<string, string> = Object.create(null)
-  headers.forEach((value, name) => {
-    headerRecord[name] = value
-  })
+  if (headers instanceof HeaderFields) headers.combinedInto(headerRecord)
+  else
+    headers.forEach((value, name) => {
+      headerRecord[name] = value
+    })
   const query: Record<string, string> = Object.create(null)
   if (url.search.length > 1) {
     for (const [name, value] of url.searchParams) if (!Object.hasOwn(query, name)) query[name] = value

@@ -3,7 +3,7 @@
 // redirect modes, response tainting, decompression, the Request/Response clones it makes per call). What the
 // core relies on is kept: the body streams both ways with backpressure, the request's signal ends the exchange,
 // redirects are returned as they are, and content-encoded bodies pass through untouched.
-import type { UpstreamCall } from '../core/index'
+import { HeaderFields, type UpstreamCall } from '../core/index'
 import type { Http1Agent } from './http1-agent'
 import { takeNodeStream } from './node-body'
 import { UpstreamResponse } from './upstream-response'
@@ -28,14 +28,18 @@ export async function dispatchFetch(url: string, request: DispatchRequest, agent
   let head = `${method} ${path} HTTP/1.1\r\n`
   let host = false
   let length: string | null = null
-  request.headers.forEach((value, name) => {
+  const line = (name: string, value: string) => {
     // Framing is this hop's own (below); `expect` was answered by the listener already (Node sends 100 Continue).
     if (name === 'content-length') length = value
     else if (name !== 'transfer-encoding' && name !== 'expect') {
       if (name === 'host') host = true
       head += `${name}: ${value}\r\n`
     }
-  })
+  }
+  // The core's HeaderFields go out line by line as they came; a Fetch Headers sorted and joined.
+  const headers = request.headers
+  if (headers instanceof HeaderFields) headers.forEachLine(line)
+  else headers.forEach((value, name) => line(name, value))
   if (!host) head += `host: ${origin.slice(origin.indexOf('//') + 2)}\r\n`
   let chunked = false
   if (body === null) {

@@ -1,14 +1,14 @@
 // The sidecar's listeners hand the core a Request-shaped view of a request their HTTP/1.1 server read
 // (http1-server.ts), made for a proxy's hot
 // path: nothing is built until the core asks for it. `url` and `method` are plain strings; `headers` is one
-// Fetch Headers object, made on first use; `signal` is a Cancellation (core/cancel-signal.ts) made when first
+// HeaderFields (core/header-fields.ts: Fetch's Headers API over the lines the parser read), made on first use; `signal` is a Cancellation (core/cancel-signal.ts) made when first
 // read; `body` is null for GET/HEAD and otherwise a lazy Web stream (node-body.ts) whose Node stream
 // dispatchFetch can still pipe as it is. A full `Request` would cost an AbortController, a stream and a Headers
 // copy per request whether or not the core reads them (about a tenth of a hop's CPU with @hono/node-server's
 // adaptor, used before, which built one as soon as `signal` or `body` was touched; the core touches `signal` on
 // every outbound call).
 import type { Readable } from 'node:stream'
-import { Cancellation } from '../core/index'
+import { Cancellation, HeaderFields } from '../core/index'
 import type { ServerExchange } from './http1-server'
 import { lazyWebStream, NodeBackedBody, usedBody } from './node-body'
 
@@ -70,13 +70,6 @@ function refuseBackslash(pathAndQuery: string): void {
   if (query < 0 || backslash < query) throw new RequestTargetError('the request path contains a backslash')
 }
 
-/** The header lines as received, repeated fields kept in order (Headers joins them as Fetch does). */
-function headersOf(raw: string[]): Headers {
-  const headers = new Headers()
-  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!)
-  return headers
-}
-
 /**
  * The Request-shaped view the listener gives the core. Only the members the core and the body limit use exist;
  * anything that needs a real Request (the Worker runtime has those) builds one from these.
@@ -97,7 +90,7 @@ export class NodeRequest extends NodeBackedBody {
   }
 
   get headers(): Headers {
-    return (this.#headers ??= headersOf(this.#exchange.rawHeaders))
+    return (this.#headers ??= HeaderFields.fromParsedLines(this.#exchange.rawHeaders))
   }
 
   /**

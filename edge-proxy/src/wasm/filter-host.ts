@@ -4,6 +4,7 @@ import { FilterMetrics } from './filter-metrics'
 import { weftForeignFunctions } from './foreign-functions'
 import { DEFAULT_LOG_LEVEL, FilterVm, type StreamState, type StreamWake } from './filter-vm'
 import { HeaderList, normalizeAsHeaders, normalizeHeaderName, type HeaderPairs } from './header-map'
+import { HeaderFields } from '../core/header-fields'
 import type { FilterHttpCall, FilterHttpCallResponse, ForeignFunction, LocalResponse } from './proxy-imports'
 import type { RequestProperties } from './request-properties'
 import { SharedData, SharedQueues } from './shared-data'
@@ -533,7 +534,7 @@ function continueResult(map: HeaderPairs, known: HeaderList | undefined, incomin
 /** Pairs to build a map from, or the HeaderList they already are (a Headers' entries are one). */
 function listOf(init: HeadersInit | HeaderList): HeaderList | HeaderPairs {
   if (init instanceof HeaderList) return init
-  if (init instanceof Headers) return HeaderList.ofHeaders(init)
+  if (init instanceof Headers || init instanceof HeaderFields) return HeaderList.ofHeaders(init)
   if (Array.isArray(init)) return init.map(([k, v]) => [normalizeHeaderName(String(k)), String(v)])
   return Object.entries(init).map(([k, v]) => [normalizeHeaderName(k), v])
 }
