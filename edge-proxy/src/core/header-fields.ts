@@ -17,13 +17,26 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const BAD_VALUE = /[\0\r\n]|[^\0-\xff]/
 const HTTP_WHITESPACE = /^[\t\n\r ]+|[\t\n\r ]+$/g
 
+// Names the core uses are a handful of constants: each checked and lower-cased once (bounded, so names from
+// requests cannot grow it without end).
+const NAMES = new Map<string, string>()
+
 function fieldName(name: string): string {
+  const known = NAMES.get(name)
+  if (known !== undefined) return known
   const s = String(name)
   if (!TOKEN.test(s)) throw new TypeError(`Headers: invalid header name ${JSON.stringify(s)}`)
-  return s.toLowerCase()
+  const lower = s.toLowerCase()
+  if (NAMES.size < 256 && typeof name === 'string') NAMES.set(name, lower)
+  return lower
 }
 
+// The last value found valid: the identity token set on request after request is the same string, ≈ 800
+// characters that need checking only once.
+let lastValid = ''
+
 function fieldValue(value: string): string {
+  if (value === lastValid) return value
   let s = String(value)
   const first = s.charCodeAt(0)
   const last = s.charCodeAt(s.length - 1)
@@ -31,6 +44,7 @@ function fieldValue(value: string): string {
     s = s.replace(HTTP_WHITESPACE, '')
   }
   if (BAD_VALUE.test(s)) throw new TypeError(`Headers: invalid value for a header: ${JSON.stringify(s.slice(0, 100))}`)
+  if (s.length > 64) lastValid = s
   return s
 }
 

@@ -36,6 +36,28 @@ describe('MetricsRegistry', () => {
     )
   })
 
+  it('keeps series apart that share leading label values, in the order first seen', () => {
+    const r = new MetricsRegistry()
+    const c = r.counter('calls_total', 'Calls.', ['from', 'to', 'code'])
+    c.inc(['a', 'b', '200'])
+    c.inc(['a', 'c', '200'])
+    c.inc(['a', 'b', '500'], 2)
+    c.inc(['a', 'b', '200'], 3)
+    c.inc(['ab', '', '200'])
+    c.inc(['a', 'b\u0001', '200'])
+    expect(c.get(['a', 'b', '200'])).toBe(4)
+    expect(c.get(['a', 'b', '500'])).toBe(2)
+    expect(c.get(['a', 'c', '200'])).toBe(1)
+    expect(c.get(['a', 'c', '500'])).toBe(0)
+    expect([...c.entries()].map((s) => [s.labels.join('/'), s.value.n])).toEqual([
+      ['a/b/200', 4],
+      ['a/c/200', 1],
+      ['a/b/500', 2],
+      ['ab//200', 1],
+      ['a/b\u0001/200', 1],
+    ])
+  })
+
   it('refuses bad names, duplicate registration, a wrong label count and a falling counter', () => {
     const r = new MetricsRegistry()
     expect(() => r.counter('bad-name', 'x')).toThrow(TypeError)

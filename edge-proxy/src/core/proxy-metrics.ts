@@ -34,6 +34,9 @@ export type ProxyMetrics = {
   render(): string
 }
 
+// The status_class label values, the same strings every time (a new string per request would be hashed anew).
+const STATUS_CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx']
+
 export function createProxyMetrics(): ProxyMetrics {
   const registry = new MetricsRegistry()
   const requests = registry.counter('weft_requests_total', 'Requests handled by the proxy.', ['direction', 'source', 'destination', 'route', 'status_class', 'reason'])
@@ -55,7 +58,7 @@ export function createProxyMetrics(): ProxyMetrics {
   const mirrors = registry.counter('weft_mirrored_requests_total', 'RequestMirror copies: "sent", or "skipped" when the body was too large to copy.', ['destination', 'outcome'])
 
   function observe(o: RequestObservation): void {
-    const statusClass = `${Math.floor(o.status / 100)}xx`
+    const statusClass = STATUS_CLASSES[Math.floor(o.status / 100)] ?? `${Math.floor(o.status / 100)}xx`
     requests.inc([o.direction, o.source, o.destination, o.route, statusClass, o.reason])
     duration.observe([o.direction, o.source, o.destination, o.route, statusClass], o.durationSeconds)
   }

@@ -52,6 +52,14 @@ describe('accessLogLine', () => {
     expect(JSON.parse(line)).toMatchObject({ path: entry.path, requestId: entry.requestId })
     expect(line).toBe(pinoLine(entry, 7))
   })
+
+  it('writes each line from its own values when they change from line to line (the repeated ones are remembered)', () => {
+    const values = ['acme', 'b"x', 'acme', '', 'c\\d', 'acme']
+    for (const [i, v] of values.entries()) {
+      const entry: AccessLogEntry = { ...base, direction: i % 2 ? 'inbound' : 'outbound', tenant: v, service: v, source: v, destination: v, method: v, upstream: v, route: v, reason: v }
+      expect(accessLogLine(entry, i)).toBe(pinoLine(entry, i))
+    }
+  })
 })
 
 describe('accessLogLine numbers', () => {

@@ -40,6 +40,7 @@ export class Connection implements BodyOwner {
   #idleSince = 0
   /** From the server's `Keep-Alive: timeout=` (minus a second for the race), when shorter than the agent's. */
   #idleLimit: number
+  #lastHint = ''
   /** Header fields and URL llhttp handed over before the head was complete (a head split across reads). */
   #partial: string[] = NO_HEADERS
 
@@ -250,6 +251,9 @@ export class Connection implements BodyOwner {
   }
 
   #keepAliveHint(value: string): void {
+    // A server sends the same hint on every answer: read once per connection.
+    if (value === this.#lastHint) return
+    this.#lastHint = value
     const m = /timeout=(\d+)/i.exec(value)
     if (m !== null) this.#idleLimit = Math.min(this.#pool.agent.idleMs, Number(m[1]) * 1000 - 1000)
   }
