@@ -140,6 +140,33 @@ describe('framing and keep-alive', () => {
     expect(c.state.closed).toBe(false)
   })
 
+  it('frames chunks of every size by length or chunked, the first behind the head', async () => {
+    // Distinct bytes per chunk, from one byte to more than a socket write takes at once.
+    const sizes = [1, 1024, 16 * 1024, 16 * 1024 + 1, 200 * 1024]
+    const chunks = sizes.map((n, i) => Buffer.alloc(n, 97 + i))
+    const whole = Buffer.concat(chunks)
+    const { port } = await start((exchange) => {
+      const lengthKnown = exchange.target === '/length'
+      exchange.writeHead(200, undefined, lengthKnown ? { 'content-length': String(whole.byteLength) } : {})
+      for (const c of chunks.slice(0, -1)) exchange.write(c)
+      exchange.end(chunks.at(-1))
+    })
+    for (const path of ['/length', '/chunked']) {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`)
+      expect(res.headers.get('transfer-encoding')).toBe(path === '/chunked' ? 'chunked' : null)
+      expect(Buffer.from(await res.arrayBuffer()).equals(whole)).toBe(true)
+    }
+    // The first chunk whole behind the head, in one end(): both framings.
+    const { port: port2 } = await start((exchange) => {
+      exchange.writeHead(200, undefined, exchange.target === '/length' ? { 'content-length': String(chunks[3]!.byteLength) } : {})
+      exchange.end(chunks[3])
+    })
+    for (const path of ['/length', '/chunked']) {
+      const res = await fetch(`http://127.0.0.1:${port2}${path}`)
+      expect(Buffer.from(await res.arrayBuffer()).equals(chunks[3]!)).toBe(true)
+    }
+  })
+
   it('adds no Date when the answer has one, and honours connection: close from the writer', async () => {
     const { port } = await start((exchange) => {
       exchange.writeHead(200, 'Fine', { date: 'Tue, 01 Jan 2030 00:00:00 GMT', connection: 'close', 'content-length': '0' })
