@@ -18,6 +18,7 @@ export {
   type UpstreamTarget,
 } from './proxy-deps'
 export { Cancellation, toAbortSignal, type CancelSignal } from './cancel-signal'
+export { shareDeadlineTimers } from './deadline'
 export { MetricsRegistry, PROMETHEUS_CONTENT_TYPE } from './metrics-registry'
 export { parseTraceparent } from './traceparent'
 export { classifyUpstreamError, UpstreamConnectError, UpstreamResetError, upstreamUrl } from './upstream-errors'

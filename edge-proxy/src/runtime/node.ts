@@ -6,7 +6,7 @@ import { pino } from 'pino'
 import { createControlClient } from '../control/index'
 import { FileSnapshotStore } from '../control/file-snapshot-store'
 import { createTelemetryPusher } from '../control/telemetry-push'
-import { createProxyCore, MetricsRegistry, PROMETHEUS_CONTENT_TYPE, upstreamUrl } from '../core/index'
+import { createProxyCore, MetricsRegistry, PROMETHEUS_CONTENT_TYPE, shareDeadlineTimers, upstreamUrl } from '../core/index'
 import type { ProxyLogger } from '../core/proxy-deps'
 import { adminBindHost } from './admin-host'
 import { createUpstreamPool } from './upstream-pool'
@@ -126,6 +126,8 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
 
   const filterModules = new FilterModuleCache({ controlUrl: options.controlUrl, token: () => control.controlToken(), limits: options.filterLimits, fetch: controlFetch })
 
+  // One process serves every request: deadlines can share a timer per duration (core/deadline.ts).
+  shareDeadlineTimers(true)
   const core = createProxyCore({
     snapshot: () => control.snapshot(),
     upstream: (request, target) => dispatchFetch(upstreamUrl(request, target), request, agent),
