@@ -50,7 +50,9 @@ export type ProxyCoreDeps = {
    * Optional, preferred to `upstream` for routed attempts: the same exchange given as its parts, for a transport
    * that needs no Request object (the Node sidecar's undici dispatcher, where building a Request per attempt was
    * about a tenth of a hop's CPU). The contract is `upstream`'s: `call.url` is the logical URL, the signal ends
-   * the exchange, redirects are returned as they are.
+   * the exchange, redirects are returned as they are; and more strictly, the promise rejects with the signal's
+   * reason as soon as it aborts, at any stage (waiting for a connection, connecting, awaiting the head), so the
+   * core does not race it against its deadline as it does `upstream`.
    */
   sendUpstream?(call: UpstreamCall, target: UpstreamTarget): Promise<Response>
   /** Forwards an admitted inbound request to the local application. */

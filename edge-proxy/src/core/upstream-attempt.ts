@@ -57,14 +57,15 @@ async function attemptOnce(ctx: CoreContext, candidate: Candidate, req: AttemptR
   const signal = tryDeadline?.signal ?? req.signal
   const body = req.body.replayable ? req.body.bytes : req.body.stream
   const target: UpstreamTarget = { address: endpoint.address, port: endpoint.port, service: req.service, spiffeId: req.spiffeId, endpointId: endpoint.id }
-  const aborted = abortedPromise(signal)
+  // `sendUpstream` rejects once the signal aborts (its contract): only `upstream`, a fetch, is raced.
+  const aborted = ctx.deps.sendUpstream ? null : abortedPromise(signal)
   const started = ctx.now()
   state.inFlight++
   let sent: Promise<Response> | undefined
   try {
     const call = { url: req.url, method: req.method, headers: req.headers, body, signal }
-    sent = ctx.deps.sendUpstream ? ctx.deps.sendUpstream(call, target) : ctx.deps.upstream(requestOf(call), target)
-    const response = await Promise.race([sent, aborted.promise])
+    sent = aborted === null ? ctx.deps.sendUpstream!(call, target) : ctx.deps.upstream(requestOf(call), target)
+    const response = aborted === null ? await sent : await Promise.race([sent, aborted.promise])
     const at = ctx.now()
     state.recordLatency(at - started, at)
     return { kind: 'response', response }
@@ -83,6 +84,6 @@ async function attemptOnce(ctx: CoreContext, candidate: Candidate, req: AttemptR
   } finally {
     state.inFlight--
     tryDeadline?.clear()
-    aborted.dispose()
+    aborted?.dispose()
   }
 }
