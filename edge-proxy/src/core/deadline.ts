@@ -135,9 +135,10 @@ export class Deadline {
       // Aborting unlinks the entry (and may make new ones, at the tail).
       for (let d = list.head; d !== null && d.#expiresAt <= now; d = list.head) d.abort(new TimeoutReason(d.#which, d.#ms))
     } finally {
+      // Also when a listener threw: the entries after it keep their timer.
       list.firing = false
+      if (list.head !== null) Deadline.#arm(list, list.head.#expiresAt)
     }
-    if (list.head !== null) Deadline.#arm(list, list.head.#expiresAt)
   }
 }
 

@@ -21,9 +21,10 @@ abstract class Metric<V> {
     this.labelNames = labelNames
   }
 
-  // The same series by label values, one Map level per label. A lookup hashes each value, and a value that
-  // comes from the snapshot or a constant is the same string each time, its hash kept; the joined key above
-  // was a new string to build and hash on every observation (≈ 1–2 µs a request across the four per request).
+  // The same series by label values, one Map level per label, for observations. A lookup hashes each value, and
+  // a value that comes from the snapshot or a constant is the same string each time, its hash kept; a joined key
+  // (as `series` has, for rendering and get()) was a new string to build and hash on every observation (≈ 1–2 µs
+  // a request across the four per request).
   readonly #index = new Map<string, unknown>()
 
   protected entry(labels: readonly string[]): Series<V> {
