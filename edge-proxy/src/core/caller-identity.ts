@@ -22,7 +22,7 @@ export class CallerVerifier {
   #jwks: JwksCache | null = null
   #jwksSource: object | null = null
   #verifier: SvidVerifier | null = null
-  #verifierKey = ''
+  #verifierKey: readonly [trustDomain: string, issuer: string, audience: string] | null = null
   #revokedSource: readonly string[] | null = null
   #revoked: ReadonlySet<string> = new Set()
 
@@ -62,8 +62,9 @@ export class CallerVerifier {
       }
       this.#jwksSource = snapshot.jwks
     }
-    const key = `${snapshot.tenant.trustDomain}\n${snapshot.issuer}\n${snapshot.service.spiffeId}`
-    if (this.#verifier === null || key !== this.#verifierKey) {
+    // Compared field by field: a key string made per request only to compare it cost an allocation a request.
+    const key = this.#verifierKey
+    if (this.#verifier === null || key === null || key[0] !== snapshot.tenant.trustDomain || key[1] !== snapshot.issuer || key[2] !== snapshot.service.spiffeId) {
       this.#verifier = createSvidVerifier({
         trustDomain: snapshot.tenant.trustDomain,
         issuer: snapshot.issuer,
@@ -72,7 +73,7 @@ export class CallerVerifier {
         now: this.#now,
         isRevoked: (svid) => svid.workloadId !== undefined && this.#revoked.has(svid.workloadId),
       })
-      this.#verifierKey = key
+      this.#verifierKey = [snapshot.tenant.trustDomain, snapshot.issuer, snapshot.service.spiffeId]
     }
     return this.#verifier
   }

@@ -58,6 +58,28 @@ describe('createSvidVerifier', () => {
     expect(v.stats().signatureChecks).toBe(1)
   })
 
+  it('checks a token it saw last as it checks one from its cache: expiry, revocation, clear()', async () => {
+    let now = NOW
+    const revoked = new Set<string>()
+    const v = verifierWith({ now: () => now, isRevoked: (svid) => revoked.has(svid.spiffeId) })
+    const t = await mint('orders', { ttlSeconds: 60 })
+    const other = await mint('billing', { ttlSeconds: 600 })
+    for (let i = 0; i < 3; i++) await v.verify(t)
+    expect(v.stats()).toMatchObject({ signatureChecks: 1, hits: 2 })
+    revoked.add('spiffe://acme.weft/svc/orders')
+    await expect(v.verify(t)).rejects.toMatchObject({ code: 'ERR_SVID_REVOKED' })
+    revoked.clear()
+    await v.verify(t)
+    await v.verify(other)
+    await v.verify(t)
+    v.clear()
+    await v.verify(t)
+    expect(v.stats().signatureChecks).toBe(3)
+    now = NOW + 10 * 60_000
+    await expect(v.verify(t)).rejects.toMatchObject({ code: 'ERR_SVID_EXPIRED' })
+    await expect(v.verify(t)).rejects.toMatchObject({ code: 'ERR_SVID_EXPIRED' })
+  })
+
   it('clear() forgets cached tokens', async () => {
     const v = verifierWith()
     const t = await mint()
