@@ -11,7 +11,8 @@ abstract class Metric<V> {
   readonly name: string
   readonly help: string
   readonly labelNames: readonly string[]
-  protected readonly series = new Map<string, Series<V>>()
+  /** Every series in the order first observed (rendering, entries()). */
+  protected readonly series: Series<V>[] = []
 
   constructor(name: string, help: string, labelNames: readonly string[]) {
     if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) throw new TypeError(`not a metric name: ${name}`)
@@ -21,28 +22,38 @@ abstract class Metric<V> {
     this.labelNames = labelNames
   }
 
-  // The same series by label values, one Map level per label, for observations. A lookup hashes each value, and
-  // a value that comes from the snapshot or a constant is the same string each time, its hash kept; a joined key
-  // (as `series` has, for rendering and get()) was a new string to build and hash on every observation (≈ 1–2 µs
-  // a request across the four per request).
+  // The same series by label values, one Map level per label. A lookup hashes each value, and a value that comes
+  // from the snapshot or a constant is the same string each time, its hash kept; a key joined from the values
+  // was a new string to build and hash on every observation (≈ 1–2 µs a request across the four per request).
   readonly #index = new Map<string, unknown>()
 
   protected entry(labels: readonly string[]): Series<V> {
+    if (labels.length !== this.labelNames.length) throw new RangeError(`${this.name} takes ${this.labelNames.length} labels, got ${labels.length}`)
+    return this.#walk(labels, true)!
+  }
+
+  /** The series of these label values, if observed. */
+  protected find(labels: readonly string[]): Series<V> | undefined {
+    return labels.length === this.labelNames.length ? this.#walk(labels, false) : undefined
+  }
+
+  #walk(labels: readonly string[], create: boolean): Series<V> | undefined {
     const last = labels.length - 1
-    if (last + 1 !== this.labelNames.length) throw new RangeError(`${this.name} takes ${this.labelNames.length} labels, got ${labels.length}`)
     let node = this.#index
     for (let i = 0; i < last; i++) {
       let next = node.get(labels[i]!) as Map<string, unknown> | undefined
-      if (next === undefined) node.set(labels[i]!, (next = new Map()))
+      if (next === undefined) {
+        if (!create) return undefined
+        node.set(labels[i]!, (next = new Map()))
+      }
       node = next
     }
     const leaf = last < 0 ? '' : labels[last]!
     let s = node.get(leaf) as Series<V> | undefined
-    if (s === undefined) {
+    if (s === undefined && create) {
       s = { labels: [...labels], value: this.fresh() }
       node.set(leaf, s)
-      // "\u0001" cannot be confused with any printable label value.
-      this.series.set(labels.join('\u0001'), s)
+      this.series.push(s)
     }
     return s
   }
@@ -81,10 +92,10 @@ export class Counter extends Metric<{ n: number }> {
     this.entry(labels).value.n += by
   }
   get(labels: readonly string[]): number {
-    return this.series.get(labels.join('\u0001'))?.value.n ?? 0
+    return this.find(labels)?.value.n ?? 0
   }
   renderSeries(out: string[]): void {
-    for (const s of this.series.values()) out.push(`${this.name}${this.labelText(s.labels)} ${formatNumber(s.value.n)}`)
+    for (const s of this.series) out.push(`${this.name}${this.labelText(s.labels)} ${formatNumber(s.value.n)}`)
   }
 }
 
@@ -100,10 +111,10 @@ export class Gauge extends Metric<{ n: number }> {
     this.entry(labels).value.n += by
   }
   get(labels: readonly string[]): number {
-    return this.series.get(labels.join('\u0001'))?.value.n ?? 0
+    return this.find(labels)?.value.n ?? 0
   }
   renderSeries(out: string[]): void {
-    for (const s of this.series.values()) out.push(`${this.name}${this.labelText(s.labels)} ${formatNumber(s.value.n)}`)
+    for (const s of this.series) out.push(`${this.name}${this.labelText(s.labels)} ${formatNumber(s.value.n)}`)
   }
 }
 
@@ -140,12 +151,12 @@ export class Histogram extends Metric<HistogramValue> {
 
   /** Observations so far for one label set: count and sum. */
   get(labels: readonly string[]): { count: number; sum: number } {
-    const v = this.series.get(labels.join('\u0001'))?.value
+    const v = this.find(labels)?.value
     return { count: v?.count ?? 0, sum: v?.sum ?? 0 }
   }
 
   renderSeries(out: string[]): void {
-    for (const s of this.series.values()) {
+    for (const s of this.series) {
       let cumulative = 0
       for (let i = 0; i < this.buckets.length; i++) {
         cumulative += s.value.counts[i]!
