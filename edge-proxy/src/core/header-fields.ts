@@ -63,7 +63,11 @@ export class HeaderFields implements Headers {
     if (init instanceof HeaderFields) {
       fields.#names.push(...init.#names)
       fields.#values.push(...init.#values)
-    } else if (init !== undefined) new Headers(init).forEach((value, name) => fields.#push(name, value))
+    } else if (init !== undefined) {
+      // A Headers has checked its own; pairs and records are checked by making one.
+      const headers = init instanceof Headers ? init : new Headers(init)
+      headers.forEach((value, name) => fields.#push(name, value))
+    }
     return fields
   }
 
