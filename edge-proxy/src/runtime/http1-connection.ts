@@ -9,6 +9,7 @@ import { drainOrClose } from './drain-or-close'
 import type { Http1Request, Http1Response, OriginPool, ResponseHeaders } from './http1-agent'
 import { HTTPParser, type Parser } from './llhttp-binding'
 import { ResponseBody, type BodyOwner } from './response-body'
+import { writeMessage } from './socket-write'
 
 /** One request and its response on a connection. */
 type Exchange = {
@@ -130,14 +131,8 @@ export class Connection implements BodyOwner {
   #write(exchange: Exchange): void {
     const { head, body, chunked } = exchange.request
     const socket = this.socket
-    if (body === null) {
-      socket.write(head, 'latin1')
-      this.#sent(exchange)
-    } else if (body instanceof Uint8Array) {
-      socket.cork()
-      socket.write(head, 'latin1')
-      socket.write(body)
-      socket.uncork()
+    if (body === null || body instanceof Uint8Array) {
+      writeMessage(socket, head, body)
       this.#sent(exchange)
     } else if (body instanceof Readable) {
       socket.write(head, 'latin1')

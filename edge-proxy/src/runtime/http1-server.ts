@@ -19,6 +19,7 @@ import { STATUS_CODES } from 'node:http'
 import { Server, type Socket } from 'node:net'
 import { Readable } from 'node:stream'
 import { HTTPParser, methods, type Parser } from './llhttp-binding'
+import { writeMessage } from './socket-write'
 
 export type Http1ServerOptions = {
   /** Request line plus headers, bytes (llhttp answers HPE_HEADER_OVERFLOW past it). */
@@ -204,6 +205,11 @@ export class ServerExchange extends EventEmitter {
       if (head !== null) this.#sendHead(socket, head)
       return socket.writableLength < socket.writableHighWaterMark
     }
+    if (head !== null && !this.#chunked) {
+      this.#head = null
+      this.#headersSent = true
+      return writeMessage(socket, head, chunk)
+    }
     socket.cork()
     if (head !== null) this.#sendHead(socket, head)
     const ok = this.#chunk(socket, chunk)
@@ -218,13 +224,19 @@ export class ServerExchange extends EventEmitter {
     const head = this.#head
     if (head === null && !this.#headersSent) throw new Error('end() before writeHead()')
     const data = chunk !== undefined && chunk.byteLength > 0 && !this.#noBody
-    // More than one write: corked into one writev.
-    const corked = data || (this.#chunked && head !== null)
-    if (corked) socket.cork()
-    if (head !== null) this.#sendHead(socket, head)
-    if (data) this.#chunk(socket, chunk)
-    if (this.#chunked) socket.write('0\r\n\r\n', 'latin1')
-    if (corked) socket.uncork()
+    if (head !== null && !this.#chunked) {
+      this.#head = null
+      this.#headersSent = true
+      writeMessage(socket, head, data ? chunk : null)
+    } else {
+      // More than one write: corked into one writev.
+      const corked = data || (this.#chunked && head !== null)
+      if (corked) socket.cork()
+      if (head !== null) this.#sendHead(socket, head)
+      if (data) this.#chunk(socket, chunk)
+      if (this.#chunked) socket.write('0\r\n\r\n', 'latin1')
+      if (corked) socket.uncork()
+    }
     this.#finished = true
     this.#close(null)
     this.#conn.answered(this)
@@ -237,7 +249,7 @@ export class ServerExchange extends EventEmitter {
   }
 
   #sendHead(socket: Socket, head: string): void {
-    socket.write(head, 'latin1')
+    writeMessage(socket, head, null)
     this.#head = null
     this.#headersSent = true
   }
