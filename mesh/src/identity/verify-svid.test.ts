@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { JwksCache } from './jwks-cache'
 import { signSvid } from './sign-svid'
 import { SvidError } from './svid-errors'
-import { createSvidVerifier, type SvidVerifierOptions } from './verify-svid'
+import { createSvidVerifier, REFUSED_TOKENS_KEPT, type SvidVerifierOptions } from './verify-svid'
 
 const ISSUER = 'https://weft.test'
 const SHIPPING = 'spiffe://acme.weft/svc/shipping'
@@ -14,6 +14,7 @@ describe('createSvidVerifier', () => {
   let privateKey: CryptoKey
   let kid: string
   let jwks: JwksCache
+  let publicJwk: JsonWebKey
   const mint = (service = 'orders', extra: { ttlSeconds?: number } = {}) =>
     signSvid({ privateKey, kid, alg: 'ES256', issuer: ISSUER, subject: `spiffe://acme.weft/svc/${service}`, audience: SHIPPING, ttlSeconds: extra.ttlSeconds ?? 900, now: NOW })
   const verifierWith = (options: Partial<SvidVerifierOptions> = {}) => createSvidVerifier({ trustDomain: 'acme.weft', issuer: ISSUER, audience: SHIPPING, jwks, now: () => NOW, ...options })
@@ -22,6 +23,7 @@ describe('createSvidVerifier', () => {
     const pair = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair
     privateKey = pair.privateKey
     const jwk = await exportJWK(pair.publicKey)
+    publicJwk = jwk
     kid = await calculateJwkThumbprint(jwk)
     jwks = new JwksCache({ jwks: { keys: [{ ...jwk, kid, alg: 'ES256' }] } })
   })
@@ -110,6 +112,86 @@ describe('createSvidVerifier', () => {
       },
     })
     await expect(v.verify(await mint())).rejects.toThrow('revocation list unavailable')
+  })
+
+  describe('refused tokens', () => {
+    const sign = (key: CryptoKey, keyId: string, o: { audience?: string; now?: number; ttlSeconds?: number; subject?: string } = {}) =>
+      signSvid({ privateKey: key, kid: keyId, alg: 'ES256', issuer: ISSUER, subject: o.subject ?? 'spiffe://acme.weft/svc/orders', audience: o.audience ?? SHIPPING, ttlSeconds: o.ttlSeconds ?? 900, now: o.now ?? NOW })
+    const forge = (token: string, other: string) => `${token.slice(0, token.lastIndexOf('.'))}${other.slice(other.lastIndexOf('.'))}`
+    const refusal = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e as SvidError)
+
+    it('are remembered when nothing can reverse the refusal: a repeat is the same error, without decoding or a signature check', async () => {
+      let now = NOW
+      const v = verifierWith({ now: () => now })
+      const foreign = await sign(privateKey, kid, { audience: 'spiffe://acme.weft/svc/billing' })
+      const forged = forge(await mint('orders'), await mint('billing'))
+      const shortLived = await mint('orders', { ttlSeconds: 60 })
+      const cases = [foreign, forged, 'not-a-token', shortLived]
+      now = NOW + 10 * 60_000
+      const first = await Promise.all(cases.map((t) => refusal(v.verify(t))))
+      expect(first.map((e) => e?.code)).toEqual(['ERR_SVID_AUDIENCE', 'ERR_SVID_SIGNATURE', 'ERR_SVID_MALFORMED', 'ERR_SVID_EXPIRED'])
+      const stats = v.stats()
+      expect(stats.signatureChecks).toBe(1) // the forged one
+      for (let round = 0; round < 3; round++) {
+        const again = await Promise.all(cases.map((t) => refusal(v.verify(t))))
+        for (const [i, e] of again.entries()) expect(e).toBe(first[i])
+      }
+      expect(v.stats()).toMatchObject({ misses: stats.misses, signatureChecks: 1 })
+      v.clear()
+      expect(await refusal(v.verify(forged))).not.toBe(first[1])
+      expect(v.stats().signatureChecks).toBe(2)
+    })
+
+    it('are not remembered when time or the key set may reverse them: not yet valid, unknown kid, revoked', async () => {
+      let now = NOW
+      const revoked = new Set<string>()
+      const pair = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair
+      const jwk = await exportJWK(pair.publicKey)
+      const newKid = await calculateJwkThumbprint(jwk)
+      const keys = new JwksCache({ jwks: { keys: [{ ...publicJwk, kid: 'old', alg: 'ES256' } as never] } })
+      const v = verifierWith({ jwks: keys, now: () => now, isRevoked: (svid) => revoked.has(svid.spiffeId) })
+      const early = await sign(pair.privateKey, newKid, { now: NOW + 120_000 })
+      keys.setJwks({ keys: [{ ...jwk, kid: newKid, alg: 'ES256' } as never] })
+      expect((await refusal(v.verify(early)))?.code).toBe('ERR_SVID_NOT_YET_VALID')
+      now = NOW + 120_000
+      await expect(v.verify(early)).resolves.toMatchObject({ service: 'orders' })
+
+      const unknown = await sign(pair.privateKey, 'next-key', { now })
+      expect((await refusal(v.verify(unknown)))?.code).toBe('ERR_SVID_KID_UNKNOWN')
+      keys.setJwks({ keys: [{ ...jwk, kid: newKid, alg: 'ES256' } as never, { ...jwk, kid: 'next-key', alg: 'ES256' } as never] })
+      await expect(v.verify(unknown)).resolves.toMatchObject({ service: 'orders' })
+
+      const billing = await sign(pair.privateKey, newKid, { now, subject: 'spiffe://acme.weft/svc/billing' })
+      revoked.add('spiffe://acme.weft/svc/billing')
+      expect((await refusal(v.verify(billing)))?.code).toBe('ERR_SVID_REVOKED')
+      revoked.clear()
+      await expect(v.verify(billing)).resolves.toMatchObject({ service: 'billing' })
+    })
+
+    it('are forgotten when the key set changes: a signature refused under one key is checked again under the next', async () => {
+      const pair = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair
+      const keys = new JwksCache({ jwks: { keys: [{ ...publicJwk, kid: 'k1', alg: 'ES256' } as never] } })
+      const v = verifierWith({ jwks: keys })
+      // Signed with a key the set does not hold under its kid: refused, and remembered.
+      const token = await sign(pair.privateKey, 'k1')
+      expect((await refusal(v.verify(token)))?.code).toBe('ERR_SVID_SIGNATURE')
+      expect((await refusal(v.verify(token)))?.code).toBe('ERR_SVID_SIGNATURE')
+      expect(v.stats().signatureChecks).toBe(1)
+      keys.setJwks({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'ES256' } as never] })
+      await expect(v.verify(token)).resolves.toMatchObject({ service: 'orders' })
+      expect(v.stats().signatureChecks).toBe(2)
+    })
+
+    it(`keeps at most ${REFUSED_TOKENS_KEPT}, the least recently refused going first`, async () => {
+      const v = verifierWith()
+      const bad = Array.from({ length: REFUSED_TOKENS_KEPT + 1 }, (_, i) => `bad-${i}`)
+      for (const t of bad) await refusal(v.verify(t))
+      const misses = v.stats().misses
+      await refusal(v.verify(bad[REFUSED_TOKENS_KEPT]!))
+      expect(v.stats().misses).toBe(misses)
+      await refusal(v.verify(bad[0]!))
+      expect(v.stats().misses).toBe(misses + 1)
+    })
   })
 
   it.each([

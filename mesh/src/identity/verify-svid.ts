@@ -8,8 +8,10 @@ import {
   SvidAudienceMismatch,
   SvidCritUnsupported,
   SvidEmbeddedKey,
+  SvidError,
   SvidExpired,
   SvidIssuerMismatch,
+  SvidKeyAlgMismatch,
   SvidMalformed,
   SvidMissingClaim,
   SvidNotYetValid,
@@ -82,6 +84,27 @@ export const DEFAULT_CLOCK_SKEW_SECONDS = 30
 export const DEFAULT_MAX_TOKEN_BYTES = 8192
 /** About 10k ES256 verifications per second per core (DESIGN.md): 10k cached tokens is a second of crypto saved per refill. */
 export const DEFAULT_VERIFIER_CACHE_SIZE = 10_000
+/** Refused tokens remembered (below); a Weft token is ≈ 800 bytes, so ≈ 200 KiB at most for usual callers. */
+export const REFUSED_TOKENS_KEPT = 256
+// Refusals no later check can reverse while the key set stays as it is. Not among them: not yet valid (time
+// reverses it), unknown kid and keys unavailable (a JWKS refetch may), revoked (asked on every use anyway),
+// too large (refused before any decoding, and not worth keeping).
+const LASTING_REFUSALS: ReadonlySet<string> = new Set([
+  SvidMalformed.code,
+  SvidAlgNotAllowed.code,
+  SvidTypInvalid.code,
+  SvidCritUnsupported.code,
+  SvidEmbeddedKey.code,
+  SvidKeyAlgMismatch.code,
+  SvidSignatureInvalid.code,
+  SvidAudienceMismatch.code,
+  SvidIssuerMismatch.code,
+  SvidTrustDomainMismatch.code,
+  SvidSubjectInvalid.code,
+  SvidExpired.code,
+  SvidMissingClaim.code,
+])
+
 // Beyond a few minutes "skew" is a misconfigured clock, and it would stretch every token's life.
 const MAX_CLOCK_SKEW_SECONDS = 300
 
@@ -132,6 +155,33 @@ export function createSvidVerifier(options: SvidVerifierOptions): SvidVerifier {
   let hits = 0
   let misses = 0
   let signatureChecks = 0
+
+  // Refused tokens by token string, with their error: a caller that keeps sending one bad token (an expired
+  // token it never renewed, one minted for another audience) cost a decode, claim checks (a signature check
+  // too, for a forged one) and a new error object per request — more than twice a forwarded request's CPU on
+  // the bench mesh. Now a Map lookup, the same error thrown again. Forgotten whenever the key set changes.
+  const refused = new LruCache<string, SvidError>(cacheSize === 0 ? 0 : REFUSED_TOKENS_KEPT)
+  let refusedGeneration = jwks.generation
+
+  function refusalOf(token: string): SvidError | undefined {
+    if (refused.size === 0) return undefined
+    if (refusedGeneration !== jwks.generation) {
+      refused.clear()
+      return undefined
+    }
+    return refused.get(token)
+  }
+
+  function remember(token: string, generation: number, err: unknown): never {
+    if (err instanceof SvidError && LASTING_REFUSALS.has(err.code) && generation === jwks.generation) {
+      if (refusedGeneration !== generation) {
+        refused.clear()
+        refusedGeneration = generation
+      }
+      refused.set(token, err)
+    }
+    throw err
+  }
 
   function assertNotRevoked(svid: VerifiedSvid): void {
     if (isRevoked?.(svid)) throw new SvidRevoked(`${svid.spiffeId} is revoked`)
@@ -263,9 +313,14 @@ export function createSvidVerifier(options: SvidVerifierOptions): SvidVerifier {
       if (token.length > maxTokenBytes) throw new SvidTooLarge(`the token is longer than ${maxTokenBytes} bytes`)
       const cached = fromCache(token)
       if (cached) return cached
+      const known = refusalOf(token)
+      if (known !== undefined) throw known
       let inFlight = pending.get(token)
       if (!inFlight) {
-        inFlight = verifyUncached(token).finally(() => pending.delete(token))
+        const generation = jwks.generation
+        inFlight = verifyUncached(token)
+          .catch((err: unknown) => remember(token, generation, err))
+          .finally(() => pending.delete(token))
         pending.set(token, inFlight)
       }
       return inFlight
@@ -273,6 +328,7 @@ export function createSvidVerifier(options: SvidVerifierOptions): SvidVerifier {
     stats: () => ({ hits, misses, signatureChecks, cached: cache.size }),
     clear: () => {
       cache.clear()
+      refused.clear()
       lastEntry = undefined
     },
   }
