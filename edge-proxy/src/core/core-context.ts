@@ -4,6 +4,7 @@ import type { CircuitBreakers } from './circuit-breaker'
 import type { EndpointPools } from './endpoint-pool'
 import type { EndpointRegistry } from './endpoint-state'
 import type { FilterChainRunner } from './filter-chain'
+import type { LogSampler } from './log-sampler'
 import type { OutlierDetector } from './outlier-detector'
 import type { ProxyCoreDeps, ProxyLimits, ProxyLogger } from './proxy-deps'
 import type { ProxyMetrics } from './proxy-metrics'
@@ -16,6 +17,8 @@ export type CoreContext = {
   readonly now: () => number
   readonly random: () => number
   readonly logger: ProxyLogger
+  /** For diagnostics a request can trigger every time: at most one line per kind per second. */
+  readonly logSampler: LogSampler
   readonly rateLimits: RateLimitStore
   readonly zone: string | null
   readonly limits: ProxyLimits

@@ -9,6 +9,7 @@ import { EndpointRegistry, endpointKey } from './endpoint-state'
 import { FilterChainRunner } from './filter-chain'
 import { renderFilterMetrics } from './filter-metrics-export'
 import { createInboundHandler } from './inbound'
+import { LogSampler } from './log-sampler'
 import { createOutboundHandler } from './outbound'
 import { OutlierDetector } from './outlier-detector'
 import { DEFAULT_LIMITS, type ProxyCoreDeps, type ProxyLimits } from './proxy-deps'
@@ -119,6 +120,7 @@ export function createProxyCore(deps: ProxyCoreDeps): ProxyCore {
     now,
     random: deps.random ?? Math.random,
     logger,
+    logSampler: new LogSampler(1000, now),
     rateLimits: deps.rateLimits ?? new TokenBucketStore(),
     zone: deps.zone ?? null,
     limits,

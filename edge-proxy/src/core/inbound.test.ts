@@ -115,6 +115,23 @@ describe('inbound identity', () => {
     expect((await rawRequest(port, '/x', as(fresh))).status).toBe(200)
   })
 
+  it('logs a refused identity once per code per second, then with the number left out; every refusal is counted', async () => {
+    let now = Date.now()
+    const { port, core, logger } = await sidecar(payments(), { now: () => now })
+    const foreign = await key.mint({ subject: ORDERS, audience: spiffe('ledger') })
+    for (let i = 0; i < 5; i++) expect((await rawRequest(port, '/x', as(foreign))).status).toBe(401)
+    expect((await rawRequest(port, '/x', as('not.a.jwt'))).status).toBe(401)
+    const refusedLines = () => logger.lines.filter((l) => l.msg === 'caller identity refused').map((l) => l.obj)
+    expect(refusedLines()).toEqual([
+      { direction: 'inbound', code: 'ERR_SVID_AUDIENCE', path: '/x' },
+      { direction: 'inbound', code: 'ERR_SVID_MALFORMED', path: '/x' },
+    ])
+    now += 1000
+    expect((await rawRequest(port, '/x', as(foreign))).status).toBe(401)
+    expect(refusedLines()[2]).toEqual({ direction: 'inbound', code: 'ERR_SVID_AUDIENCE', path: '/x', suppressed: 4 })
+    expect(core.metrics.requests.get(['inbound', 'unknown', 'payments', '', '4xx', 'identity-invalid'])).toBe(7)
+  })
+
   it('verifies a known token once, then answers from the cache', async () => {
     const { port, core } = await sidecar(payments())
     const token = await key.mint({ subject: ORDERS, audience: PAYMENTS })
