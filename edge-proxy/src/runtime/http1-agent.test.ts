@@ -329,6 +329,56 @@ describe('Http1Agent', () => {
     expect([classifyUpstreamError(err), String(err)]).toEqual(['reset', expect.stringContaining('malformed response')])
   })
 
+  it('sends an idempotent request again, once, on a new connection when a reused one closes before any answer', async () => {
+    // Answers the first request on each connection and keeps it open; closes it at the next one, unanswered (a
+    // server whose idle timeout fired just as the request went out).
+    let answered = 0
+    const racy = await rawServer((socket, request) => {
+      const s = socket as Socket & { served?: boolean }
+      if (s.served) return void socket.destroy()
+      s.served = true
+      answered++
+      const body = `#${answered} ${request.split(' ')[0]}`
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`)
+    })
+    const a = agent()
+    const origin = `http://127.0.0.1:${racy.port}`
+    expect(await text(await a.send(origin, get()))).toBe('#1 GET')
+    // The reused connection fails under it; the new one answers.
+    expect(await text(await a.send(origin, get()))).toBe('#2 GET')
+    expect(racy.connections()).toBe(2)
+    const put = { method: 'PUT', head: 'PUT /x HTTP/1.1\r\nhost: test\r\ncontent-length: 2\r\n\r\n', body: new TextEncoder().encode('{}'), chunked: false }
+    expect(await text(await a.send(origin, put))).toBe('#3 PUT')
+    expect(racy.connections()).toBe(3)
+
+    // Not repeated by the client: a POST (not idempotent), a streamed body (not held), a request whose
+    // connection was new.
+    const post = { method: 'POST', head: 'POST /x HTTP/1.1\r\nhost: test\r\ncontent-length: 2\r\n\r\n', body: new TextEncoder().encode('{}'), chunked: false }
+    expect(classifyUpstreamError(await a.send(origin, post).catch((e: unknown) => e))).toBe('reset')
+    expect(racy.connections()).toBe(3)
+    await a.send(origin, get())
+    const streamed = { method: 'PUT', head: 'PUT /x HTTP/1.1\r\nhost: test\r\ntransfer-encoding: chunked\r\n\r\n', body: Readable.from([Buffer.from('{}')]), chunked: true }
+    expect(classifyUpstreamError(await a.send(origin, streamed).catch((e: unknown) => e))).toBe('reset')
+    expect(racy.connections()).toBe(4)
+    const rude = await rawServer((socket) => socket.destroy())
+    expect(classifyUpstreamError(await a.send(`http://127.0.0.1:${rude.port}`, get()).catch((e: unknown) => e))).toBe('reset')
+    expect(rude.connections()).toBe(1)
+  })
+
+  it('does not send a request a third time when the new connection fails too', async () => {
+    let first = true
+    const once = await rawServer((socket) => {
+      if (!first) return void socket.destroy()
+      first = false
+      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok')
+    })
+    const a = agent()
+    const origin = `http://127.0.0.1:${once.port}`
+    expect(await text(await a.send(origin, get()))).toBe('ok')
+    expect(classifyUpstreamError(await a.send(origin, get()).catch((e: unknown) => e))).toBe('reset')
+    expect(once.connections()).toBe(2)
+  })
+
   it('errors the body when the connection breaks midway', async () => {
     const cut = await rawServer((socket) => {
       socket.write('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial')

@@ -176,6 +176,13 @@ export class OriginPool {
     })
   }
 
+  /** A request sent again after a reused connection failed under it: on a new connection, or the next one free. */
+  resend(request: Http1Request, resolve: (r: Http1Response) => void, reject: (e: unknown) => void): void {
+    if (this.#closed !== null) return reject(new AgentClosedError())
+    if (this.open < this.agent.maxConnections) return this.#open(request, resolve, reject)
+    this.send(request).then(resolve, reject)
+  }
+
   #open(request: Http1Request, resolve: (r: Http1Response) => void, reject: (e: unknown) => void): void {
     this.open++
     new Connection(this).start(request, resolve, reject)

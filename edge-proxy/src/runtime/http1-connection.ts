@@ -27,7 +27,14 @@ type Exchange = {
   onAbort: (() => void) | null
   /** Stops reading a request body still being sent, when the exchange ends early. */
   stopBody: (() => void) | null
+  /** Some of the response has arrived (a byte is enough). */
+  heard: boolean
 }
+
+// RFC 9110 §9.2.2: a request a client may send again by itself when the connection failed before any answer.
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
+/** Requests already sent again once after a reused connection failed under them: never twice. */
+const resent = new WeakSet<Http1Request>()
 
 const NO_HEADERS: string[] = []
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024)
@@ -44,6 +51,8 @@ export class Connection implements BodyOwner {
   #lastHint = ''
   /** Header fields and URL llhttp handed over before the head was complete (a head split across reads). */
   #partial: string[] = NO_HEADERS
+  /** Exchanges started on this connection, the current one included. */
+  #uses = 0
 
   constructor(pool: OriginPool) {
     this.#pool = pool
@@ -65,6 +74,7 @@ export class Connection implements BodyOwner {
         socket.destroy()
         return
       }
+      this.#exchange.heard = true
       const parsed = parser.execute(data)
       if (parsed instanceof Error) socket.destroy(new UpstreamResetError(`malformed response from ${pool.host}:${pool.port}: ${parsed.message}`, { cause: parsed }))
     }
@@ -115,8 +125,9 @@ export class Connection implements BodyOwner {
   }
 
   start(request: Http1Request, resolve: (r: Http1Response) => void, reject: (e: unknown) => void): void {
-    const exchange: Exchange = { request, resolve, reject, body: null, sent: false, done: false, keepAlive: false, informational: false, onAbort: null, stopBody: null }
+    const exchange: Exchange = { request, resolve, reject, body: null, sent: false, done: false, keepAlive: false, informational: false, onAbort: null, stopBody: null, heard: false }
     this.#exchange = exchange
+    this.#uses++
     // The last exchange may have left it paused (its reader was slow); this one reads from the start.
     this.socket.resume()
     const signal = request.signal
@@ -317,9 +328,18 @@ export class Connection implements BodyOwner {
     this.#detach(exchange)
     exchange.stopBody?.()
     if (exchange.reject !== null) {
-      const reject = exchange.reject
+      const { resolve, reject, request } = exchange
       exchange.resolve = null
       exchange.reject = null
+      // A kept-alive connection the server closed just as this request went out (its idle timeout, a restart)
+      // fails the request through no fault of the request: one the client may repeat (idempotent, its body
+      // held whole) goes once more on another connection, as browsers and HAProxy do. A fresh connection's
+      // failure, an abort, or a second failure is the caller's to see.
+      if (this.#uses > 1 && !exchange.heard && err instanceof UpstreamResetError && !resent.has(request) && IDEMPOTENT.has(request.method) && !(request.body instanceof Readable) && !(request.body instanceof ReadableStream) && !request.signal?.aborted) {
+        resent.add(request)
+        this.#pool.resend(request, resolve!, reject)
+        return
+      }
       reject(err)
     } else if (exchange.body !== null && !exchange.done) exchange.body.fail(err instanceof Error ? err : new Error(String(err)))
   }
