@@ -220,6 +220,63 @@ describe('client behaviour', () => {
     expect(closed?.body).toBeInstanceOf(Error)
   })
 
+  describe('a client that stops reading its answer', () => {
+    const CHUNK = new Uint8Array(64 * 1024).fill(0x61)
+    // More than loopback's socket buffers hold (a few MiB each side), so that an answer that is not read waits.
+    const BODY_CHUNKS = 384 // 24 MiB
+    /** Writes the body chunk by chunk with backpressure, as the sidecar's writer does; notes how the exchange ended. */
+    const bigAnswer = (ended: { closed?: boolean; errored?: Error | null; chunksWritten: number }) => async (exchange: ServerExchange) => {
+      exchange.once('close', () => Object.assign(ended, { closed: true, errored: exchange.errored }))
+      exchange.writeHead(200, undefined, { 'content-length': String(CHUNK.length * BODY_CHUNKS) })
+      for (let i = 0; i < BODY_CHUNKS; i++) {
+        if (ended.closed) return
+        ended.chunksWritten++
+        if (i === BODY_CHUNKS - 1) exchange.end(CHUNK)
+        else if (!exchange.write(CHUNK)) await new Promise((r) => (exchange.once('drain', r), exchange.once('close', r)))
+      }
+    }
+
+    it('is cut off once its answer has not moved for the idle timeout', async () => {
+      const ended = { chunksWritten: 0 } as { closed?: boolean; errored?: Error | null; chunksWritten: number }
+      const { port } = await start(bigAnswer(ended), { idleTimeoutMs: 300 })
+      const c = await client(port)
+      const started = Date.now()
+      c.socket.pause()
+      c.socket.write('GET /big HTTP/1.1\r\nhost: a\r\n\r\n')
+      for (const end = Date.now() + 3_000; !ended.closed && Date.now() < end; ) await sleep(10)
+      expect(ended.closed).toBe(true)
+      // Not before the answer stood still for the idle timeout.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(300)
+      expect(ended.errored).not.toBeNull()
+      expect(ended.chunksWritten).toBeLessThan(BODY_CHUNKS)
+    })
+
+    it('is not cut off while it reads, however slowly, in bursts further apart than a check', async () => {
+      const ended = { chunksWritten: 0 } as { closed?: boolean; errored?: Error | null; chunksWritten: number }
+      const { port } = await start(bigAnswer(ended), { idleTimeoutMs: 300 })
+      // Counting bytes only (the client helper keeps the text, too slow for 24 MiB).
+      const socket = await new Promise<Socket>((resolve) => {
+        const s = connect(port, '127.0.0.1', () => resolve(s))
+      })
+      let received = 0
+      socket.on('data', (d: Buffer) => (received += d.length))
+      socket.write('GET /big HTTP/1.1\r\nhost: a\r\n\r\n')
+      const total = CHUNK.length * BODY_CHUNKS
+      // Pauses longer than two checks, shorter than the timeout: progress is measured from the last movement.
+      let pauses = 0
+      for (const end = Date.now() + 10_000; received < total && Date.now() < end; pauses++) {
+        socket.pause()
+        await sleep(250)
+        socket.resume()
+        await sleep(2)
+      }
+      socket.destroy()
+      expect(pauses).toBeGreaterThanOrEqual(3)
+      expect(received).toBeGreaterThan(total)
+      expect(ended).toMatchObject({ closed: true, errored: null, chunksWritten: BODY_CHUNKS })
+    })
+  })
+
   // The parser reads the socket's handle itself; a connection handed over whose handle another reader owns is
   // read through the socket's 'data' events instead. Both stop reading while a body is not taken, and read the
   // next request once a body whose last chunk filled it has ended.

@@ -19,7 +19,7 @@ import { STATUS_CODES } from 'node:http'
 import { Server, type Socket } from 'node:net'
 import { Readable } from 'node:stream'
 import { HTTPParser, methods, type Parser } from './llhttp-binding'
-import { writeMessage } from './socket-write'
+import { bytesSent, writeMessage } from './socket-write'
 
 export type Http1ServerOptions = {
   /** Request line plus headers, bytes (llhttp answers HPE_HEADER_OVERFLOW past it). */
@@ -28,7 +28,10 @@ export type Http1ServerOptions = {
   readonly headersTimeoutMs: number
   /** From a request's first byte until all of it has arrived. 0: none. */
   readonly requestTimeoutMs: number
-  /** A keep-alive connection with nothing in progress is closed after this. */
+  /**
+   * A keep-alive connection with nothing in progress is closed after this; so is one whose answer waits to be
+   * written while the client takes none of it (a client that stopped reading holds the answer's buffers).
+   */
   readonly idleTimeoutMs: number
   /** How often the timeouts above are checked. */
   readonly checkIntervalMs: number
@@ -306,12 +309,16 @@ class ServerConnection {
   #partialUrl = ''
   /** The socket's handle while the parser reads it (null: reads come as 'data'). */
   #handle: StreamHandle | null = null
+  /** Bytes the kernel had taken at the last timeout check (socket-write.ts bytesSent), and since when that stood still. */
+  #sent = 0
+  #sentSince = 0
 
   constructor(server: Http1Server, socket: Socket, options: Http1ServerOptions) {
     this.#server = server
     this.#options = options
     this.socket = socket
     this.#since = Date.now()
+    this.#sentSince = this.#since
     this.keepAliveFields = `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(options.idleTimeoutMs / 1000)}\r\n`
     socket.setNoDelay(true)
     const parser = new HTTPParser()
@@ -495,10 +502,29 @@ class ServerConnection {
   /** Checked on the server's timer: a head or request too slow, a connection idle too long. */
   checkTimeouts(now: number): void {
     const { headersTimeoutMs, requestTimeoutMs, idleTimeoutMs } = this.#options
+    if (this.#sendStalled(now, idleTimeoutMs)) return void this.socket.destroy()
     const elapsed = now - this.#since
     if (this.#phase === 'head' && elapsed >= headersTimeoutMs) this.#clientError('ERR_HTTP_REQUEST_TIMEOUT')
     else if (this.#phase === 'body' && requestTimeoutMs > 0 && elapsed >= requestTimeoutMs) this.#clientError('ERR_HTTP_REQUEST_TIMEOUT')
     else if (this.#phase === 'between' && this.#queue.length === 0 && elapsed >= (this.#fresh ? headersTimeoutMs : idleTimeoutMs)) this.socket.destroy()
+  }
+
+  /**
+   * An answer waiting to be written that has not moved for the idle timeout: the client stopped reading (what
+   * Envoy's stream idle timeout ends too). Waiting: bytes in the socket's buffer or libuv's queue. Moving: the
+   * bytes the kernel has taken grew since the last check (counted as each write completes, so a client reading
+   * slowly still moves it once per buffer it takes).
+   */
+  #sendStalled(now: number, limitMs: number): boolean {
+    const handle = (this.socket as unknown as { _handle?: { writeQueueSize?: number } | null })._handle
+    const waiting = this.socket.writableLength + (handle?.writeQueueSize ?? 0)
+    const sent = bytesSent(this.socket)
+    if (waiting === 0 || sent !== this.#sent) {
+      this.#sent = sent
+      this.#sentSince = now
+      return false
+    }
+    return now - this.#sentSince >= limitMs
   }
 
   /** Closes if nothing is in progress (server shutdown); otherwise after the current answer. */

@@ -21,7 +21,10 @@ export type ListenerLimits = {
   headersTimeoutMs: number
   /** Until the whole request, body included, has arrived (Envoy `request_timeout`). 0: none. */
   requestTimeoutMs: number
-  /** A keep-alive connection with no request in progress is closed after this (Envoy `idle_timeout`). */
+  /**
+   * A keep-alive connection with no request in progress is closed after this (Envoy `idle_timeout`); so is one
+   * whose answer the client has taken none of for as long (Envoy's `stream_idle_timeout` covers that case).
+   */
   idleTimeoutMs: number
   /** Open connections per listener; more are closed on accept (Envoy's overload manager). 0: unlimited. */
   maxConnections: number

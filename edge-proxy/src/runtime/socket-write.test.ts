@@ -3,7 +3,7 @@
 import { once } from 'node:events'
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import { writeMessage } from './socket-write'
+import { bytesSent, writeMessage } from './socket-write'
 
 let server: Server | null = null
 afterEach(() => server?.close())
@@ -54,6 +54,8 @@ describe('writeMessage', () => {
     out.uncork()
     const expected = `HEAD-1\r\n\r\nHEAD-2\r\n\r\n{"ok":true}betweenHEAD-3\r\n\r\n!corked-HEAD-4\r\n\r\n{"ok":true}`
     expect((await readAll(peer, expected.length)).toString('latin1')).toBe(expected)
+    // Counted whichever way each write went.
+    expect(bytesSent(out)).toBe(expected.length)
     out.destroy()
   })
 
@@ -75,7 +77,13 @@ describe('writeMessage', () => {
     // Taken by the Writable now (its own accounting and 'drain' apply), queued behind the big body in libuv.
     writeMessage(out, 'NEXT\r\n\r\n', Buffer.from('tail'))
     expect(out.writableLength).toBeGreaterThan(0)
-    const all = await readAll(peer, 7 + big.length + 12)
+    // Short of the whole while the peer reads nothing (the Writable's write waits), the whole after.
+    const total = 7 + big.length + 12
+    await new Promise((r) => setTimeout(r, 50))
+    expect(bytesSent(out)).toBe(7 + big.length)
+    const all = await readAll(peer, total)
+    for (const end = Date.now() + 2_000; bytesSent(out) < total && Date.now() < end; ) await new Promise((r) => setTimeout(r, 5))
+    expect(bytesSent(out)).toBe(total)
     expect(all.subarray(0, 7).toString()).toBe('BIG\r\n\r\n')
     expect(all.subarray(7, 7 + big.length).equals(big)).toBe(true)
     expect(all.subarray(7 + big.length).toString()).toBe('NEXT\r\n\r\ntail')

@@ -22,6 +22,15 @@ type StreamWrap = { WriteWrap: new () => WriteReq; streamBaseState: Int32Array; 
 // Node's internal stream binding (on process.binding's allow-list, as `http_parser` is for llhttp-binding.ts).
 const { WriteWrap, streamBaseState, kLastWriteWasAsync } = (process as unknown as { binding(name: string): StreamWrap }).binding('stream_wrap')
 
+/**
+ * Bytes of the socket's writes that have left it: the handle's count of what was handed to libuv (writeMessage's
+ * included; net.Socket's `bytesWritten` adds what its Writable still buffers) less what the Writable has not seen
+ * completed. Grows while the peer reads; stands still while it does not.
+ */
+export function bytesSent(socket: Socket): number {
+  return (socket.bytesWritten ?? 0) - socket.writableLength
+}
+
 function errnoError(status: number): Error {
   const code = getSystemErrorName(status)
   return Object.assign(new Error(`write ${code}`), { code, errno: status, syscall: 'write' })

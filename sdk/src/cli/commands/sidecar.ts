@@ -181,7 +181,7 @@ export function sidecarCommand(cmd: Command, io: Pick<Io, 'err' | 'env'>, runtim
     .option('--max-body-bytes <size>', 'request body, e.g. 10MiB (default 10MiB): 413 beyond')
     .option('--headers-timeout <duration>', 'until the request headers are in (default 10s): 408 after')
     .option('--request-timeout <duration>', 'until the whole request is in, body included (default 5m; 0: none): 408 after')
-    .option('--idle-timeout <duration>', 'an idle keep-alive connection is closed after (default 5m)')
+    .option('--idle-timeout <duration>', 'an idle keep-alive connection, or an answer the client stopped reading, is closed after (default 5m)')
     .option('--upstream-idle-timeout <duration>', 'idle pooled connections to upstreams and the app close after (default 30s)')
     .option('--max-connections <n>', 'open connections per listener (default 10000; 0: unlimited)')
     .option('--admin-host <host>', 'where admin listens (default 127.0.0.1; loopback only unless --allow-remote-admin)')
