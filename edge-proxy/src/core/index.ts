@@ -4,7 +4,7 @@
  */
 export { createProxyCore, type EndpointReport, type ProxyCore } from './create-proxy-core'
 export { normalizePath, type NormalizedPath } from './normalize-path'
-export { PROXY_PROBLEM_BASE, problemResponse, WEFT_REASON_HEADER } from './problem-response'
+export { PROXY_PROBLEM_BASE, problemResponse, useMadeResponses, WEFT_REASON_HEADER, type MadeResponseFactory } from './problem-response'
 export { PROXY_REASONS } from './proxy-reasons'
 export {
   DEFAULT_LIMITS,

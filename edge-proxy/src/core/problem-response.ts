@@ -20,6 +20,21 @@ export type ProblemOptions = {
   method?: string
 }
 
+/** Builds a proxy-made answer: its status, lower-case header fields, and body text (null: none). */
+export type MadeResponseFactory = (status: number, fields: Record<string, string>, body: string | null) => Response
+
+const fetchResponse: MadeResponseFactory = (status, fields, body) => new Response(body, { status, headers: fields })
+let made: MadeResponseFactory = fetchResponse
+
+/**
+ * How proxy-made answers are built from now on, process-wide: a Fetch Response by default (the Worker); the Node
+ * sidecar's entry supplies one its listener writes without a Headers object or a Web stream
+ * (runtime/made-response.ts) — a 401 or a 429 cost more CPU than a forwarded request through Fetch's. null: back to Fetch's.
+ */
+export function useMadeResponses(factory: MadeResponseFactory | null): void {
+  made = factory ?? fetchResponse
+}
+
 /**
  * A response the proxy makes itself: `Weft-Reason` plus an RFC 9457 problem+json body naming the policy and
  * rule, so no 503 leaves a proxy unexplained (DESIGN.md, "Proxies").
@@ -36,9 +51,10 @@ export function problemResponse(reason: WeftReason, options: ProblemOptions): Re
     policy: options.policy ?? null,
     rule: options.rule ?? null,
   }
-  const headers = new Headers(options.headers)
-  headers.set('content-type', 'application/problem+json')
-  headers.set('cache-control', 'no-store')
-  headers.set(WEFT_REASON_HEADER, reason)
-  return new Response(options.method === 'HEAD' ? null : JSON.stringify(body), { status, headers })
+  const fields: Record<string, string> = {}
+  if (options.headers !== undefined) for (const name in options.headers) fields[name.toLowerCase()] = options.headers[name]!
+  fields['content-type'] = 'application/problem+json'
+  fields['cache-control'] = 'no-store'
+  fields[WEFT_REASON_HEADER] = reason
+  return made(status, fields, options.method === 'HEAD' ? null : JSON.stringify(body))
 }

@@ -4,14 +4,16 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { afterEach, describe, expect, it } from 'vitest'
 import { listen, memoryLogger } from '../../test-support/loopback'
-import { problemResponse } from '../core/index'
+import { problemResponse, useMadeResponses } from '../core/index'
 import { dispatchFetch } from './dispatch-fetch'
 import { createLimitedServer, DEFAULT_LISTENER_LIMITS } from './listener-limits'
+import { MadeResponse, madeResponse } from './made-response'
 import { UpstreamResponse } from './upstream-response'
 import { createUpstreamPool } from './upstream-pool'
 
 const open: { close(): unknown }[] = []
 afterEach(async () => {
+  useMadeResponses(null)
   for (const o of open.splice(0)) await o.close()
 })
 
@@ -88,6 +90,26 @@ describe('writeResponse', () => {
     expect(JSON.parse(got.body)).toMatchObject({ detail: 'no' })
     const head = await get(port, 'HEAD')
     expect([head.status, head.body]).toEqual([403, ''])
+  })
+
+  it("writes the proxy's own answer byte for byte alike as a Fetch Response or as the sidecar's MadeResponse, also when the core read it", async () => {
+    const answers: Record<string, Got[]> = {}
+    for (const kind of ['fetch', 'made', 'made, read by the core'] as const) {
+      useMadeResponses(kind === 'fetch' ? null : madeResponse)
+      const port = await serve(async (req) => {
+        const r = problemResponse('rate-limited', { detail: 'slow down', headers: { 'Retry-After': '3', connection: 'close' }, method: req.method })
+        expect(r instanceof MadeResponse).toBe(kind !== 'fetch')
+        if (kind === 'made, read by the core') expect(r.headers.get('weft-reason')).toBe('rate-limited')
+        return r
+      })
+      answers[kind] = [await get(port), await get(port, 'HEAD')]
+    }
+    const view = (g: Got) => ({ status: g.status, body: g.body, headers: Object.fromEntries(Object.entries(g.headers).filter(([k]) => k !== 'date')) })
+    expect(view(answers.made![0]!)).toEqual(view(answers.fetch![0]!))
+    expect(view(answers.made![1]!)).toEqual(view(answers.fetch![1]!))
+    expect(view(answers['made, read by the core']![0]!)).toEqual(view(answers.fetch![0]!))
+    expect(answers.made![0]!.headers).toMatchObject({ 'retry-after': '3', 'content-type': 'application/problem+json', 'weft-reason': 'rate-limited', connection: 'close' })
+    expect(JSON.parse(answers.made![0]!.body)).toMatchObject({ status: 429, detail: 'slow down', reason: 'rate-limited' })
   })
 
   it('streams a body that comes in several chunks, chunked', async () => {

@@ -6,6 +6,7 @@
 import type { Readable } from 'node:stream'
 import { drainOrClose } from './drain-or-close'
 import type { ServerExchange } from './http1-server'
+import { MadeResponse } from './made-response'
 import { takeNodeStream } from './node-body'
 import { ResponseBody } from './response-body'
 import { UpstreamResponse } from './upstream-response'
@@ -76,6 +77,15 @@ export async function writeResponse(response: Response, outgoing: ServerExchange
       outgoing.end()
     } else if (body instanceof ResponseBody) body.pipeTo(outgoing)
     else pipeBody(body, outgoing)
+    return
+  }
+  // An answer the proxy made itself, untouched since: its fields and bytes as they are.
+  const made = response instanceof MadeResponse ? response.takeUntouched() : null
+  if (made !== null) {
+    const bytes = method === 'HEAD' ? null : made.bytes
+    outgoing.writeHead(response.status, undefined, bytes === null ? made.fields : { ...made.fields, 'content-length': String(bytes.byteLength) })
+    if (bytes === null) outgoing.end()
+    else outgoing.end(bytes)
     return
   }
   const body = response.body

@@ -6,7 +6,7 @@ import { pino } from 'pino'
 import { createControlClient } from '../control/index'
 import { FileSnapshotStore } from '../control/file-snapshot-store'
 import { createTelemetryPusher } from '../control/telemetry-push'
-import { createProxyCore, MetricsRegistry, PROMETHEUS_CONTENT_TYPE, shareDeadlineTimers, upstreamUrl } from '../core/index'
+import { createProxyCore, MetricsRegistry, PROMETHEUS_CONTENT_TYPE, shareDeadlineTimers, upstreamUrl, useMadeResponses } from '../core/index'
 import type { ProxyLogger } from '../core/proxy-deps'
 import { adminBindHost } from './admin-host'
 import { createUpstreamPool } from './upstream-pool'
@@ -19,6 +19,7 @@ import { checkListenerLimits, createLimitedServer, DEFAULT_LISTENER_LIMITS, type
 import type { MeterOptions } from '../wasm/index'
 import { FilterModuleCache } from './filter-blobs'
 import type { AccessLogEntry } from '../core/tracing'
+import { madeResponse } from './made-response'
 import { lazyTraceExporter } from './lazy-trace-exporter'
 
 // DESIGN.md's ports: Istio's, so operators recognise them.
@@ -128,6 +129,8 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
 
   // One process serves every request: deadlines can share a timer per duration (core/deadline.ts).
   shareDeadlineTimers(true)
+  // Proxy-made answers as the listener writes them best (runtime/made-response.ts).
+  useMadeResponses(madeResponse)
   const core = createProxyCore({
     snapshot: () => control.snapshot(),
     upstream: (request, target) => dispatchFetch(upstreamUrl(request, target), request, agent),
