@@ -19,7 +19,7 @@ type StreamHandle = {
 }
 type StreamWrap = { WriteWrap: new () => WriteReq; streamBaseState: Int32Array; kLastWriteWasAsync: number }
 
-// Node's internal stream binding (on process.binding's allow-list, as `http_parser` is for llhttp-binding.ts).
+// Node's internal stream binding, the one net.Socket writes through; on process.binding's allow-list (no warning).
 const { WriteWrap, streamBaseState, kLastWriteWasAsync } = (process as unknown as { binding(name: string): StreamWrap }).binding('stream_wrap')
 
 /**
