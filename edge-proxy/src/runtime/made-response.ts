@@ -4,28 +4,18 @@
 // (≈ 30 µs of the ≈ 115 a refused request cost the inbound hop on the bench mesh). Until the core asks for
 // `headers` or `body`, the listener writes the fields and the bytes as they are (node-response.ts).
 import { Readable } from 'node:stream'
-import { NodeBackedBody, usedBody } from './node-body'
+import { NodeBackedResponse, usedBody } from './node-body'
 
-export class MadeResponse extends NodeBackedBody {
-  readonly status: number
-  readonly statusText = ''
-  readonly type = 'default'
-  readonly redirected = false
-  readonly url = ''
+export class MadeResponse extends NodeBackedResponse {
   readonly #fields: Record<string, string>
   readonly #text: string | null
   #headers: Headers | undefined
   #body: ReadableStream<Uint8Array> | null | undefined
 
   constructor(status: number, fields: Record<string, string>, text: string | null) {
-    super()
-    this.status = status
+    super(status)
     this.#fields = fields
     this.#text = text
-  }
-
-  get ok(): boolean {
-    return this.status >= 200 && this.status < 300
   }
 
   get headers(): Headers {

@@ -98,6 +98,24 @@ export abstract class NodeBackedBody {
   }
 }
 
+/** Fetch Response's fixed members over NodeBackedBody: what UpstreamResponse and MadeResponse share. */
+export abstract class NodeBackedResponse extends NodeBackedBody {
+  readonly status: number
+  readonly statusText = ''
+  readonly type = 'default'
+  readonly redirected = false
+  readonly url = ''
+
+  constructor(status: number) {
+    super()
+    this.status = status
+  }
+
+  get ok(): boolean {
+    return this.status >= 200 && this.status < 300
+  }
+}
+
 let used: ReadableStream<Uint8Array> | undefined
 
 /** One locked, empty stream for every body read by arrayBuffer() without a Web stream: as after Fetch's, reading it again fails. */

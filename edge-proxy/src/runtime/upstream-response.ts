@@ -3,18 +3,13 @@
 // retry asks. Until then the listener writes the client's header record and body as they came
 // (node-response.ts), and no Headers object, stream or Response is made for the request at all.
 import type { Readable } from 'node:stream'
-import { lazyWebStream, NodeBackedBody, takeNodeStream, usedBody } from './node-body'
+import { lazyWebStream, NodeBackedResponse, takeNodeStream, usedBody } from './node-body'
 import type { ResponseBody } from './response-body'
 
 /** Header values as http1-agent.ts gives them: lower-case names, repeated fields as arrays. */
 export type RawHeaders = Record<string, string | string[] | undefined>
 
-export class UpstreamResponse extends NodeBackedBody {
-  readonly status: number
-  readonly statusText = ''
-  readonly type = 'default'
-  readonly redirected = false
-  readonly url = ''
+export class UpstreamResponse extends NodeBackedResponse {
   readonly #raw: RawHeaders
   /** null: a response without a body (HEAD, 204, 304…). */
   readonly #source: ResponseBody | null
@@ -22,14 +17,9 @@ export class UpstreamResponse extends NodeBackedBody {
   #body: ReadableStream<Uint8Array> | null | undefined
 
   constructor(status: number, raw: RawHeaders, source: ResponseBody | null) {
-    super()
-    this.status = status
+    super(status)
     this.#raw = raw
     this.#source = source
-  }
-
-  get ok(): boolean {
-    return this.status >= 200 && this.status < 300
   }
 
   get headers(): Headers {
