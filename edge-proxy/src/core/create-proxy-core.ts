@@ -120,7 +120,7 @@ export function createProxyCore(deps: ProxyCoreDeps): ProxyCore {
     now,
     random: deps.random ?? Math.random,
     logger,
-    logSampler: new LogSampler(1000, now),
+    logSampler: new LogSampler(1000, now, logger),
     rateLimits: deps.rateLimits ?? new TokenBucketStore(),
     zone: deps.zone ?? null,
     limits,

@@ -49,8 +49,7 @@ export function createInboundHandler(ctx: CoreContext): (request: Request) => Pr
       const caller = await ctx.callers.identify(snapshot, request.headers.get(WEFT_IDENTITY_HEADER))
       if (caller.kind === 'refused') {
         const { code, message } = caller.error
-        const left = ctx.logSampler.take(`identity-refused ${code}`)
-        if (left !== undefined) logger.info({ direction: 'inbound', code, path: normalized.path, ...(left > 0 ? { suppressed: left } : {}) }, 'caller identity refused')
+        ctx.logSampler.log('info', `identity-refused ${code}`, { direction: 'inbound', code, path: normalized.path }, 'caller identity refused')
         // ERR_SVID_JWKS_UNAVAILABLE means "could not check", not "bad credential" (mesh identity README).
         const status = code === 'ERR_SVID_JWKS_UNAVAILABLE' ? 503 : 401
         return done(problemResponse('identity-invalid', { detail: `the Weft-Identity token was refused: ${code}: ${message}`, status, method }), 'identity-invalid')
@@ -152,8 +151,7 @@ export function createInboundHandler(ctx: CoreContext): (request: Request) => Pr
         run?.finish()
         const failure = classifyUpstreamError(err)
         const reason = failure === 'connect-failure' ? 'connect-failure' : 'upstream-reset'
-        const left = ctx.logSampler.take(`app-failed ${failure}`)
-        if (left !== undefined) logger.warn({ direction: 'inbound', err: errorText(err), failure, ...(left > 0 ? { suppressed: left } : {}) }, 'the local application did not answer')
+        ctx.logSampler.log('warn', `app-failed ${failure}`, { direction: 'inbound', err: errorText(err), failure }, 'the local application did not answer')
         return done(problemResponse(reason, { detail: `the local application of ${JSON.stringify(destination)} did not answer (${failure})`, method }), reason)
       }
       if (run !== null) {

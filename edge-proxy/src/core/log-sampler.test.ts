@@ -4,7 +4,7 @@ import { LogSampler } from './log-sampler'
 describe('LogSampler', () => {
   it('lets the first line of a kind through, then one per interval with the count left out since', () => {
     let now = 0
-    const s = new LogSampler(1000, () => now)
+    const s = new LogSampler(1000, () => now, { debug() {}, info() {}, warn() {}, error() {} })
     expect(s.take('a')).toBe(0)
     expect(s.take('a')).toBeUndefined()
     now = 999

@@ -1,3 +1,5 @@
+import type { ProxyLogger } from './proxy-deps'
+
 /**
  * At most one diagnostic line per kind per interval for conditions that can repeat on every request (a caller's
  * refused identity, a local app that does not answer): the first at once, then one per interval saying how many
@@ -8,12 +10,20 @@
 export class LogSampler {
   readonly #intervalMs: number
   readonly #now: () => number
+  readonly #logger: ProxyLogger
   // Keys are a fixed set of kinds (error codes, failure classes), never request data: the map stays small.
   readonly #kinds = new Map<string, { at: number; left: number }>()
 
-  constructor(intervalMs: number, now: () => number) {
+  constructor(intervalMs: number, now: () => number, logger: ProxyLogger) {
     this.#intervalMs = intervalMs
     this.#now = now
+    this.#logger = logger
+  }
+
+  /** `msg` at `level`, unless a line of `kind` went out within the interval; with `suppressed` when some were left out. */
+  log(level: 'info' | 'warn', kind: string, fields: Record<string, unknown>, msg: string): void {
+    const left = this.take(kind)
+    if (left !== undefined) this.#logger[level](left > 0 ? { ...fields, suppressed: left } : fields, msg)
   }
 
   /** `undefined`: leave this line out. Otherwise log it, with the number left out since the last one of its kind. */

@@ -103,8 +103,7 @@ export function createOutboundHandler(ctx: CoreContext): (request: Request, dest
       try {
         headers.set(WEFT_IDENTITY_HEADER, await deps.identity.tokenFor(cluster.spiffeId))
       } catch (err) {
-        const left = ctx.logSampler.take('identity-unavailable')
-        if (left !== undefined) logger.warn({ direction: 'outbound', destination: cluster.name, err: String(err), ...(left > 0 ? { suppressed: left } : {}) }, 'no identity token for the callee')
+        ctx.logSampler.log('warn', 'identity-unavailable', { direction: 'outbound', destination: cluster.name, err: String(err) }, 'no identity token for the callee')
         return refuse('identity-unavailable', { detail: `this proxy could not obtain a JWT-SVID for ${cluster.spiffeId}: ${String(err)}` })
       }
 
