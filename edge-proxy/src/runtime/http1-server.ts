@@ -19,7 +19,7 @@ import { STATUS_CODES } from 'node:http'
 import { Server, type Socket } from 'node:net'
 import { Readable } from 'node:stream'
 import { HTTPParser, methods, type Parser } from './llhttp-binding'
-import { bytesSent, writeMessage } from './socket-write'
+import { bytesSent, bytesWaiting, writeMessage } from './socket-write'
 
 export type Http1ServerOptions = {
   /** Request line plus headers, bytes (llhttp answers HPE_HEADER_OVERFLOW past it). */
@@ -208,11 +208,7 @@ export class ServerExchange extends EventEmitter {
       if (head !== null) this.#sendHead(socket, head)
       return socket.writableLength < socket.writableHighWaterMark
     }
-    if (head !== null && !this.#chunked) {
-      this.#head = null
-      this.#headersSent = true
-      return writeMessage(socket, head, chunk)
-    }
+    if (head !== null && !this.#chunked) return this.#sendHead(socket, head, chunk)
     socket.cork()
     if (head !== null) this.#sendHead(socket, head)
     const ok = this.#chunk(socket, chunk)
@@ -227,11 +223,8 @@ export class ServerExchange extends EventEmitter {
     const head = this.#head
     if (head === null && !this.#headersSent) throw new Error('end() before writeHead()')
     const data = chunk !== undefined && chunk.byteLength > 0 && !this.#noBody
-    if (head !== null && !this.#chunked) {
-      this.#head = null
-      this.#headersSent = true
-      writeMessage(socket, head, data ? chunk : null)
-    } else {
+    if (head !== null && !this.#chunked) this.#sendHead(socket, head, data ? chunk : null)
+    else {
       // More than one write: corked into one writev.
       const corked = data || (this.#chunked && head !== null)
       if (corked) socket.cork()
@@ -251,10 +244,11 @@ export class ServerExchange extends EventEmitter {
     this.#conn.socket.destroy(err)
   }
 
-  #sendHead(socket: Socket, head: string): void {
-    writeMessage(socket, head, null)
+  /** The head, and a body chunk that needs no framing of its own with it; false when the socket's buffer is full. */
+  #sendHead(socket: Socket, head: string, body: Uint8Array | null = null): boolean {
     this.#head = null
     this.#headersSent = true
+    return writeMessage(socket, head, body)
   }
 
   #chunk(socket: Socket, chunk: Uint8Array): boolean {
@@ -516,10 +510,8 @@ class ServerConnection {
    * slowly still moves it once per buffer it takes).
    */
   #sendStalled(now: number, limitMs: number): boolean {
-    const handle = (this.socket as unknown as { _handle?: { writeQueueSize?: number } | null })._handle
-    const waiting = this.socket.writableLength + (handle?.writeQueueSize ?? 0)
     const sent = bytesSent(this.socket)
-    if (waiting === 0 || sent !== this.#sent) {
+    if (bytesWaiting(this.socket) === 0 || sent !== this.#sent) {
       this.#sent = sent
       this.#sentSince = now
       return false

@@ -31,6 +31,12 @@ export function bytesSent(socket: Socket): number {
   return (socket.bytesWritten ?? 0) - socket.writableLength
 }
 
+/** Bytes written to the socket and not yet taken by the kernel: in its Writable, or queued in libuv. */
+export function bytesWaiting(socket: Socket): number {
+  const handle = (socket as unknown as { _handle: StreamHandle | null })._handle
+  return socket.writableLength + (handle?.writeQueueSize ?? 0)
+}
+
 function errnoError(status: number): Error {
   const code = getSystemErrorName(status)
   return Object.assign(new Error(`write ${code}`), { code, errno: status, syscall: 'write' })
