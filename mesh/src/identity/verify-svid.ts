@@ -163,23 +163,17 @@ export function createSvidVerifier(options: SvidVerifierOptions): SvidVerifier {
   const refused = new LruCache<string, SvidError>(cacheSize === 0 ? 0 : REFUSED_TOKENS_KEPT)
   let refusedGeneration = jwks.generation
 
-  function refusalOf(token: string): SvidError | undefined {
-    if (refused.size === 0) return undefined
+  /** The remembered refusals, emptied first if the key set changed since they were made. */
+  function refusals(): LruCache<string, SvidError> {
     if (refusedGeneration !== jwks.generation) {
       refused.clear()
-      return undefined
+      refusedGeneration = jwks.generation
     }
-    return refused.get(token)
+    return refused
   }
 
   function remember(token: string, generation: number, err: unknown): never {
-    if (err instanceof SvidError && LASTING_REFUSALS.has(err.code) && generation === jwks.generation) {
-      if (refusedGeneration !== generation) {
-        refused.clear()
-        refusedGeneration = generation
-      }
-      refused.set(token, err)
-    }
+    if (err instanceof SvidError && LASTING_REFUSALS.has(err.code) && generation === jwks.generation) refusals().set(token, err)
     throw err
   }
 
@@ -313,7 +307,7 @@ export function createSvidVerifier(options: SvidVerifierOptions): SvidVerifier {
       if (token.length > maxTokenBytes) throw new SvidTooLarge(`the token is longer than ${maxTokenBytes} bytes`)
       const cached = fromCache(token)
       if (cached) return cached
-      const known = refusalOf(token)
+      const known = refused.size === 0 ? undefined : refusals().get(token)
       if (known !== undefined) throw known
       let inFlight = pending.get(token)
       if (!inFlight) {
