@@ -1,10 +1,12 @@
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Cancellation, classifyUpstreamError } from '../core/index'
 import { listen, REFUSED_PORT } from '../../test-support/loopback'
 import { dispatchFetch } from './dispatch-fetch'
+import { Http1Server } from './http1-server'
+import { incomingRequest } from './node-request'
 import { createUpstreamPool } from './upstream-pool'
 
 const open: { close(): Promise<unknown> }[] = []
@@ -69,6 +71,64 @@ describe('dispatchFetch', () => {
     const call = { method: 'PUT', headers: new Headers({ 'x-a': 'b' }), body: new TextEncoder().encode('hello'), signal: new AbortController().signal }
     const response = await dispatchFetch(`http://127.0.0.1:${up.port}/`, call, pool())
     expect(await response.text()).toBe('PUT 5 hello b')
+  })
+
+  it('sends a listener\'s request body that had all arrived as held bytes: a PUT is resent once when a reused connection drops it', async () => {
+    // The upstream answers the first request of its first connection and drops that connection at the second
+    // (as a server closing an idle connection just as a request goes out); later connections are answered.
+    let connections = 0
+    const seen: string[] = []
+    const up = createNetServer((socket) => {
+      const n = ++connections
+      let buffered = ''
+      let requests = 0
+      socket.on('data', (d: Buffer) => {
+        buffered += d.toString('latin1')
+        const end = buffered.indexOf('\r\n\r\n')
+        if (end < 0) return
+        const length = Number(/content-length: (\d+)/i.exec(buffered.slice(0, end))?.[1] ?? 0)
+        if (buffered.length < end + 4 + length) return
+        const request = buffered.slice(0, end + 4 + length)
+        buffered = buffered.slice(request.length)
+        if (n === 1 && ++requests === 2) return void socket.destroy()
+        seen.push(`${n} ${request.split(' ', 1)[0]} ${request.slice(end + 4)}`)
+        socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok')
+      })
+    })
+    await new Promise<void>((r) => up.listen(0, '127.0.0.1', r))
+    open.push({ close: () => new Promise((r) => up.close(r)) })
+    const upPort = (up.address() as AddressInfo).port
+    const agent = pool()
+    const listener = new Http1Server({
+      maxHeaderBytes: 16 * 1024,
+      headersTimeoutMs: 5_000,
+      requestTimeoutMs: 10_000,
+      idleTimeoutMs: 5_000,
+      checkIntervalMs: 100,
+      onRequest: (exchange) => {
+        void dispatchFetch(`http://127.0.0.1:${upPort}${exchange.target}`, incomingRequest(exchange), agent).then(
+          (r) => (exchange.writeHead(r.status, undefined, { 'content-length': '0' }), exchange.end()),
+          (e: { code?: string }) => (exchange.writeHead(502, undefined, { 'content-length': '0', 'x-error': String(e.code) }), exchange.end()),
+        )
+      },
+      onClientError: (socket) => socket.destroy(),
+    })
+    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r))
+    open.push({ close: () => (listener.closeAllConnections(), new Promise((r) => listener.close(r))) })
+    const client = connect((listener.address() as AddressInfo).port, '127.0.0.1')
+    let answers = ''
+    client.on('data', (d: Buffer) => (answers += d.toString('latin1')))
+    const answered = async (n: number) => {
+      for (const end = Date.now() + 2_000; (answers.match(/HTTP\/1\.1/g) ?? []).length < n && Date.now() < end; ) await new Promise((r) => setTimeout(r, 5))
+    }
+    client.write('GET /first HTTP/1.1\r\nhost: svc\r\n\r\n')
+    await answered(1)
+    // Head and body in one read: the body is held whole, so the PUT may go again on a new connection.
+    client.write('PUT /second HTTP/1.1\r\nhost: svc\r\ncontent-length: 5\r\n\r\nhello')
+    await answered(2)
+    client.destroy()
+    expect(answers.match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200'])
+    expect(seen).toEqual(['1 GET ', '2 PUT hello'])
   })
 
   it('returns redirects as they are and passes encoded bodies through undecoded', async () => {

@@ -5,6 +5,7 @@
 // redirects are returned as they are, and content-encoded bodies pass through untouched.
 import { HeaderFields, type UpstreamCall } from '../core/index'
 import type { Http1Agent } from './http1-agent'
+import { RequestBody } from './http1-server'
 import { takeNodeStream } from './node-body'
 import { UpstreamResponse } from './upstream-response'
 
@@ -24,7 +25,9 @@ export async function dispatchFetch(url: string, request: DispatchRequest, agent
   const { origin, path } = splitUrl(url)
   const method = request.method
   const bodyIn = method === 'GET' || method === 'HEAD' ? null : request.body
-  const body = bodyIn instanceof ReadableStream ? (takeNodeStream(bodyIn) ?? bodyIn) : bodyIn
+  let body = bodyIn instanceof ReadableStream ? (takeNodeStream(bodyIn) ?? bodyIn) : bodyIn
+  // A request body that had all arrived before the core got the request goes up with the head, in one write.
+  if (body instanceof RequestBody) body = body.takeWhole() ?? body
   let head = `${method} ${path} HTTP/1.1\r\n`
   let host = false
   let length: string | null = null

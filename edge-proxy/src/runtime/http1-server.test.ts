@@ -130,6 +130,32 @@ describe('framing and keep-alive', () => {
     expect(overlapped).toBe(false)
   })
 
+  it('hands over a request whose body came with its head once the body is complete, and takes it whole', async () => {
+    const seen: string[] = []
+    const { port } = await start(async (exchange) => {
+      const complete = exchange.requestComplete
+      const whole = exchange.body!.takeWhole()
+      const got = whole !== null ? `whole ${Buffer.from(whole).toString()}` : `streamed ${await readAll(exchange)}`
+      seen.push(`${exchange.target} complete=${complete} ${got}`)
+      // Once taken, or read, nothing is left to take.
+      expect(exchange.body!.takeWhole()).toBe(null)
+      answer(exchange, exchange.target)
+    })
+    const c = await client(port)
+    c.socket.write('POST /together HTTP/1.1\r\nhost: a\r\ncontent-length: 5\r\n\r\nhello')
+    await c.until(() => c.state.text.endsWith('/together'))
+    // Head and part of the body in one read: handed over when that read ends, the rest streams behind.
+    c.socket.write('POST /split HTTP/1.1\r\nhost: a\r\ncontent-length: 5\r\n\r\nhel')
+    await c.until(() => seen.length === 1 && c.state.text.includes('/together'))
+    await sleep(20)
+    c.socket.write('lo')
+    await c.until(() => c.state.text.endsWith('/split'))
+    // Chunked, all in one read: complete too.
+    c.socket.write('POST /chunked HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n2\r\nab\r\n1\r\nc\r\n0\r\n\r\n')
+    await c.until(() => c.state.text.endsWith('/chunked'))
+    expect(seen).toEqual(['/together complete=true whole hello', '/split complete=false streamed hello', '/chunked complete=true whole abc'])
+  })
+
   it('reads and drops the rest of a body answered early, then serves the next request on the connection', async () => {
     const { port } = await start((exchange) => answer(exchange, `early ${exchange.target}`))
     const c = await client(port)

@@ -91,7 +91,7 @@ export class ServerExchange extends EventEmitter {
   readonly contentLength: string | undefined
   readonly expect: string | undefined
   /** The request body as it arrives; null when the request declares none. */
-  readonly body: Readable | null
+  readonly body: RequestBody | null
   /** Why the exchange ended before its answer was complete (the client went, a limit cut it off). */
   errored: Error | null = null
   /** The whole request has arrived. */
@@ -142,7 +142,7 @@ export class ServerExchange extends EventEmitter {
     this.expect = expect
     // llhttp has checked the framing (a length and chunked together is refused); no framing, or a length of
     // zero, is no body.
-    this.body = chunked || (length !== undefined && length !== '0') ? new Readable({ read: () => conn.bodyRead() }) : null
+    this.body = chunked || (length !== undefined && length !== '0') ? new RequestBody(conn) : null
   }
 
   get headersSent(): boolean {
@@ -275,6 +275,34 @@ export class ServerExchange extends EventEmitter {
   }
 }
 
+/**
+ * A request body as it arrives, with backpressure on the connection. `takeWhole()` hands over all of it at once
+ * when it had all arrived before anything read it: the upstream client then sends it with the request's head in
+ * one write, as it does a body the core made.
+ */
+export class RequestBody extends Readable {
+  /** The body's last byte has arrived (pushed, with its end). */
+  complete = false
+  readonly #conn: ServerConnection
+
+  constructor(conn: ServerConnection) {
+    super()
+    this.#conn = conn
+  }
+
+  override _read(): void {
+    this.#conn.bodyRead()
+  }
+
+  /** The whole body, now the caller's, when it is complete and untouched; otherwise null (stream it). */
+  takeWhole(): Uint8Array<ArrayBuffer> | null {
+    // Flowing, paused or read: someone else has it (or part of it) already.
+    if (!this.complete || this.readableFlowing !== null || this.readableDidRead || this.destroyed) return null
+    // Ended and untouched: read() returns every buffered chunk joined.
+    return this.read() as Buffer<ArrayBuffer> | null
+  }
+}
+
 /** The part of a socket's libuv handle (net.Socket's `_handle`) the parser is given to read. */
 type StreamHandle = { isStreamBase?: boolean; _consumed?: boolean; reading: boolean; readStart(): number; readStop(): number }
 
@@ -301,6 +329,11 @@ class ServerConnection {
   #bodyFull = false
   #partialHeaders: string[] | null = null
   #partialUrl = ''
+  /**
+   * A request with a body whose head came in the read being parsed: handed over once its body is complete, or
+   * at the end of the read, whichever comes first, so a small body that came with its head goes up with it.
+   */
+  #held: ServerExchange | null = null
   /** The socket's handle while the parser reads it (null: reads come as 'data'). */
   #handle: StreamHandle | null = null
   /** Bytes the kernel had taken at the last timeout check (socket-write.ts bytesSent), and since when that stood still. */
@@ -349,6 +382,7 @@ class ServerConnection {
       handle._consumed = true
       parser[HTTPParser.kOnExecute] = (parsed: number | (Error & { code?: string })) => {
         if (parsed instanceof Error) this.#clientError(parsed.code ?? 'HPE_INVALID')
+        else this.#release()
       }
       parser.consume(handle)
       this.#handle = handle
@@ -357,6 +391,7 @@ class ServerConnection {
       if (this.#stopped) return
       const parsed = parser.execute(data)
       if (parsed instanceof Error) this.#clientError(parsed.code ?? 'HPE_INVALID')
+      else this.#release()
     })
     socket.on('end', () => {
       // The client sends nothing more (a half-close): what is in progress is still answered, then the
@@ -436,8 +471,10 @@ class ServerConnection {
     }
     this.#reading = exchange
     this.#queue.push(exchange)
-    if (this.#queue.length === 1) this.#options.onRequest(exchange)
-    else if (this.#queue.length > MAX_QUEUED) this.#flow()
+    if (this.#queue.length === 1) {
+      if (exchange.body !== null && !upgrade) this.#held = exchange
+      else this.#options.onRequest(exchange)
+    } else if (this.#queue.length > MAX_QUEUED) this.#flow()
     return 0
   }
 
@@ -451,15 +488,28 @@ class ServerConnection {
     if (exchange === null) return
     this.#reading = null
     exchange.requestComplete = true
-    exchange.body?.push(null)
+    const body = exchange.body
+    if (body !== null) {
+      body.complete = true
+      body.push(null)
+    }
     // An ended body never asks for more: if its last chunk filled it, reading would otherwise stay stopped and
     // the next request on the connection never be read.
     if (this.#bodyFull) {
       this.#bodyFull = false
       this.#flow()
     }
+    if (this.#held === exchange) return this.#release()
     // Answered already, its body read to the end meanwhile: the next request's turn.
     if (exchange.writableFinished && this.#queue[0] === exchange) this.#next()
+  }
+
+  /** The held request goes to the core: its body is complete, or the read it began in has been parsed. */
+  #release(): void {
+    const held = this.#held
+    if (held === null) return
+    this.#held = null
+    this.#options.onRequest(held)
   }
 
   /** The first exchange's answer is complete. */
@@ -531,6 +581,7 @@ class ServerConnection {
     this.#stop()
     const started = this.#queue[0]?.headersSent === true
     const err = new ClientAbortedError(code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'the request did not arrive in time' : `the request is not valid HTTP/1.1 (${code})`)
+    this.#held = null
     for (const exchange of this.#queue.splice(0)) exchange.abort(err)
     this.#reading = null
     if (started || !this.socket.writable) this.socket.destroy()
@@ -541,6 +592,7 @@ class ServerConnection {
     this.#stopped = true
     this.#server.forget(this)
     const err = new ClientAbortedError('the client closed the connection before the exchange was complete')
+    this.#held = null
     for (const exchange of this.#queue.splice(0)) exchange.abort(err)
     this.#reading = null
   }

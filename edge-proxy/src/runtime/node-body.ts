@@ -3,6 +3,7 @@
 // next Node consumer: the request body goes into the upstream client and the upstream body into the ServerResponse as the
 // Node streams they are (dispatch-fetch.ts, node-response.ts).
 import type { Readable } from 'node:stream'
+import { RequestBody } from './http1-server'
 
 type Source = { readonly readable: Readable; pulled: boolean }
 
@@ -129,6 +130,9 @@ export function usedBody(): ReadableStream<Uint8Array> {
 
 /** Every chunk of `source`, joined into one buffer. */
 async function collect(source: AsyncIterable<Uint8Array>): Promise<ArrayBuffer> {
+  // A listener's request body that had all arrived before the core asked: no read loop (an await per chunk).
+  const whole = source instanceof RequestBody ? source.takeWhole() : null
+  if (whole !== null) return whole.byteOffset === 0 && whole.byteLength === whole.buffer.byteLength ? whole.buffer : whole.slice().buffer
   const chunks: Uint8Array[] = []
   let length = 0
   for await (const chunk of source) {
