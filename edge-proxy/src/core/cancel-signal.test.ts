@@ -21,6 +21,15 @@ describe('Cancellation', () => {
     expect(seen).toEqual(['a:first', 'b'])
     c.addEventListener('abort', () => seen.push('late'))
     expect(seen).toEqual(['a:first', 'b'])
+    // One listener (kept without an array), removed, then another alone.
+    const single = new Cancellation()
+    const only = () => seen.push('only')
+    single.addEventListener('abort', only)
+    single.removeEventListener('abort', only)
+    single.removeEventListener('abort', only)
+    single.addEventListener('abort', () => seen.push('kept'))
+    single.abort()
+    expect(seen).toEqual(['a:first', 'b', 'kept'])
   })
 
   it('defaults the reason to an AbortError, as AbortController does', () => {
@@ -46,11 +55,11 @@ describe('Cancellation', () => {
 
   it('drives Deadline, sleep and abortedPromise: a timeout aborts with its TimeoutReason, a parent passes its own', async () => {
     const parent = new Cancellation()
-    const d = new Deadline('overall', 20, [parent])
+    const d = new Deadline('overall', 20, parent)
     const raced = abortedPromise(d.signal)
     await expect(raced.promise).rejects.toBeInstanceOf(TimeoutReason)
     expect((d.signal.reason as TimeoutReason).which).toBe('overall')
-    const child = new Deadline('per-try', 10_000, [parent])
+    const child = new Deadline('per-try', 10_000, parent)
     const slept = sleep(10_000, child.signal)
     parent.abort('client gone')
     expect(await slept).toBe(false)

@@ -13,11 +13,14 @@ export type CancelSignal = {
   removeEventListener(type: 'abort', listener: () => void): void
 }
 
-/** An abortable signal with plain-array listeners; `signal` is itself, so it reads like an AbortController. */
+/**
+ * An abortable signal; `signal` is itself, so it reads like an AbortController. Most have one listener (the
+ * deadline or exchange below them), kept in a field: an array is made only for a second.
+ */
 export class Cancellation implements CancelSignal {
   #aborted = false
   #reason: unknown = undefined
-  #listeners: (() => void)[] = []
+  #listeners: (() => void) | (() => void)[] | null = null
 
   get aborted(): boolean {
     return this.#aborted
@@ -33,13 +36,21 @@ export class Cancellation implements CancelSignal {
 
   /** Every listener runs at most once anyway (abort happens once), so `once` needs no handling. */
   addEventListener(type: 'abort', listener: () => void, _options?: { once?: boolean }): void {
-    if (type === 'abort' && !this.#aborted) this.#listeners.push(listener)
+    if (type !== 'abort' || this.#aborted) return
+    const listeners = this.#listeners
+    if (listeners === null) this.#listeners = listener
+    else if (typeof listeners === 'function') this.#listeners = [listeners, listener]
+    else listeners.push(listener)
   }
 
   removeEventListener(type: 'abort', listener: () => void): void {
     if (type !== 'abort') return
-    const i = this.#listeners.lastIndexOf(listener)
-    if (i >= 0) this.#listeners.splice(i, 1)
+    const listeners = this.#listeners
+    if (listeners === listener) this.#listeners = null
+    else if (listeners !== null && typeof listeners !== 'function') {
+      const i = listeners.lastIndexOf(listener)
+      if (i >= 0) listeners.splice(i, 1)
+    }
   }
 
   /** Aborts once (later calls do nothing); listeners run in the order they were added, each at most once. */
@@ -48,8 +59,9 @@ export class Cancellation implements CancelSignal {
     this.#aborted = true
     this.#reason = reason
     const listeners = this.#listeners
-    this.#listeners = []
-    for (const listener of listeners) listener()
+    this.#listeners = null
+    if (typeof listeners === 'function') listeners()
+    else if (listeners !== null) for (const listener of listeners) listener()
   }
 }
 

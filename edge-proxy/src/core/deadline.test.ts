@@ -70,21 +70,21 @@ describe.each([
 
   it('takes its parent reason when a parent aborts first, and lets go of its parents once cleared', async () => {
     const parent = new Cancellation()
-    const d = new Deadline('overall', 10_000, [parent])
+    const d = new Deadline('overall', 10_000, parent)
     const reason = new Error('client gone')
     parent.abort(reason)
     expect(d.signal.aborted).toBe(true)
     expect(d.signal.reason).toBe(reason)
 
     const other = new Cancellation()
-    const cleared = new Deadline('overall', 10_000, [null, other])
+    const cleared = new Deadline('overall', 10_000, other)
     cleared.clear()
     other.abort(new Error('late'))
     expect(cleared.signal.aborted).toBe(false)
 
     const already = new Cancellation()
     already.abort('before')
-    expect(new Deadline('per-try', 10, [already]).signal.reason).toBe('before')
+    expect(new Deadline('per-try', 10, already).signal.reason).toBe('before')
     // 0 and Infinity never fire by themselves.
     const never = [new Deadline('overall', 0), new Deadline('overall', Number.POSITIVE_INFINITY)]
     await sleep(30)

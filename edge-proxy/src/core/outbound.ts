@@ -189,7 +189,7 @@ async function callUpstream(ctx: CoreContext, call: Call): Promise<Answer> {
   const budget = retry !== null && matched !== null ? ctx.retryBudgets.of(cluster.name, matched.policy, ctx.now()) : null
   budget?.deposit(ctx.now())
 
-  const overall = new Deadline('overall', call.timeoutMs, [call.clientSignal])
+  const overall = new Deadline('overall', call.timeoutMs, call.clientSignal)
   const tried = new Set<Candidate['state']>()
   let attempts = 0
   let last: Candidate | null = null

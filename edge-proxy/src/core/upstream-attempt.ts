@@ -53,7 +53,7 @@ async function attemptOnce(ctx: CoreContext, candidate: Candidate, req: AttemptR
   // Without a per-try timeout the attempt runs under the overall deadline's own signal: a second controller,
   // listener and timer per request only to mirror it cost measurable CPU at a few thousand requests a second.
   const perTry = req.perTryTimeoutMs > 0 && Number.isFinite(req.perTryTimeoutMs)
-  const tryDeadline = perTry ? new Deadline('per-try', req.perTryTimeoutMs, [req.signal]) : null
+  const tryDeadline = perTry ? new Deadline('per-try', req.perTryTimeoutMs, req.signal) : null
   const signal = tryDeadline?.signal ?? req.signal
   const body = req.body.replayable ? req.body.bytes : req.body.stream
   const target: UpstreamTarget = { address: endpoint.address, port: endpoint.port, service: req.service, spiffeId: req.spiffeId, endpointId: endpoint.id }

@@ -18,6 +18,7 @@ import { EventEmitter } from 'node:events'
 import { STATUS_CODES } from 'node:http'
 import { Server, type Socket } from 'node:net'
 import { Readable } from 'node:stream'
+import { Cancellation, type CancelSignal } from '../core/cancel-signal'
 import { HTTPParser, methods, type Parser } from './llhttp-binding'
 import { bytesSent, bytesWaiting, writeMessage } from './socket-write'
 
@@ -98,6 +99,7 @@ export class ServerExchange extends EventEmitter {
   requestComplete = false
   readonly #conn: ServerConnection
   readonly #keepAliveAsked: boolean
+  #cancel: Cancellation | null = null
   #head: string | null = null
   #headersSent = false
   #chunked = false
@@ -143,6 +145,19 @@ export class ServerExchange extends EventEmitter {
     // llhttp has checked the framing (a length and chunked together is refused); no framing, or a length of
     // zero, is no body.
     this.body = chunked || (length !== undefined && length !== '0') ? new RequestBody(conn) : null
+  }
+
+  /**
+   * Aborts, with the error that ended it, when the exchange ends before its answer is complete (the client went
+   * away, a timeout or a parse error cut the connection): the request's signal (node-request.ts). Made when
+   * first asked for.
+   */
+  get signal(): CancelSignal {
+    if (this.#cancel === null) {
+      this.#cancel = new Cancellation()
+      if (this.errored !== null) this.#cancel.abort(this.errored)
+    }
+    return this.#cancel
   }
 
   get headersSent(): boolean {
@@ -265,6 +280,7 @@ export class ServerExchange extends EventEmitter {
     if (err !== null) {
       this.errored = err
       if (this.body !== null && !this.requestComplete) this.body.destroy(err)
+      this.#cancel?.abort(err)
     }
     this.emit('close')
   }

@@ -1,14 +1,14 @@
 // The sidecar's listeners hand the core a Request-shaped view of a request their HTTP/1.1 server read
 // (http1-server.ts), made for a proxy's hot
 // path: nothing is built until the core asks for it. `url` and `method` are plain strings; `headers` is one
-// HeaderFields (core/header-fields.ts: Fetch's Headers API over the lines the parser read), made on first use; `signal` is a Cancellation (core/cancel-signal.ts) made when first
+// HeaderFields (core/header-fields.ts: Fetch's Headers API over the lines the parser read), made on first use; `signal` is the exchange's Cancellation (core/cancel-signal.ts), made when first
 // read; `body` is null for GET/HEAD and otherwise a lazy Web stream (node-body.ts) whose Node stream
 // dispatchFetch can still pipe as it is. A full `Request` would cost an AbortController, a stream and a Headers
 // copy per request whether or not the core reads them (about a tenth of a hop's CPU with @hono/node-server's
 // adaptor, used before, which built one as soon as `signal` or `body` was touched; the core touches `signal` on
 // every outbound call).
 import type { Readable } from 'node:stream'
-import { Cancellation, HeaderFields } from '../core/index'
+import { HeaderFields } from '../core/index'
 import type { ServerExchange } from './http1-server'
 import { lazyWebStream, NodeBackedBody, usedBody } from './node-body'
 
@@ -79,7 +79,6 @@ export class NodeRequest extends NodeBackedBody {
   readonly url: string
   readonly #exchange: ServerExchange
   #headers: Headers | undefined
-  #cancel: Cancellation | undefined
   #body: ReadableStream<Uint8Array> | null | undefined
 
   constructor(exchange: ServerExchange) {
@@ -94,20 +93,13 @@ export class NodeRequest extends NodeBackedBody {
   }
 
   /**
-   * Aborts when the client goes away before the response has been written in full (as Fetch's request signal).
-   * A Cancellation, not an AbortSignal (cancel-signal.ts: the core takes either; an AbortController per request
-   * was measurable); typed as the AbortSignal a Request has, `toAbortSignal` makes one where the type is checked.
+   * Aborts when the client goes away before the response has been written in full (as Fetch's request signal):
+   * the exchange's own (http1-server.ts). A Cancellation, not an AbortSignal (cancel-signal.ts: the core takes
+   * either; an AbortController per request was measurable); typed as the AbortSignal a Request has,
+   * `toAbortSignal` makes one where the type is checked.
    */
   get signal(): AbortSignal {
-    if (this.#cancel === undefined) {
-      const controller = (this.#cancel = new Cancellation())
-      const exchange = this.#exchange
-      exchange.once('close', () => {
-        if (exchange.errored !== null) controller.abort(exchange.errored)
-        else if (!exchange.writableFinished) controller.abort(new DOMException('the client closed the connection before the response was complete', 'AbortError'))
-      })
-    }
-    return this.#cancel as unknown as AbortSignal
+    return this.#exchange.signal as unknown as AbortSignal
   }
 
   get body(): ReadableStream<Uint8Array> | null {
