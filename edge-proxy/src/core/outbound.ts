@@ -179,30 +179,25 @@ async function callUpstream(ctx: CoreContext, call: Call): Promise<Answer> {
   const zone = spec?.locality?.preferLocalZone === true ? ctx.zone : null
   const pool = ctx.pools.of(subset.service, subset.endpoints)
   const pick: PickContext = { random: ctx.random, hashKey: call.hashKey }
-  // A per-try timeout bounds every attempt, also when the rule allows no retry (Envoy does the same).
-  const perTryTimeout = matched?.rule.retry?.perTryTimeout
-  const perTryMs = perTryTimeout !== undefined ? durationMs(perTryTimeout) : 0
-  const policy = matched?.policy ?? null
-  const rule = matched?.ruleIndex ?? null
-  // Only a refusal names it: built then, not for every request.
-  const where = (): string => (matched !== null ? `Route ${JSON.stringify(matched.policy)} rule ${matched.ruleIndex}` : `pass-through to ${JSON.stringify(cluster.name)}`)
+  const perTryMs = perTryMsOf(matched)
   const budget = retry !== null && matched !== null ? ctx.retryBudgets.of(cluster.name, matched.policy, ctx.now()) : null
   budget?.deposit(ctx.now())
 
   const overall = new Deadline('overall', call.timeoutMs, call.clientSignal)
-  const tried = new Set<Candidate['state']>()
+  // Endpoints that failed this request, made at the first retry.
+  let tried: Set<Candidate['state']> | null = null
   let attempts = 0
   let last: Candidate | null = null
   try {
     const admission = await ctx.breakers.acquire(cluster.name, breaker, overall.signal)
     if (admission === 'circuit-open') {
       ctx.metrics.circuitOpen.inc([cluster.name])
-      return problem('circuit-open', {
+      return problem(call, 'circuit-open', {
         detail: `BackendPolicy ${JSON.stringify(backendPolicy)} connectionLimits: ${ctx.breakers.active(cluster.name)} requests in flight to ${JSON.stringify(cluster.name)} (maxRequests ${breaker.maxRequests}, maxPendingRequests ${breaker.maxPendingRequests})`,
         policy: backendPolicy,
       })
     }
-    if (admission === 'aborted') return aborted(overall.signal.reason, 'waiting for a free request slot (circuit breaker pending queue)')
+    if (admission === 'aborted') return aborted(call, overall.signal.reason, 'waiting for a free request slot (circuit breaker pending queue)')
 
     for (let attempt = 0; ; attempt++) {
       attempts = attempt + 1
@@ -237,62 +232,82 @@ async function callUpstream(ctx: CoreContext, call: Call): Promise<Answer> {
         outcome.kind !== 'aborted' &&
         attempt < retry.attempts &&
         isRetriable(retry, outcome.kind === 'response' ? { status: outcome.response.status } : { failure: outcome.failure })
-      if (!retriable) return final(outcome)
+      if (!retriable) return final(call, outcome, attempts, last)
       if (!call.body.replayable) {
         ctx.metrics.retries.inc([cluster.name, call.route, 'not_replayable'])
-        return final(outcome)
+        return final(call, outcome, attempts, last)
       }
       if (!budget!.tryWithdraw(routeBudgetOf(call.service, matched!), ctx.now())) {
         ctx.metrics.retries.inc([cluster.name, call.route, 'budget_exhausted'])
         ctx.logger.debug({ destination: cluster.name, route: call.route }, 'retry budget exhausted: not retrying')
-        return final(outcome)
+        return final(call, outcome, attempts, last)
       }
       // The slot is taken before the failed answer is dropped, so that "no room to retry" can still return it.
       if (!ctx.breakers.tryStartRetry(cluster.name, breaker)) {
         ctx.metrics.retries.inc([cluster.name, call.route, 'overflow'])
-        return final(outcome)
+        return final(call, outcome, attempts, last)
       }
       if (!ctx.breakers.tryAcquire(cluster.name, breaker)) {
         ctx.breakers.endRetry(cluster.name)
         ctx.metrics.retries.inc([cluster.name, call.route, 'overflow'])
-        return final(outcome)
+        return final(call, outcome, attempts, last)
       }
       if (outcome.kind === 'response') await outcome.response.body?.cancel().catch(() => {})
       if (!(await sleep(backoffMs(retry, attempt + 1, ctx.random), overall.signal))) {
         ctx.breakers.release(cluster.name)
         ctx.breakers.endRetry(cluster.name)
-        return aborted(overall.signal.reason, `backing off before retry ${attempt + 1}`)
+        return aborted(call, overall.signal.reason, `backing off before retry ${attempt + 1}`)
       }
       ctx.metrics.retries.inc([cluster.name, call.route, 'retried'])
-      tried.add(candidate.state)
+      ;(tried ??= new Set()).add(candidate.state)
     }
   } finally {
     overall.clear()
   }
+}
 
-  function final(outcome: AttemptOutcome): Answer {
-    if (outcome.kind === 'response') return { response: withResponseHeaders(outcome.response, call.filters), reason: '' }
-    if (outcome.kind === 'aborted') return aborted(outcome.reason, 'waiting for the upstream')
-    const endpointText = last === null ? JSON.stringify(cluster.name) : `${JSON.stringify(cluster.name)} endpoint ${last.endpoint.id} (${last.endpoint.address}:${last.endpoint.port})`
-    if (outcome.failure === 'per-try-timeout') {
-      return problem('timeout', { detail: `${where()}: no response headers from ${endpointText} within the per-try timeout of ${perTryMs}ms (${attempts} attempt${attempts === 1 ? '' : 's'})`, policy, rule })
-    }
-    if (outcome.failure === 'connect-failure') {
-      return problem('connect-failure', { detail: `${where()}: could not connect to ${endpointText}: ${errorText(outcome.error)}`, policy, rule })
-    }
-    return problem('upstream-reset', { detail: `${where()}: ${endpointText} closed the connection before answering: ${errorText(outcome.error)}`, policy, rule })
-  }
+// The answers callUpstream ends with, as module functions: closures over its state would be made on every call,
+// and only a refusal needs them.
 
-  function aborted(reason: unknown, during: string): Answer {
-    if (reason instanceof TimeoutReason) {
-      return problem('timeout', { detail: `${where()}: the ${matched?.rule.timeout !== undefined ? "rule's" : 'default'} timeout of ${reason.ms}ms passed while ${during}`, policy, rule })
-    }
-    return { response: new Response(null, { status: CLIENT_CLOSED }), reason: 'client-closed' }
-  }
+/** A per-try timeout bounds every attempt, also when the rule allows no retry (Envoy does the same). 0: none. */
+function perTryMsOf(matched: RouteMatched | null): number {
+  const perTryTimeout = matched?.rule.retry?.perTryTimeout
+  return perTryTimeout !== undefined ? durationMs(perTryTimeout) : 0
+}
 
-  function problem(reason: Parameters<typeof problemResponse>[0], options: { detail: string; policy?: string | null; rule?: number | null }): Answer {
-    return { response: problemResponse(reason, { ...options, method: call.method }), reason }
+/** What a refusal names as the rule it applied. */
+function whereOf(call: Call): string {
+  const { matched } = call
+  return matched !== null ? `Route ${JSON.stringify(matched.policy)} rule ${matched.ruleIndex}` : `pass-through to ${JSON.stringify(call.cluster.name)}`
+}
+
+function final(call: Call, outcome: AttemptOutcome, attempts: number, last: Candidate | null): Answer {
+  if (outcome.kind === 'response') return { response: withResponseHeaders(outcome.response, call.filters), reason: '' }
+  if (outcome.kind === 'aborted') return aborted(call, outcome.reason, 'waiting for the upstream')
+  const cluster = call.cluster
+  const endpointText = last === null ? JSON.stringify(cluster.name) : `${JSON.stringify(cluster.name)} endpoint ${last.endpoint.id} (${last.endpoint.address}:${last.endpoint.port})`
+  if (outcome.failure === 'per-try-timeout') {
+    return problem(call, 'timeout', { detail: `${whereOf(call)}: no response headers from ${endpointText} within the per-try timeout of ${perTryMsOf(call.matched)}ms (${attempts} attempt${attempts === 1 ? '' : 's'})` })
   }
+  if (outcome.failure === 'connect-failure') {
+    return problem(call, 'connect-failure', { detail: `${whereOf(call)}: could not connect to ${endpointText}: ${errorText(outcome.error)}` })
+  }
+  return problem(call, 'upstream-reset', { detail: `${whereOf(call)}: ${endpointText} closed the connection before answering: ${errorText(outcome.error)}` })
+}
+
+function aborted(call: Call, reason: unknown, during: string): Answer {
+  if (reason instanceof TimeoutReason) {
+    return problem(call, 'timeout', { detail: `${whereOf(call)}: the ${call.matched?.rule.timeout !== undefined ? "rule's" : 'default'} timeout of ${reason.ms}ms passed while ${during}` })
+  }
+  return { response: new Response(null, { status: CLIENT_CLOSED }), reason: 'client-closed' }
+}
+
+/** A refusal naming the matched Route and rule, unless `options` names another policy (the BackendPolicy). */
+function problem(call: Call, reason: Parameters<typeof problemResponse>[0], options: { detail: string; policy?: string | null }): Answer {
+  const { matched } = call
+  const policy = options.policy !== undefined ? options.policy : (matched?.policy ?? null)
+  const rule = options.policy !== undefined ? null : (matched?.ruleIndex ?? null)
+  return { response: problemResponse(reason, { detail: options.detail, policy, rule, method: call.method }), reason }
 }
 
 function isOverallTimeout(reason: unknown): boolean {
@@ -300,9 +315,9 @@ function isOverallTimeout(reason: unknown): boolean {
 }
 
 /** The balancer's choice, re-drawn a few times to avoid endpoints that already failed this request (Istio's previous_hosts retry predicate). */
-function pickAvoiding(balancer: LoadBalancer, set: CandidateSet, ctx: PickContext, tried: ReadonlySet<Candidate['state']>): Candidate {
+function pickAvoiding(balancer: LoadBalancer, set: CandidateSet, ctx: PickContext, tried: ReadonlySet<Candidate['state']> | null): Candidate {
   let c = balancer.pick(set, ctx)
-  if (tried.size === 0 || balancer.type === 'ConsistentHash' || set.list.length <= tried.size) return c
+  if (tried === null || balancer.type === 'ConsistentHash' || set.list.length <= tried.size) return c
   for (let i = 0; i < 3 && tried.has(c.state); i++) c = balancer.pick(set, ctx)
   return c
 }

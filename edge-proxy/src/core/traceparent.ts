@@ -17,7 +17,10 @@ const NOT_SAMPLED_FLAGS = '00'
 // ~3 % of a hop's CPU). Filled on first use, not at load: Workers refuse random values at global scope.
 const POOL = new Uint8Array(4096)
 let poolAt = POOL.length
-const HEX = Array.from({ length: 256 }, (_, b) => (b < 16 ? '0' : '') + b.toString(16))
+const HEX_CODES = Array.from('0123456789abcdef', (c) => c.charCodeAt(0))
+// Character codes of an id being made, one array per id length, turned into one flat string at once (an id
+// built by `+=` is a chain of cons strings, flattened again when the header is written).
+const CODES = new Map<number, number[]>()
 
 /** `bytes` random bytes as lower-case hex; null when they are all zero (an invalid id, §3.2.2.3/§3.2.2.4). */
 function randomHex(bytes: number): string | null {
@@ -25,15 +28,17 @@ function randomHex(bytes: number): string | null {
     crypto.getRandomValues(POOL)
     poolAt = 0
   }
-  let out = ''
+  let codes = CODES.get(bytes)
+  if (codes === undefined) CODES.set(bytes, (codes = new Array<number>(bytes * 2).fill(0)))
   let any = 0
-  for (let i = poolAt, end = poolAt + bytes; i < end; i++) {
+  for (let i = poolAt, end = poolAt + bytes, j = 0; i < end; i++) {
     const b = POOL[i]!
     any |= b
-    out += HEX[b]
+    codes[j++] = HEX_CODES[b >> 4]!
+    codes[j++] = HEX_CODES[b & 15]!
   }
   poolAt += bytes
-  return any === 0 ? null : out
+  return any === 0 ? null : String.fromCharCode.apply(null, codes)
 }
 
 function nonZeroHex(bytes: number): string {

@@ -207,8 +207,9 @@ export class ProxyTracing {
 
 /** One request's span and access-log line. Created by ProxyTracing.begin; ended exactly once. */
 export class RequestTrace {
-  readonly #events: { name: string; timeMs: number; attributes: Attributes }[] = []
-  readonly #attributes: Attributes = {}
+  // Made when first used: most requests are not recorded and set no attribute.
+  #events: { name: string; timeMs: number; attributes: Attributes }[] | null = null
+  #attributes: Attributes | null = null
   #upstream: string | null = null
   #attempts = 0
   #ended = false
@@ -234,11 +235,14 @@ export class RequestTrace {
     writeHop(headers, this.hop)
   }
 
-  /** One attempt to an endpoint (outbound): an event on the span; the last one is the access log's upstream. */
-  attempt(upstream: string, atMs: number, outcome: Attributes): void {
+  /**
+   * One attempt to an endpoint (outbound): an event on the span; the last one is the access log's upstream.
+   * `outcome` is needed only when the span is `recording`.
+   */
+  attempt(upstream: string, atMs: number, outcome: Attributes | null): void {
     this.#attempts++
     this.#upstream = upstream
-    if (this.recording) this.#events.push({ name: this.#attempts === 1 ? 'attempt' : 'retry', timeMs: atMs, attributes: { 'weft.attempt': this.#attempts, 'server.address': upstream, ...outcome } })
+    if (this.recording) (this.#events ??= []).push({ name: this.#attempts === 1 ? 'attempt' : 'retry', timeMs: atMs, attributes: { 'weft.attempt': this.#attempts, 'server.address': upstream, ...outcome } })
   }
 
   /** Marks the request as forwarded to the local app (inbound). */
@@ -247,7 +251,7 @@ export class RequestTrace {
   }
 
   setAttribute(name: string, value: AttributeValue): void {
-    this.#attributes[name] = value
+    ;(this.#attributes ??= {})[name] = value
   }
 
   end(o: { status: number; reason: string; source: string; destination: string; route: string; endMs: number }): void {
@@ -298,7 +302,7 @@ export class RequestTrace {
       startMs: this.startMs,
       endMs: o.endMs,
       attributes,
-      events: this.#events,
+      events: this.#events ?? [],
       // OpenTelemetry's HTTP conventions: a server span errs on 5xx; a client span on 4xx too.
       error: o.status >= 500 || (this.direction === 'outbound' && o.status >= 400),
     }

@@ -39,12 +39,19 @@ export type AttemptRequest = {
 export async function sendAttempt(ctx: CoreContext, candidate: Candidate, req: AttemptRequest): Promise<AttemptOutcome> {
   const started = ctx.now()
   const outcome = await attemptOnce(ctx, candidate, req)
-  const { address, port, id } = candidate.endpoint
-  req.trace?.attempt(`${address}:${port}`, started, {
-    'weft.endpoint': id,
-    'weft.outcome': outcome.kind === 'response' ? String(outcome.response.status) : outcome.kind === 'failure' ? outcome.failure : 'aborted',
-    'weft.duration_ms': ctx.now() - started,
-  })
+  const trace = req.trace
+  if (trace !== undefined) {
+    const { address, port, id } = candidate.endpoint
+    // The event's attributes only for a span that is recorded.
+    const attributes = trace.recording
+      ? {
+          'weft.endpoint': id,
+          'weft.outcome': outcome.kind === 'response' ? String(outcome.response.status) : outcome.kind === 'failure' ? outcome.failure : 'aborted',
+          'weft.duration_ms': ctx.now() - started,
+        }
+      : null
+    trace.attempt(`${address}:${port}`, started, attributes)
+  }
   return outcome
 }
 
