@@ -29,9 +29,10 @@ export function createInboundHandler(ctx: CoreContext): (request: Request) => Pr
     // Parsed once for the whole request (a URL parse is ~1 µs; this path used to make two).
     const url = urlParts(request.url)
     const trace = ctx.tracing.begin('inbound', request.headers, snapshot, method, url.pathname)
-    metrics.active.add(['inbound', destination], 1)
+    const active = metrics.active.cell(['inbound', destination])
+    active.n++
     const done = (response: Response, reason: string): Response => {
-      metrics.active.add(['inbound', destination], -1)
+      active.n--
       const ended = now()
       metrics.observe({ direction: 'inbound', source, destination, route: '', status: response.status, reason, durationSeconds: (ended - started) / 1000 })
       trace.end({ status: response.status, reason, source, destination, route: '', endMs: ended })

@@ -110,6 +110,10 @@ export class Gauge extends Metric<{ n: number }> {
   add(labels: readonly string[], by: number): void {
     this.entry(labels).value.n += by
   }
+  /** The value of one series, to change in place: a request's +1 and -1 look the series up once. */
+  cell(labels: readonly string[]): { n: number } {
+    return this.entry(labels).value
+  }
   get(labels: readonly string[]): number {
     return this.find(labels)?.value.n ?? 0
   }

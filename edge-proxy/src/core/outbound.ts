@@ -54,9 +54,10 @@ export function createOutboundHandler(ctx: CoreContext): (request: Request, dest
     const method = request.method
     let route = ''
     const trace = ctx.tracing.begin('outbound', request.headers, snapshot, method, url.pathname)
-    metrics.active.add(['outbound', destination], 1)
+    const active = metrics.active.cell(['outbound', destination])
+    active.n++
     const done = ({ response, reason }: Answer): Response => {
-      metrics.active.add(['outbound', destination], -1)
+      active.n--
       const ended = now()
       metrics.observe({ direction: 'outbound', source, destination, route, status: response.status, reason, durationSeconds: (ended - started) / 1000 })
       trace.end({ status: response.status, reason, source, destination, route, endMs: ended })

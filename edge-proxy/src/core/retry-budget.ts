@@ -63,7 +63,8 @@ export class RetryBudget {
 
 /** One budget per destination service and Route policy, kept across snapshots. */
 export class RetryBudgets {
-  readonly #budgets = new Map<string, RetryBudget>()
+  // By service, then route: no key string joined (and hashed) per request.
+  readonly #budgets = new Map<string, Map<string, RetryBudget>>()
   readonly #windowMs: number
 
   constructor(windowMs: number) {
@@ -71,11 +72,12 @@ export class RetryBudgets {
   }
 
   of(service: string, route: string, now: number): RetryBudget {
-    const key = `${service}/${route}`
-    let b = this.#budgets.get(key)
+    let routes = this.#budgets.get(service)
+    if (routes === undefined) this.#budgets.set(service, (routes = new Map()))
+    let b = routes.get(route)
     if (b === undefined) {
       b = new RetryBudget(this.#windowMs, now)
-      this.#budgets.set(key, b)
+      routes.set(route, b)
     }
     return b
   }

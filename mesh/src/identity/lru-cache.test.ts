@@ -13,6 +13,24 @@ describe('LruCache', () => {
     expect(c.size).toBe(2)
   })
 
+  it('keeps the order right when the most recent key is read again, after deletes and clears too', () => {
+    const c = new LruCache<string, number>(3)
+    c.set('a', 1).set('b', 2).set('c', 3)
+    c.get('a')
+    c.get('a')
+    expect([...c.entries()].map(([k]) => k)).toEqual(['b', 'c', 'a'])
+    // The most recent key deleted and set again: read afterwards, the others keep their order.
+    c.delete('a')
+    c.set('d', 4)
+    c.get('b')
+    expect([...c.entries()].map(([k]) => k)).toEqual(['c', 'd', 'b'])
+    c.clear()
+    c.set('x', 1).set('y', 2)
+    c.get('x')
+    c.get('y')
+    expect([...c.entries()].map(([k]) => k)).toEqual(['x', 'y'])
+  })
+
   it('peek does not refresh recency', () => {
     const c = new LruCache<string, number>(2)
     c.set('a', 1).set('b', 2)

@@ -6,6 +6,12 @@
 export class LruCache<K, V extends {} | null> {
   readonly maxSize: number
   readonly #map = new Map<K, V>()
+  /**
+   * The most recently used key (set or read): reading it again needs no re-insertion. Most reads repeat the
+   * last key (one caller's token, one callee's audience), and a delete and insert per read also fills the Map's
+   * table with deleted entries it must compact.
+   */
+  #last: K | undefined = undefined
 
   constructor(maxSize: number) {
     if (!Number.isInteger(maxSize) || maxSize < 0) throw new RangeError(`LruCache maxSize must be a non-negative integer, got ${maxSize}`)
@@ -18,9 +24,10 @@ export class LruCache<K, V extends {} | null> {
 
   get(key: K): V | undefined {
     const value = this.#map.get(key)
-    if (value === undefined) return undefined
+    if (value === undefined || key === this.#last) return value
     this.#map.delete(key)
     this.#map.set(key, value)
+    this.#last = key
     return value
   }
 
@@ -33,11 +40,13 @@ export class LruCache<K, V extends {} | null> {
     if (this.maxSize === 0) return this
     this.#map.delete(key)
     this.#map.set(key, value)
+    this.#last = key
     if (this.#map.size > this.maxSize) this.#map.delete(this.#map.keys().next().value as K)
     return this
   }
 
   delete(key: K): boolean {
+    if (key === this.#last) this.#last = undefined
     return this.#map.delete(key)
   }
 
@@ -47,6 +56,7 @@ export class LruCache<K, V extends {} | null> {
   }
 
   clear(): void {
+    this.#last = undefined
     this.#map.clear()
   }
 }
