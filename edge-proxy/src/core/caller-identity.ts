@@ -7,6 +7,14 @@ export type CallerIdentity =
   | { readonly kind: 'verified'; readonly svid: VerifiedSvid }
   | { readonly kind: 'refused'; readonly error: SvidError }
 
+const ANONYMOUS: CallerIdentity = { kind: 'anonymous' }
+
+/** A verifier's refusal as a CallerIdentity; anything else is the proxy's own failure, thrown on. */
+function refusedBy(err: unknown): CallerIdentity {
+  if (err instanceof SvidError) return { kind: 'refused', error: err }
+  throw err
+}
+
 /**
  * Verifies callers' `Weft-Identity` JWT-SVIDs for the inbound side, with the mesh verifier: audience = this
  * service's SPIFFE ID, issuer and trust domain from the snapshot, keys from the snapshot's JWKS (pushed with
@@ -33,15 +41,20 @@ export class CallerVerifier {
   }
 
   /** Empty or absent token: anonymous (authorization decides). Present and bad: refused, with the SvidError. */
-  async identify(snapshot: Snapshot, token: string | null): Promise<CallerIdentity> {
-    if (token === null || token === '') return { kind: 'anonymous' }
+  /**
+   * A value, not a promise, when the verifier knows the token already (a caller's cached token, a remembered
+   * refusal): a request from a known caller waits for nothing.
+   */
+  identify(snapshot: Snapshot, token: string | null): CallerIdentity | Promise<CallerIdentity> {
+    if (token === null || token === '') return ANONYMOUS
     const verifier = this.#verifierFor(snapshot)
     try {
-      return { kind: 'verified', svid: await verifier.verify(token) }
+      const svid = verifier.known(token)
+      if (svid !== undefined) return { kind: 'verified', svid }
     } catch (err) {
-      if (err instanceof SvidError) return { kind: 'refused', error: err }
-      throw err
+      return refusedBy(err)
     }
+    return verifier.verify(token).then((svid): CallerIdentity => ({ kind: 'verified', svid }), refusedBy)
   }
 
   #verifierFor(snapshot: Snapshot): SvidVerifier {

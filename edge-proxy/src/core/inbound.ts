@@ -47,7 +47,8 @@ export function createInboundHandler(ctx: CoreContext): (request: Request) => Pr
       const normalized = normalizePath(url.pathname)
       if (!normalized.ok) return done(problemResponse('invalid-path', { detail: normalized.reason, method }), 'invalid-path')
 
-      const caller = await ctx.callers.identify(snapshot, request.headers.get(WEFT_IDENTITY_HEADER))
+      const identified = ctx.callers.identify(snapshot, request.headers.get(WEFT_IDENTITY_HEADER))
+      const caller = identified instanceof Promise ? await identified : identified
       if (caller.kind === 'refused') {
         const { code, message } = caller.error
         ctx.logSampler.log('info', `identity-refused ${code}`, { direction: 'inbound', code, path: normalized.path }, 'caller identity refused')

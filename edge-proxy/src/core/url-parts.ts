@@ -29,6 +29,18 @@ export function isPlainPathAndQuery(pathAndQuery: string): boolean {
   return query < 0 || pathAndQuery.indexOf("'", query) < 0
 }
 
+// The last host found plain: a listener's requests nearly all name the same one (its own address inbound, the
+// callee outbound), and the IPv4 pattern's alternations cost more than comparing with it.
+let lastPlainHost = ''
+
+function isPlainHost(hostname: string): boolean {
+  if (hostname === lastPlainHost) return true
+  // Punycode labels are checked (and may be refused) by a parser: those take the long way.
+  const plain = (PLAIN_NAME.test(hostname) && !hostname.includes('xn--')) || PLAIN_IPV4.test(hostname)
+  if (plain) lastPlainHost = hostname
+  return plain
+}
+
 /** `href`'s parts, as `new URL(href)` would give them. Throws as the parse does for an invalid URL. */
 export function urlParts(href: string): UrlParts {
   const origin = PLAIN_ORIGIN.exec(href)
@@ -36,9 +48,7 @@ export function urlParts(href: string): UrlParts {
     const hostname = origin[1]!
     const port = origin[2] === undefined ? 80 : Number(origin[2])
     const rest = href.slice(origin[0].length)
-    // Punycode labels are checked (and may be refused) by a parser: those take the long way.
-    const plainHost = (PLAIN_NAME.test(hostname) && !hostname.includes('xn--')) || PLAIN_IPV4.test(hostname)
-    if (plainHost && port <= 65535 && isPlainPathAndQuery(rest)) return new PlainUrl(hostname, port, rest)
+    if (isPlainHost(hostname) && port <= 65535 && isPlainPathAndQuery(rest)) return new PlainUrl(hostname, port, rest)
   }
   return new URL(href)
 }

@@ -44,6 +44,24 @@ describe('createSvidVerifier', () => {
     expect(v.stats().signatureChecks).toBe(4)
   })
 
+  it('known() answers without a promise only what the verifier knows: a cached token, a remembered refusal', async () => {
+    let now = NOW
+    const v = verifierWith({ now: () => now, maxTokenBytes: 4096 })
+    const t = await mint('orders', { ttlSeconds: 60 })
+    expect(v.known(t)).toBeUndefined()
+    const svid = await v.verify(t)
+    expect(v.known(t)).toBe(svid)
+    expect(v.known('x'.repeat(5000))).toBeUndefined()
+    const foreign = await signSvid({ privateKey, kid, alg: 'ES256', issuer: ISSUER, subject: 'spiffe://acme.weft/svc/orders', audience: 'spiffe://acme.weft/svc/billing', ttlSeconds: 900, now: NOW })
+    expect(v.known(foreign)).toBeUndefined()
+    const refusal = await v.verify(foreign).catch((e: unknown) => e)
+    expect(() => v.known(foreign)).toThrow(refusal as Error)
+    // A cached token past its expiry throws as verify() would, and is known no longer.
+    now = NOW + 2 * 60_000
+    expect(() => v.known(t)).toThrow(SvidError)
+    expect(v.known(t)).toBeUndefined()
+  })
+
   it('with cacheSize 0 checks the signature every time', async () => {
     const v = verifierWith({ cacheSize: 0 })
     const t = await mint()

@@ -73,6 +73,12 @@ export interface SvidVerifier {
    * @throws SvidError (one subclass per reason; see svid-errors.ts). Never anything else for bad input.
    */
   verify(token: string): Promise<VerifiedSvid>
+  /**
+   * What `verify` would settle with when the verifier knows it already (a cached token: its SVID, or the
+   * expiry or revocation it throws; a remembered refusal: thrown again), without a promise; undefined when
+   * only `verify` can tell.
+   */
+  known(token: string): VerifiedSvid | undefined
   stats(): SvidVerifierStats
   /** Forgets every cached token, e.g. when a key is known to be compromised. */
   clear(): void
@@ -212,6 +218,15 @@ export function createSvidVerifier(options: SvidVerifierOptions): SvidVerifier {
     return entry.svid
   }
 
+  /** A cached verification or a remembered refusal (thrown); undefined when neither knows the token. */
+  function knownAnswer(token: string): VerifiedSvid | undefined {
+    const cached = fromCache(token)
+    if (cached) return cached
+    const refusal = refused.size === 0 ? undefined : refusals().get(token)
+    if (refusal !== undefined) throw refusal
+    return undefined
+  }
+
   function forget(token: string): void {
     cache.delete(token)
     if (token === lastToken) lastEntry = undefined
@@ -305,10 +320,8 @@ export function createSvidVerifier(options: SvidVerifierOptions): SvidVerifier {
       // UTF-8 length, and anything non-ASCII fails the compact-JWS shape check anyway.
       if (typeof token !== 'string') throw new SvidMalformed('the token is not a string')
       if (token.length > maxTokenBytes) throw new SvidTooLarge(`the token is longer than ${maxTokenBytes} bytes`)
-      const cached = fromCache(token)
+      const cached = knownAnswer(token)
       if (cached) return cached
-      const known = refused.size === 0 ? undefined : refusals().get(token)
-      if (known !== undefined) throw known
       let inFlight = pending.get(token)
       if (!inFlight) {
         const generation = jwks.generation
@@ -319,6 +332,7 @@ export function createSvidVerifier(options: SvidVerifierOptions): SvidVerifier {
       }
       return inFlight
     },
+    known: (token: string) => (typeof token === 'string' && token.length <= maxTokenBytes ? knownAnswer(token) : undefined),
     stats: () => ({ hits, misses, signatureChecks, cached: cache.size }),
     clear: () => {
       cache.clear()
