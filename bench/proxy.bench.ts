@@ -39,7 +39,8 @@ import { bundleSidecar } from './proxy/sidecar-bundle'
 import { ensureTools, startHaproxy, startNginx } from './proxy/system-proxies'
 import { runWrk, type WrkResult } from './proxy/wrk'
 
-const RESULTS_FILE = new URL('./results/proxy.json', import.meta.url)
+// BENCH_RESULTS_FILE: another file for a run with other settings (e.g. BENCH_SIDECAR_FLAGS=--no-access-log).
+const RESULTS_FILE = process.env.BENCH_RESULTS_FILE ? new URL(process.env.BENCH_RESULTS_FILE, `file://${process.cwd()}/`) : new URL('./results/proxy.json', import.meta.url)
 const QUICK = process.env.BENCH_QUICK === '1'
 const num = (name: string, quick: number, full: number) => Number(process.env[name] ?? (QUICK ? quick : full))
 const CONFIG = {
@@ -443,7 +444,7 @@ async function main() {
         {
           date: new Date().toISOString(),
           machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadAverageBefore: loadBefore, loadAverageAfter: loadAfter, versions },
-          config: { ...CONFIG, bodyBytes: { request: BODY_BYTES, response: 1024 }, openLoopConnections: OPEN_LOOP_CONNECTIONS, sidecar: launcher.form },
+          config: { ...CONFIG, bodyBytes: { request: BODY_BYTES, response: 1024 }, openLoopConnections: OPEN_LOOP_CONNECTIONS, sidecar: launcher.form, sidecarFlags: process.env.BENCH_SIDECAR_FLAGS ?? '' },
           skipped,
           units: { latency: 'ms ("Infinity": requests left unanswered, see fixed.unfinished)', cpu: 'CPU ms per 1000 requests', memory: 'MiB' },
           rows: summaries,

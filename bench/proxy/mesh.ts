@@ -18,6 +18,8 @@ import { freePort, startChild, type Child } from './processes'
 const CONFIG_TIMEOUT_MS = 60_000
 /** Extra node flags for the sidecar processes, e.g. BENCH_SIDECAR_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (read at each start). */
 const nodeArgs = () => (process.env.BENCH_SIDECAR_NODE_ARGS ?? '').split(' ').filter(Boolean)
+/** Extra `weft sidecar` flags, e.g. BENCH_SIDECAR_FLAGS='--no-access-log' to measure what a default costs (read at each start). */
+const sidecarFlags = () => (process.env.BENCH_SIDECAR_FLAGS ?? '').split(' ').filter(Boolean)
 
 /** How a sidecar process is started: argv before the `--control-url …` flags. */
 export type SidecarLauncher = { form: string; argv: string[] }
@@ -59,7 +61,7 @@ export async function startSidecar(launcher: SidecarLauncher, control: ControlAp
     `weft sidecar (${service})`,
     process.execPath,
     ['--trace-gc', ...nodeArgs(), ...launcher.argv, '--control-url', control.url, '--join-token', join_.secret, '--service', service, '--app-port', String(appPort), '--labels', labels,
-      '--inbound-port', String(ports.inbound), '--outbound-port', String(ports.outbound), '--admin-port', String(ports.admin), '--state-dir', stateDir],
+      '--inbound-port', String(ports.inbound), '--outbound-port', String(ports.outbound), '--admin-port', String(ports.admin), '--state-dir', stateDir, ...sidecarFlags()],
     [ports.admin, ports.inbound, ports.outbound],
   )
   return { child, ports, gcPausesMs: collectGcPauses(child) }
