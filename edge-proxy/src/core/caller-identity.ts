@@ -40,8 +40,8 @@ export class CallerVerifier {
     this.#logger = options.logger
   }
 
-  /** Empty or absent token: anonymous (authorization decides). Present and bad: refused, with the SvidError. */
   /**
+   * Empty or absent token: anonymous (authorization decides). Present and bad: refused, with the SvidError.
    * A value, not a promise, when the verifier knows the token already (a caller's cached token, a remembered
    * refusal): a request from a known caller waits for nothing.
    */
