@@ -7,6 +7,7 @@
 // (and filter modules): the response is read whole.
 import type { Agent as HttpAgent, IncomingMessage } from 'node:http'
 import type { FetchLike } from '../control/index'
+import { ownArrayBuffer } from './node-body'
 
 /** Statuses whose responses carry no body (Fetch's "null body status"). */
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
@@ -57,9 +58,7 @@ class BufferedResponse extends Response {
   }
 
   override async arrayBuffer(): Promise<ArrayBuffer> {
-    const b = this.#take()
-    // Buffer.concat gave these bytes an ArrayBuffer of their own unless they are small (then a pooled slice).
-    return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? (b.buffer as ArrayBuffer) : (b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer)
+    return ownArrayBuffer(this.#take())
   }
 }
 

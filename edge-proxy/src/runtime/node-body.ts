@@ -128,11 +128,19 @@ export function usedBody(): ReadableStream<Uint8Array> {
   return used
 }
 
+/**
+ * The bytes' own ArrayBuffer when they span all of it (a Buffer.concat or read() of several chunks), else a copy of
+ * just them (a small Buffer is a slice of Node's shared pool).
+ */
+export function ownArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : (bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer)
+}
+
 /** Every chunk of `source`, joined into one buffer. */
 async function collect(source: AsyncIterable<Uint8Array>): Promise<ArrayBuffer> {
   // A listener's request body that had all arrived before the core asked: no read loop (an await per chunk).
   const whole = source instanceof RequestBody ? source.takeWhole() : null
-  if (whole !== null) return whole.byteOffset === 0 && whole.byteLength === whole.buffer.byteLength ? whole.buffer : whole.slice().buffer
+  if (whole !== null) return ownArrayBuffer(whole)
   const chunks: Uint8Array[] = []
   let length = 0
   for await (const chunk of source) {

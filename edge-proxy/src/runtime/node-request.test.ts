@@ -67,4 +67,43 @@ describe('NodeRequest body', () => {
       await new Promise((r) => server.close(r))
     }
   })
+
+  it('reads a chunked body that came whole with its head as exactly its bytes (its chunks joined in a pooled buffer)', async () => {
+    const { connect } = await import('node:net')
+    const { Http1Server } = await import('./http1-server')
+    const { incomingRequest } = await import('./node-request')
+    const seen: { length: number; text: string }[] = []
+    // The listener alone (the listener limits count a chunked body through a stream of their own).
+    const server = new Http1Server({
+      maxHeaderBytes: 16 * 1024,
+      headersTimeoutMs: 5_000,
+      requestTimeoutMs: 10_000,
+      idleTimeoutMs: 5_000,
+      checkIntervalMs: 100,
+      onRequest: (exchange) => {
+        void incomingRequest(exchange)
+          .arrayBuffer()
+          .then((bytes) => {
+            seen.push({ length: bytes.byteLength, text: new TextDecoder().decode(bytes) })
+            exchange.writeHead(200, undefined, { 'content-length': '2' })
+            exchange.end(new TextEncoder().encode('ok'))
+          })
+      },
+      onClientError: (socket) => socket.destroy(),
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    try {
+      const client = connect((server.address() as { port: number }).port, '127.0.0.1')
+      let answer = ''
+      client.on('data', (d: Buffer) => (answer += d.toString('latin1')))
+      // Head and three chunks in one write: the listener holds the request until the body is complete.
+      client.write('POST /x HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\n\r\n')
+      for (const end = Date.now() + 2_000; !answer.endsWith('ok') && Date.now() < end; ) await new Promise((r) => setTimeout(r, 5))
+      client.destroy()
+      expect(seen).toEqual([{ length: 11, text: 'hello world' }])
+    } finally {
+      server.closeAllConnections()
+      await new Promise((r) => server.close(r))
+    }
+  })
 })
