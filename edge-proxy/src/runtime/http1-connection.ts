@@ -36,6 +36,9 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 /** Requests already sent again once after a reused connection failed under them: never twice. */
 const resent = new WeakSet<Http1Request>()
 
+/** A body written with its head, whole (none, or bytes), not streamed: what can be sent again. */
+const heldWhole = (body: Http1Request['body']): body is Uint8Array | null => body === null || body instanceof Uint8Array
+
 const NO_HEADERS: string[] = []
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024)
 
@@ -142,7 +145,7 @@ export class Connection implements BodyOwner {
   #write(exchange: Exchange): void {
     const { head, body, chunked } = exchange.request
     const socket = this.socket
-    if (body === null || body instanceof Uint8Array) {
+    if (heldWhole(body)) {
       writeMessage(socket, head, body)
       this.#sent(exchange)
     } else if (body instanceof Readable) {
@@ -335,7 +338,7 @@ export class Connection implements BodyOwner {
       // fails the request through no fault of the request: one the client may repeat (idempotent, its body
       // held whole) goes once more on another connection, as browsers and HAProxy do. A fresh connection's
       // failure, an abort, or a second failure is the caller's to see.
-      if (this.#uses > 1 && !exchange.heard && err instanceof UpstreamResetError && !resent.has(request) && IDEMPOTENT.has(request.method) && !(request.body instanceof Readable) && !(request.body instanceof ReadableStream) && !request.signal?.aborted) {
+      if (this.#uses > 1 && !exchange.heard && err instanceof UpstreamResetError && !resent.has(request) && IDEMPOTENT.has(request.method) && heldWhole(request.body) && !request.signal?.aborted) {
         resent.add(request)
         this.#pool.resend(request, resolve!, reject)
         return
