@@ -78,7 +78,7 @@ export class Deadline extends Cancellation {
     super.abort(reason)
   }
 
-  /** Stops the timer and detaches from the parents; the signal stays as it is. */
+  /** Stops the timer and detaches from the parent; the signal stays as it is. */
   clear(): void {
     if (this.#list !== null) Deadline.#delist(this)
     if (this.#timer !== undefined) {
