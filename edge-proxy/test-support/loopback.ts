@@ -2,6 +2,23 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import { upstreamUrl, type UpstreamTarget } from '../src/core/index'
+import type { Http1ServerOptions, ServerExchange } from '../src/runtime/http1-server'
+
+/**
+ * Options for the sidecar's own HTTP/1.1 listener (runtime/http1-server.ts) in tests: generous timeouts checked
+ * every 100 ms, a request that cannot be read closes its connection. Spread and override what a test is about.
+ */
+export function testListenerOptions(onRequest: (exchange: ServerExchange) => void): Http1ServerOptions {
+  return {
+    maxHeaderBytes: 16 * 1024,
+    headersTimeoutMs: 5_000,
+    requestTimeoutMs: 10_000,
+    idleTimeoutMs: 5_000,
+    checkIntervalMs: 100,
+    onRequest,
+    onClientError: (socket) => socket.destroy(),
+  }
+}
 
 /** A small HTTP server on 127.0.0.1 with an ephemeral port, for tests. */
 export type Loopback = { readonly port: number; readonly server: Server; close(): Promise<void> }

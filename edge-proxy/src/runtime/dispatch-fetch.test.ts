@@ -3,7 +3,7 @@ import { connect, createServer as createNetServer, type AddressInfo } from 'node
 import { gzipSync } from 'node:zlib'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Cancellation, classifyUpstreamError } from '../core/index'
-import { listen, REFUSED_PORT } from '../../test-support/loopback'
+import { listen, REFUSED_PORT, testListenerOptions } from '../../test-support/loopback'
 import { dispatchFetch } from './dispatch-fetch'
 import { Http1Server } from './http1-server'
 import { incomingRequest } from './node-request'
@@ -99,20 +99,14 @@ describe('dispatchFetch', () => {
     open.push({ close: () => new Promise((r) => up.close(r)) })
     const upPort = (up.address() as AddressInfo).port
     const agent = pool()
-    const listener = new Http1Server({
-      maxHeaderBytes: 16 * 1024,
-      headersTimeoutMs: 5_000,
-      requestTimeoutMs: 10_000,
-      idleTimeoutMs: 5_000,
-      checkIntervalMs: 100,
-      onRequest: (exchange) => {
+    const listener = new Http1Server(
+      testListenerOptions((exchange) => {
         void dispatchFetch(`http://127.0.0.1:${upPort}${exchange.target}`, incomingRequest(exchange), agent).then(
           (r) => (exchange.writeHead(r.status, undefined, { 'content-length': '0' }), exchange.end()),
           (e: { code?: string }) => (exchange.writeHead(502, undefined, { 'content-length': '0', 'x-error': String(e.code) }), exchange.end()),
         )
-      },
-      onClientError: (socket) => socket.destroy(),
-    })
+      }),
+    )
     await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r))
     open.push({ close: () => (listener.closeAllConnections(), new Promise((r) => listener.close(r))) })
     const client = connect((listener.address() as AddressInfo).port, '127.0.0.1')

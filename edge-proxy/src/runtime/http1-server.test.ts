@@ -3,6 +3,7 @@
 // it, and problem+json refusals, are pinned in listener-limits.test.ts.)
 import { connect, createServer, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
+import { testListenerOptions } from '../../test-support/loopback'
 import { Http1Server, type ServerExchange } from './http1-server'
 
 const servers: Http1Server[] = []
@@ -18,12 +19,8 @@ type Handler = (exchange: ServerExchange) => void | Promise<void>
 async function start(handler: Handler, options: { idleTimeoutMs?: number } = {}) {
   const sockets: Socket[] = []
   const server = new Http1Server({
-    maxHeaderBytes: 16 * 1024,
-    headersTimeoutMs: 5_000,
-    requestTimeoutMs: 10_000,
+    ...testListenerOptions((exchange) => void handler(exchange)),
     idleTimeoutMs: options.idleTimeoutMs ?? 5_000,
-    checkIntervalMs: 100,
-    onRequest: (exchange) => void handler(exchange),
     onClientError: (socket, code) => socket.end(`HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: ${code.length}\r\n\r\n${code}`),
   })
   server.on('connection', (s: Socket) => sockets.push(s))
@@ -313,19 +310,13 @@ describe('client behaviour', () => {
     it(`stops reading while a body is not taken and reads the next request after it (${handedOver ? 'socket data events' : 'handle read by the parser'})`, async () => {
       let release!: () => void
       const released = new Promise<void>((r) => (release = r))
-      const http1 = new Http1Server({
-        maxHeaderBytes: 16 * 1024,
-        headersTimeoutMs: 5_000,
-        requestTimeoutMs: 10_000,
-        idleTimeoutMs: 5_000,
-        checkIntervalMs: 100,
-        onRequest: async (exchange) => {
+      const http1 = new Http1Server(
+        testListenerOptions(async (exchange) => {
           if (exchange.target === '/big') await released
           const body = await readAll(exchange)
           answer(exchange, `${exchange.target} ${body.length}`)
-        },
-        onClientError: (socket) => socket.destroy(),
-      })
+        }),
+      )
       servers.push(http1)
       // Listening (on a port nobody calls): a server that is not answers with connection: close.
       await new Promise<void>((r) => http1.listen(0, '127.0.0.1', r))

@@ -74,13 +74,9 @@ describe('NodeRequest body', () => {
     const { incomingRequest } = await import('./node-request')
     const seen: { length: number; text: string }[] = []
     // The listener alone (the listener limits count a chunked body through a stream of their own).
-    const server = new Http1Server({
-      maxHeaderBytes: 16 * 1024,
-      headersTimeoutMs: 5_000,
-      requestTimeoutMs: 10_000,
-      idleTimeoutMs: 5_000,
-      checkIntervalMs: 100,
-      onRequest: (exchange) => {
+    const { testListenerOptions } = await import('../../test-support/loopback')
+    const server = new Http1Server(
+      testListenerOptions((exchange) => {
         void incomingRequest(exchange)
           .arrayBuffer()
           .then((bytes) => {
@@ -88,9 +84,8 @@ describe('NodeRequest body', () => {
             exchange.writeHead(200, undefined, { 'content-length': '2' })
             exchange.end(new TextEncoder().encode('ok'))
           })
-      },
-      onClientError: (socket) => socket.destroy(),
-    })
+      }),
+    )
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
     try {
       const client = connect((server.address() as { port: number }).port, '127.0.0.1')
