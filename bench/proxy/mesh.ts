@@ -41,7 +41,7 @@ const GC_LINE = /: (Scavenge|Mark-Compact|Mark-sweep|Minor Mark-Compact|Minor Ma
 function collectGcPauses(child: Child): number[] {
   const pauses: number[] = []
   let partial = ''
-  child.process.stdout!.on('data', (d: Buffer) => {
+  child.stdout.on('data', (d: Buffer) => {
     const lines = (partial + d.toString()).split('\n')
     partial = lines.pop()!
     for (const line of lines) {
@@ -63,6 +63,9 @@ export async function startSidecar(launcher: SidecarLauncher, control: ControlAp
     ['--trace-gc', ...nodeArgs(), ...launcher.argv, '--control-url', control.url, '--join-token', join_.secret, '--service', service, '--app-port', String(appPort), '--labels', labels,
       '--inbound-port', String(ports.inbound), '--outbound-port', String(ports.outbound), '--admin-port', String(ports.admin), '--state-dir', stateDir, ...sidecarFlags()],
     [ports.admin, ports.inbound, ports.outbound],
+    process.env,
+    // The access log goes where a container's stdout goes, a pipe, read by grep (see startChild); V8's GC lines and the sidecar's own log lines come through.
+    { dropLinesWith: '"type":"access"' },
   )
   return { child, ports, gcPausesMs: collectGcPauses(child) }
 }
