@@ -110,11 +110,26 @@ describe.skipIf(!existsSync(RUNTIME)).each(launchers)('$form with the Node runti
 })
 
 describe('weft sidecar flags', () => {
-  const base = { controlUrl: 'http://127.0.0.1:8787', joinToken: 'wfj_x', service: 'payments', appPort: '3000' }
-  it('keeps the access log on unless --no-access-log (commander sets accessLog false)', async () => {
-    const { sidecarOptions } = await import('../../sdk/src/cli/commands/sidecar')
-    expect(sidecarOptions(base, {})).not.toHaveProperty('accessLog')
-    expect(sidecarOptions({ ...base, accessLog: true }, {})).not.toHaveProperty('accessLog')
-    expect(sidecarOptions({ ...base, accessLog: false }, {})).toMatchObject({ accessLog: false })
+  const base = ['--control-url', 'http://127.0.0.1:8787', '--join-token', 'wfj_x', '--service', 'payments', '--app-port', '3000']
+  /** The options `weft sidecar …` hands the runtime, through commander as the CLI parses them. */
+  async function optionsOf(args: string[], env: Record<string, string> = {}) {
+    const { sidecarCommand } = await import('../../sdk/src/cli/commands/sidecar')
+    const { Command } = await import('commander')
+    let seen: unknown
+    const cmd = sidecarCommand(new Command('sidecar'), { err: () => {}, env }, async () => ({ runSidecar: async (o) => void (seen = o) })).exitOverride()
+    await cmd.parseAsync([...base, ...args], { from: 'user' })
+    return seen as Record<string, unknown>
+  }
+
+  it('leaves the access log to the runtime (errors) unless --access-log, --no-access-log or WEFT_ACCESS_LOG says otherwise', async () => {
+    expect(await optionsOf([])).not.toHaveProperty('accessLog')
+    expect(await optionsOf(['--access-log', 'all'])).toMatchObject({ accessLog: 'all' })
+    expect(await optionsOf(['--access-log', 'ERRORS'])).toMatchObject({ accessLog: 'errors' })
+    expect(await optionsOf(['--access-log', 'off'])).toMatchObject({ accessLog: 'off' })
+    expect(await optionsOf(['--no-access-log'])).toMatchObject({ accessLog: 'off' })
+    expect(await optionsOf([], { WEFT_ACCESS_LOG: 'all' })).toMatchObject({ accessLog: 'all' })
+    // The flag wins over the variable.
+    expect(await optionsOf(['--no-access-log'], { WEFT_ACCESS_LOG: 'all' })).toMatchObject({ accessLog: 'off' })
+    await expect(optionsOf(['--access-log', 'sometimes'])).rejects.toThrow('--access-log (or WEFT_ACCESS_LOG) must be one of all, errors, off (got "sometimes")')
   })
 })

@@ -81,6 +81,8 @@ describe('tracing from real sidecars to a real OTLP/HTTP receiver (PGlite contro
         logLevel: 'silent',
         traceExportIntervalMs: 100,
         accessLogStream: { write: (line: string) => void accessLines[service]!.push(JSON.parse(line)) },
+        // orders logs every request; payments keeps the default, `errors` (pinned below).
+        ...(service === 'orders' ? { accessLog: 'all' as const } : {}),
       })
     }
     viaOrders = new ProxyAgent({ uri: `http://127.0.0.1:${sidecars.orders!.ports.outbound}`, proxyTunnel: false })
@@ -134,12 +136,17 @@ describe('tracing from real sidecars to a real OTLP/HTTP receiver (PGlite contro
     expect(span).toMatchObject({ kind: CLIENT, service: 'orders', status: { code: 2 } })
     expect(span!.attrs['weft.reason']).toBe('unknown-service')
 
-    // A forwarded call's line names the endpoint that answered and carries no reason.
+    // A forwarded call's line (orders logs `all`) names the endpoint that answered and carries no reason.
     const ok = accessLines.orders!.find((l) => l.destination === 'payments' && l.status === 200)
     expect(ok).toMatchObject({ upstream: expect.stringMatching(/^127\.0\.0\.1:\d+$/), attempts: 1, requestId: expect.any(String) })
     expect(ok.reason).toBeUndefined()
-    const inbound = accessLines.payments!.find((l) => l.traceId === ok.traceId)
-    expect(inbound).toMatchObject({ direction: 'inbound', service: 'payments', source: 'orders', upstream: 'app', status: 200 })
+    // payments logs by default, `errors`: the 200 it forwarded to its app wrote no line (it would have been written
+    // before orders had the answer), a call it refused itself does.
+    expect(accessLines.payments!.find((l) => l.traceId === ok.traceId)).toBeUndefined()
+    const unverified = await fetch(`http://127.0.0.1:${sidecars.payments!.ports.inbound}/charge`, { headers: { 'weft-identity': 'not-a-jwt' } })
+    expect(unverified.status).toBe(401)
+    const refused = await until("payments' line of the call it refused", () => accessLines.payments!.find((l) => l.reason !== undefined))
+    expect(refused).toMatchObject({ direction: 'inbound', service: 'payments', status: unverified.status, reason: unverified.headers.get('weft-reason'), upstream: null })
   })
 
   it('honours an incoming unsampled traceparent although the rate is 1', async () => {

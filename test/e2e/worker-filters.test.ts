@@ -228,6 +228,25 @@ describe('built-in filters through the Worker proxy in workerd (PGlite control A
     expect(accessLogs().find((a) => a.user === 'dave')).toMatchObject({ msg: 'access', method: 'GET', path: '/orders?n=1', status: 200 })
   })
 
+  it("the Worker's own access log is by default `errors`: a line for the 401 it answered, with its reason, none for a 200 it forwarded", async () => {
+    const proxyLines = () =>
+      logs.flatMap((line) => {
+        try {
+          const record = JSON.parse(line)
+          return record.type === 'access' && record.component === 'weft-edge-proxy' ? [record] : []
+        } catch {
+          return []
+        }
+      })
+    expect((await call('/logged-ok')).status).toBe(200)
+    expect((await call('/logged-refused', { headers: { 'x-api-key': null } })).status).toBe(401)
+    const until = Date.now() + 5_000
+    while (!proxyLines().some((l) => l.path === '/logged-refused') && Date.now() < until) await new Promise((res) => setTimeout(res, 50))
+    expect(proxyLines().find((l) => l.path === '/logged-refused')).toMatchObject({ runtime: 'workers', direction: 'inbound', service: 'shop', method: 'GET', status: 401, reason: 'filter-response' })
+    // Written in order: had the 200 been logged, its line would have come first.
+    expect(proxyLines().filter((l) => l.path === '/logged-ok')).toEqual([])
+  })
+
   it('a runaway filter (endless loop, unbounded allocation) traps on its metering and fails closed; the Worker keeps serving', async () => {
     for (const runaway of ['x-loop', 'x-alloc']) {
       const before = seen.length

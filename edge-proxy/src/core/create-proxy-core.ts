@@ -78,6 +78,9 @@ export function createProxyCore(deps: ProxyCoreDeps): ProxyCore {
   for (const name of ['now', 'random', 'fetchJwks', 'waitUntil', 'accessLog'] as const) {
     if (deps[name] !== undefined && typeof deps[name] !== 'function') throw new TypeError(`createProxyCore: deps.${name} must be a function`)
   }
+  if (deps.accessLogMode !== undefined && deps.accessLogMode !== 'all' && deps.accessLogMode !== 'errors') {
+    throw new TypeError(`createProxyCore: deps.accessLogMode must be 'all' or 'errors', got ${JSON.stringify(deps.accessLogMode)}`)
+  }
   if (deps.traceExporter !== undefined && typeof deps.traceExporter?.export !== 'function') throw new TypeError('createProxyCore: deps.traceExporter must be a TraceExporter')
   if (deps.rateLimits !== undefined && typeof deps.rateLimits?.take !== 'function') throw new TypeError('createProxyCore: deps.rateLimits must be a RateLimitStore')
   const limits: ProxyLimits = { ...DEFAULT_LIMITS, ...deps.limits }
@@ -114,7 +117,7 @@ export function createProxyCore(deps: ProxyCoreDeps): ProxyCore {
   }
 
   const callers = new CallerVerifier({ now, fetchJwks: deps.fetchJwks, logger })
-  const tracing = new ProxyTracing(now, logger, metrics, { ...deps.tracing, exporter: deps.traceExporter ?? null, accessLog: deps.accessLog ?? null })
+  const tracing = new ProxyTracing(now, logger, metrics, { ...deps.tracing, exporter: deps.traceExporter ?? null, accessLog: deps.accessLog ?? null, accessLogMode: deps.accessLogMode })
   const ctx: CoreContext = {
     deps: { ...deps, snapshot },
     now,

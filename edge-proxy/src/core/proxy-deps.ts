@@ -3,7 +3,7 @@ import type { Jwks } from '../../../mesh/src/identity/index'
 import type { RateLimitStore } from '../../../mesh/src/policy/index'
 import type { Snapshot } from '../../../mesh/src/snapshot/types'
 import type { CancelSignal } from './cancel-signal'
-import type { AccessLogEntry, TraceExporter, TracingOptions } from './tracing'
+import type { AccessLogEntry, AccessLogMode, TraceExporter, TracingOptions } from './tracing'
 
 /** Where an outbound attempt goes: one endpoint of one service. */
 export type UpstreamTarget = {
@@ -102,8 +102,10 @@ export type ProxyCoreDeps = {
    * though `traceparent` still propagates. The Node sidecar wires OpenTelemetry's OTLP/HTTP exporter.
    */
   traceExporter?: TraceExporter
-  /** Receives one line per request handled (runtime/node.ts writes them as JSON with pino). Absent: none. */
+  /** Receives one line per request handled, or per request `accessLogMode` picks (the runtimes write them as JSON). Absent: none. */
   accessLog?: (entry: AccessLogEntry) => void
+  /** Which requests reach `accessLog`: `all` (the default here) or `errors` (see core/tracing.ts; the runtimes' default). */
+  accessLogMode?: AccessLogMode
   /** Export queue bounds and batching; see core/tracing.ts for the defaults. */
   tracing?: Pick<TracingOptions, 'maxQueue' | 'maxBatch' | 'intervalMs'>
 }

@@ -31,7 +31,7 @@ function keeping(fail = false) {
   }
 }
 
-function tracingWith(exporter: TraceExporter | null, opts: { maxQueue?: number; maxBatch?: number; accessLog?: (e: AccessLogEntry) => void } = {}) {
+function tracingWith(exporter: TraceExporter | null, opts: { maxQueue?: number; maxBatch?: number; accessLog?: (e: AccessLogEntry) => void; accessLogMode?: 'all' | 'errors' } = {}) {
   const metrics = createProxyMetrics()
   let t = 1000
   const tracing = new ProxyTracing(() => (t += 5), memoryLogger(), metrics, { exporter, intervalMs: 60_000, ...opts })
@@ -86,6 +86,30 @@ describe('ProxyTracing', () => {
       expect.objectContaining({ direction: 'outbound', tenant: 'acme', service: 'orders', status: 503, reason: 'unknown-service', upstream: null, traceId: off.traceId }),
     ])
     expect(tracingWith(null).tracing.begin('outbound', new Headers(), traced(), 'GET', '/').recording).toBe(false)
+  })
+
+  it("with accessLogMode 'errors' logs what the proxy answered itself and upstream 5xx, not forwarded successes; spans are kept all the same", async () => {
+    const k = keeping()
+    const lines: AccessLogEntry[] = []
+    const { tracing } = tracingWith(k.exporter, { accessLog: (e) => lines.push(e), accessLogMode: 'errors' })
+    const ended = (status: number, reason: string) => {
+      const t = tracing.begin('inbound', new Headers(), traced(), 'GET', `/${status}`)
+      t.end({ ...end, status, reason })
+    }
+    ended(200, '')
+    ended(404, '') // the app's own 404
+    ended(403, 'denied')
+    ended(429, 'rate-limited')
+    ended(503, '') // an upstream's 503
+    ended(499, 'client-closed')
+    await tracing.flush()
+    expect(lines.map((l) => [l.status, l.reason])).toEqual([
+      [403, 'denied'],
+      [429, 'rate-limited'],
+      [503, undefined],
+      [499, 'client-closed'],
+    ])
+    expect(k.batches.flatMap((b) => b.spans)).toHaveLength(6)
   })
 
   it('puts attempts on the span as events, retries after the first, and the reason as an attribute', async () => {

@@ -18,7 +18,7 @@ import { dispatchFetch } from './dispatch-fetch'
 import { checkListenerLimits, createLimitedServer, DEFAULT_LISTENER_LIMITS, type ListenerLimits } from './listener-limits'
 import type { MeterOptions } from '../wasm/index'
 import { FilterModuleCache } from './filter-blobs'
-import type { AccessLogEntry } from '../core/tracing'
+import { accessLogSettingOf, DEFAULT_ACCESS_LOG, type AccessLogEntry, type AccessLogSetting } from '../core/tracing'
 import { madeResponse } from './made-response'
 import { lazyTraceExporter } from './lazy-trace-exporter'
 
@@ -61,8 +61,12 @@ export type SidecarOptions = {
   filterLimits?: MeterOptions
   /** How often request metrics are pushed to the control API (default 5 s); also pushed once at close. */
   telemetryIntervalMs?: number
-  /** One JSON line per request handled (`--no-access-log` turns it off); default on, off with `logLevel: 'silent'`. */
-  accessLog?: boolean
+  /**
+   * Which requests get a JSON access line (`--access-log`): `all`, `errors` (the default: responses the proxy made
+   * itself and upstream 5xx; see core/tracing.ts) or `off`; `true` is `all`, `false` is `off`. With
+   * `logLevel: 'silent'` and no `accessLogStream`, the default is `off`.
+   */
+  accessLog?: boolean | AccessLogSetting
   /** Where access-log lines go; default stdout. */
   accessLogStream?: { write(line: string): void }
   /** How long a finished span may wait for its export batch (default 5 s); the rest is flushed at close. */
@@ -106,7 +110,8 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
   const upstreamIdleMs = options.upstreamIdleTimeoutMs ?? DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS
   // Its own logger: access lines are data, kept whatever the diagnostic log level is.
   // `logLevel: 'silent'` (tests, embedding) silences access lines too unless they are asked for explicitly.
-  const accessLogOn = !(options.accessLog === false || (options.accessLog === undefined && !options.accessLogStream && options.logLevel === 'silent'))
+  const accessLog = accessLogSettingFor(options)
+  const accessLogOn = accessLog !== 'off'
   const accessOut = accessLogOn && !options.accessLogStream ? bufferedAccessLogOutput() : null
   const accessSink = accessLogOn ? (options.accessLogStream ?? accessOut!.stream) : null
 
@@ -146,6 +151,7 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
     traceExporter: lazyTraceExporter(async () => (await import('./otel-trace-exporter')).createOtelTraceExporter()),
     tracing: { intervalMs: options.traceExportIntervalMs },
     accessLog: accessSink === null ? undefined : (entry: AccessLogEntry) => accessSink.write(accessLogLine(entry)),
+    accessLogMode: accessLog === 'all' ? 'all' : 'errors',
     filterModules: (sha256) => filterModules.get(sha256),
     fetchJwks: async () => {
       const slug = control.snapshot()?.tenant.slug
@@ -252,4 +258,15 @@ export async function runSidecar(options: SidecarOptions): Promise<Sidecar> {
       loopDelay.stop()
     },
   }
+}
+
+/** runSidecar's `accessLog` option as a setting, checked (a RangeError is a usage problem, as for the limits). */
+function accessLogSettingFor(options: Pick<SidecarOptions, 'accessLog' | 'accessLogStream' | 'logLevel'>): AccessLogSetting {
+  const value = options.accessLog
+  if (value === true) return 'all'
+  if (value === false) return 'off'
+  if (value === undefined) return !options.accessLogStream && options.logLevel === 'silent' ? 'off' : DEFAULT_ACCESS_LOG
+  const setting = accessLogSettingOf(String(value))
+  if (setting === null) throw new RangeError(`accessLog must be one of all, errors, off; got ${JSON.stringify(value)}`)
+  return setting
 }

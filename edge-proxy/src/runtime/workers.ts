@@ -31,7 +31,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { cacheKeyValue, type CacheLike, type KvLike, KeyValueSnapshotStore, kvKeyValue } from '../control/key-value-snapshot-store'
 import { createWorkerControl, type WorkerControl } from '../control/worker-control'
 import { createWorkerTelemetry, type WorkerTelemetry } from '../control/worker-telemetry'
-import { createProxyCore, problemResponse, upstreamUrl, type ProxyCore } from '../core/index'
+import { ACCESS_LOG_SETTINGS, accessLogSettingOf, createProxyCore, DEFAULT_ACCESS_LOG, problemResponse, upstreamUrl, type ProxyCore } from '../core/index'
 import type { ProxyLogger } from '../core/proxy-deps'
 import { bindingName } from './binding-name'
 import { createOtelTraceExporter } from './otel-trace-exporter'
@@ -65,7 +65,10 @@ export interface Env {
   WEFT_STATE?: KvLike
   /** A service binding to the control API when it is a Worker too. */
   WEFT_CONTROL?: Fetcher
-  /** `off`: no access log (one JSON line per request, `"type":"access"`); on by default. */
+  /**
+   * Which requests get a JSON access line (`"type":"access"`, to the Workers log): `all`, `errors` (the default:
+   * responses the proxy made itself and upstream 5xx) or `off`.
+   */
   WEFT_ACCESS_LOG?: string
   /** Service bindings for callees, named like the callee in upper snake case (`PAYMENTS`). */
   [binding: string]: unknown
@@ -138,6 +141,8 @@ function build(env: Env): Isolate {
   if (syncIntervalMs !== undefined && !(syncIntervalMs >= 0)) throw new Error('WEFT_SYNC_INTERVAL_MS must be a number of milliseconds')
   const telemetryIntervalMs = env.WEFT_TELEMETRY_INTERVAL_MS ? Number(env.WEFT_TELEMETRY_INTERVAL_MS) : undefined
   if (telemetryIntervalMs !== undefined && !(telemetryIntervalMs > 0)) throw new Error('WEFT_TELEMETRY_INTERVAL_MS must be a positive number of milliseconds')
+  const accessLog = env.WEFT_ACCESS_LOG ? accessLogSettingOf(env.WEFT_ACCESS_LOG) : DEFAULT_ACCESS_LOG
+  if (accessLog === null) throw new Error(`WEFT_ACCESS_LOG must be one of ${ACCESS_LOG_SETTINGS.join(', ')}`)
   const control = createWorkerControl({
     ...scope,
     logger,
@@ -166,7 +171,8 @@ function build(env: Env): Isolate {
     waitUntil: (work) => current.getStore()?.waitUntil(work),
     // OpenTelemetry's fetch-based exporter (test/workers/tracing-in-workerd.test.ts); spans are flushed per request.
     traceExporter: createOtelTraceExporter(),
-    accessLog: env.WEFT_ACCESS_LOG === 'off' ? undefined : (entry) => console.log(JSON.stringify({ type: 'access', component: 'weft-edge-proxy', runtime: 'workers', ...entry })),
+    accessLog: accessLog === 'off' ? undefined : (entry) => console.log(JSON.stringify({ type: 'access', component: 'weft-edge-proxy', runtime: 'workers', ...entry })),
+    accessLogMode: accessLog === 'all' ? 'all' : 'errors',
     // A digest the bundle lacks fails that filter per its failurePolicy (FilterChainRunner); checkFilters logs it.
     filterModules: async (sha256) => {
       const module = bundledFilters()[sha256]

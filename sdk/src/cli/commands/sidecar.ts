@@ -28,9 +28,19 @@ export type SidecarOptions = {
   upstreamIdleTimeoutMs?: number
   adminHost?: string
   allowRemoteAdmin?: boolean
-  /** False turns off the JSON access log (one line per request on stdout); on by default. */
-  accessLog?: boolean
+  /**
+   * Which requests get a JSON access line on stdout: `all`, `errors` (the runtime's default: responses the proxy
+   * made itself and upstream 5xx) or `off`.
+   */
+  accessLog?: AccessLogSetting
 }
+
+/**
+ * `--access-log` / `WEFT_ACCESS_LOG` (edge-proxy/src/core/tracing.ts ACCESS_LOG_SETTINGS, which the runtime checks
+ * again: spelt out here because the CLI loads the runtime only when it runs one).
+ */
+export const ACCESS_LOG_SETTINGS = ['all', 'errors', 'off'] as const
+export type AccessLogSetting = (typeof ACCESS_LOG_SETTINGS)[number]
 
 /** The runtime's `ListenerLimits` (edge-proxy/src/runtime/listener-limits.ts), as far as flags set them. */
 export type ListenerLimitFlags = Partial<{
@@ -64,7 +74,8 @@ type SidecarFlags = {
   maxConnections?: string
   adminHost?: string
   allowRemoteAdmin?: boolean
-  accessLog?: boolean
+  /** `--access-log <setting>`, or false for `--no-access-log`. */
+  accessLog?: string | false
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3 }
@@ -89,7 +100,7 @@ export function durationOf(value: string, flag: string, allowZero = false): numb
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
 
-/** Flags over env (`WEFT_URL`, `WEFT_JOIN_TOKEN`, `WEFT_SERVICE`); every problem is reported at once. */
+/** Flags over env (`WEFT_URL`, `WEFT_JOIN_TOKEN`, `WEFT_SERVICE`, `WEFT_ACCESS_LOG`); every problem is reported at once. */
 export function sidecarOptions(flags: SidecarFlags, env: Record<string, string | undefined>): SidecarOptions {
   const problems: string[] = []
   const check = <T>(f: () => T): T | undefined => {
@@ -132,6 +143,9 @@ export function sidecarOptions(flags: SidecarFlags, env: Record<string, string |
   set('idleTimeoutMs', flags.idleTimeout, (v) => durationOf(v, '--idle-timeout'))
   set('maxConnections', flags.maxConnections, (v) => intOf(v, '--max-connections', 0, 1_000_000))
   const upstreamIdleTimeoutMs = flags.upstreamIdleTimeout === undefined ? undefined : check(() => durationOf(flags.upstreamIdleTimeout!, '--upstream-idle-timeout'))
+  const accessLogRaw = flags.accessLog === false ? 'off' : (flags.accessLog ?? env.WEFT_ACCESS_LOG)
+  const accessLog = accessLogRaw === undefined ? undefined : ACCESS_LOG_SETTINGS.find((v) => v === accessLogRaw.trim().toLowerCase())
+  if (accessLogRaw !== undefined && accessLog === undefined) problems.push(`--access-log (or WEFT_ACCESS_LOG) must be one of ${ACCESS_LOG_SETTINGS.join(', ')} (got ${JSON.stringify(accessLogRaw)})`)
   if (problems.length) throw new UsageError(`weft sidecar:\n  ${problems.join('\n  ')}`)
   return {
     controlUrl: controlUrl!,
@@ -149,7 +163,7 @@ export function sidecarOptions(flags: SidecarFlags, env: Record<string, string |
     ...(upstreamIdleTimeoutMs === undefined ? {} : { upstreamIdleTimeoutMs }),
     ...(flags.adminHost === undefined ? {} : { adminHost: flags.adminHost }),
     ...(flags.allowRemoteAdmin === true ? { allowRemoteAdmin: true } : {}),
-    ...(flags.accessLog === false ? { accessLog: false } : {}),
+    ...(accessLog === undefined ? {} : { accessLog }),
   }
 }
 
@@ -186,7 +200,8 @@ export function sidecarCommand(cmd: Command, io: Pick<Io, 'err' | 'env'>, runtim
     .option('--max-connections <n>', 'open connections per listener (default 10000; 0: unlimited)')
     .option('--admin-host <host>', 'where admin listens (default 127.0.0.1; loopback only unless --allow-remote-admin)')
     .option('--allow-remote-admin', 'allow a non-loopback --admin-host (admin serves the snapshot without authentication)')
-    .option('--no-access-log', 'do not write the access log (one JSON line per request on stdout; on by default)')
+    .option('--access-log <setting>', 'JSON access lines on stdout: all (every request), errors (the default: responses the proxy made itself, and upstream 5xx) or off; also WEFT_ACCESS_LOG')
+    .option('--no-access-log', 'the same as --access-log off')
     .action(async (flags: SidecarFlags) => {
       const options = sidecarOptions(flags, io.env)
       const sidecar = await (await runtime()).runSidecar(options).catch((err: unknown) => {
