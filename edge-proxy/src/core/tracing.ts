@@ -61,7 +61,8 @@ export type AccessLogEntry = {
  * Which requests get an access-log line: `all`, or `errors`: the responses the proxy made itself (those carrying
  * `Weft-Reason`, 4xx refusals included) and the 5xx answers of upstreams, the ones an operator looks into. As in
  * Istio and Linkerd, a forwarded success writes nothing by default (the runtimes' default is `errors`; metrics
- * count every request): a line per request is ≈ 4 µs of a hop's CPU and ≈ 450 bytes of log volume.
+ * count every request): a line per request is ≈ 4–10 µs of a hop's CPU (README, Performance) and ≈ 450 bytes of
+ * log volume.
  */
 export type AccessLogMode = 'all' | 'errors'
 /** What `--access-log` and `WEFT_ACCESS_LOG` take. */

@@ -18,7 +18,7 @@ import { dispatchFetch } from './dispatch-fetch'
 import { checkListenerLimits, createLimitedServer, DEFAULT_LISTENER_LIMITS, type ListenerLimits } from './listener-limits'
 import type { MeterOptions } from '../wasm/index'
 import { FilterModuleCache } from './filter-blobs'
-import { accessLogSettingOf, DEFAULT_ACCESS_LOG, type AccessLogEntry, type AccessLogSetting } from '../core/tracing'
+import { ACCESS_LOG_SETTINGS, accessLogSettingOf, DEFAULT_ACCESS_LOG, type AccessLogEntry, type AccessLogSetting } from '../core/tracing'
 import { madeResponse } from './made-response'
 import { lazyTraceExporter } from './lazy-trace-exporter'
 
@@ -267,6 +267,6 @@ function accessLogSettingFor(options: Pick<SidecarOptions, 'accessLog' | 'access
   if (value === false) return 'off'
   if (value === undefined) return !options.accessLogStream && options.logLevel === 'silent' ? 'off' : DEFAULT_ACCESS_LOG
   const setting = accessLogSettingOf(String(value))
-  if (setting === null) throw new RangeError(`accessLog must be one of all, errors, off; got ${JSON.stringify(value)}`)
+  if (setting === null) throw new RangeError(`accessLog must be one of ${ACCESS_LOG_SETTINGS.join(', ')}; got ${JSON.stringify(value)}`)
   return setting
 }
