@@ -1,6 +1,10 @@
 // How the sidecar's listeners turn a request target into the URL the core sees, and what they refuse.
+import { connect } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { RequestTargetError, requestUrl } from './node-request'
+import { memoryLogger, testListenerOptions } from '../../test-support/loopback'
+import { Http1Server } from './http1-server'
+import { createLimitedServer, DEFAULT_LISTENER_LIMITS } from './listener-limits'
+import { incomingRequest, RequestTargetError, requestUrl } from './node-request'
 
 const req = (url: string, host?: string) => [url, host] as const
 
@@ -43,8 +47,6 @@ describe('requestUrl', () => {
 
 describe('NodeRequest body', () => {
   it('reads a body whole from Node\'s stream when nothing asked for it, and leaves `body` used after', async () => {
-    const { memoryLogger } = await import('../../test-support/loopback')
-    const { createLimitedServer, DEFAULT_LISTENER_LIMITS } = await import('./listener-limits')
     const seen: { text: string; locked: boolean; again: unknown }[] = []
     const server = createLimitedServer(
       async (request) => {
@@ -69,12 +71,8 @@ describe('NodeRequest body', () => {
   })
 
   it('reads a chunked body that came whole with its head as exactly its bytes (its chunks joined in a pooled buffer)', async () => {
-    const { connect } = await import('node:net')
-    const { Http1Server } = await import('./http1-server')
-    const { incomingRequest } = await import('./node-request')
     const seen: { length: number; text: string }[] = []
     // The listener alone (the listener limits count a chunked body through a stream of their own).
-    const { testListenerOptions } = await import('../../test-support/loopback')
     const server = new Http1Server(
       testListenerOptions((exchange) => {
         void incomingRequest(exchange)
